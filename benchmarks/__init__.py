@@ -1,0 +1,1 @@
+"""Benchmarks: one script per performance target; each prints its figure beside the target."""

@@ -1,0 +1,17 @@
+"""apps/v1 kinds (placeholder: replaced by the full models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .meta import K8sObject
+
+
+class _Loose(K8sObject):
+    spec: dict[str, Any] | None = None
+    status: dict[str, Any] | None = None
+
+
+class Deployment(_Loose): ...
+class ReplicaSet(_Loose): ...
+class StatefulSet(_Loose): ...

@@ -1,0 +1,11 @@
+"""coordination.k8s.io/v1 kinds (placeholder: replaced by the full models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .meta import K8sObject
+
+
+class Lease(K8sObject):
+    spec: dict[str, Any] | None = None

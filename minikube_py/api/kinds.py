@@ -1,0 +1,108 @@
+"""The kinds table: one entry per kind drives routes, discovery, openapi, tables and the client.
+
+Adding a kind is one `KindInfo` here plus its model; nothing else needs to learn about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import apps, coordination, core, events, networking, storage
+from .meta import K8sObject
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    singular: str
+    namespaced: bool
+    model: type[K8sObject]
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: frozenset[str] = field(default_factory=frozenset)  # "status", "scale", ...
+    storage_resource: str = ""  # key prefix under /registry/; defaults to plural
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    @property
+    def resource_prefix(self) -> str:
+        return f"/registry/{self.storage_resource or self.plural}/"
+
+    def key(self, namespace: str | None, name: str) -> str:
+        if self.namespaced:
+            return f"{self.resource_prefix}{namespace}/{name}"
+        return f"{self.resource_prefix}{name}"
+
+    def prefix(self, namespace: str | None) -> str:
+        """Key prefix of a list: one namespace, or all of them when namespace is None."""
+        if self.namespaced and namespace:
+            return f"{self.resource_prefix}{namespace}/"
+        return self.resource_prefix
+
+    @property
+    def qualified_plural(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def verbs(self) -> list[str]:
+        return ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+_S = frozenset({"status"})
+_SS = frozenset({"status", "scale"})
+_ALL = ("all",)
+
+KINDS: tuple[KindInfo, ...] = (
+    # core/v1
+    KindInfo("Namespace", "", "v1", "namespaces", "namespace", False, core.Namespace, ("ns",), (), frozenset({"status", "finalize"})),
+    KindInfo("Node", "", "v1", "nodes", "node", False, core.Node, ("no",), (), _S),
+    KindInfo("Pod", "", "v1", "pods", "pod", True, core.Pod, ("po",), _ALL, frozenset({"status", "binding", "log", "exec", "attach", "portforward", "eviction"})),
+    KindInfo("Service", "", "v1", "services", "service", True, core.Service, ("svc",), _ALL, _S),
+    KindInfo("Endpoints", "", "v1", "endpoints", "endpoints", True, core.Endpoints, ("ep",)),
+    KindInfo("ConfigMap", "", "v1", "configmaps", "configmap", True, core.ConfigMap, ("cm",)),
+    KindInfo("Secret", "", "v1", "secrets", "secret", True, core.Secret),
+    KindInfo("PersistentVolume", "", "v1", "persistentvolumes", "persistentvolume", False, core.PersistentVolume, ("pv",), (), _S),
+    KindInfo("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", True, core.PersistentVolumeClaim, ("pvc",), (), _S),
+    KindInfo("Event", "", "v1", "events", "event", True, core.Event, ("ev",)),
+    # apps/v1
+    KindInfo("Deployment", "apps", "v1", "deployments", "deployment", True, apps.Deployment, ("deploy",), _ALL, _SS),
+    KindInfo("ReplicaSet", "apps", "v1", "replicasets", "replicaset", True, apps.ReplicaSet, ("rs",), _ALL, _SS),
+    KindInfo("StatefulSet", "apps", "v1", "statefulsets", "statefulset", True, apps.StatefulSet, ("sts",), _ALL, _SS),
+    # networking.k8s.io/v1
+    KindInfo("Ingress", "networking.k8s.io", "v1", "ingresses", "ingress", True, networking.Ingress, ("ing",), (), _S),
+    KindInfo("IngressClass", "networking.k8s.io", "v1", "ingressclasses", "ingressclass", False, networking.IngressClass),
+    # storage.k8s.io/v1
+    KindInfo("StorageClass", "storage.k8s.io", "v1", "storageclasses", "storageclass", False, storage.StorageClass, ("sc",)),
+    # coordination.k8s.io/v1
+    KindInfo("Lease", "coordination.k8s.io", "v1", "leases", "lease", True, coordination.Lease),
+    # events.k8s.io/v1 (stored apart from core/v1 events: no version conversion yet)
+    KindInfo("Event", "events.k8s.io", "v1", "events", "event", True, events.Event, ("ev",), (), frozenset(), "events.k8s.io"),
+)
+
+BY_GROUP_VERSION: dict[str, list[KindInfo]] = {}
+for _k in KINDS:
+    BY_GROUP_VERSION.setdefault(_k.api_version, []).append(_k)
+
+_BY_GV_PLURAL: dict[tuple[str, str], KindInfo] = {(k.api_version, k.plural): k for k in KINDS}
+_BY_GV_KIND: dict[tuple[str, str], KindInfo] = {(k.api_version, k.kind): k for k in KINDS}
+
+
+def by_resource(api_version: str, plural: str) -> KindInfo | None:
+    return _BY_GV_PLURAL.get((api_version, plural))
+
+
+def by_kind(api_version: str, kind: str) -> KindInfo | None:
+    return _BY_GV_KIND.get((api_version, kind))
+
+
+def group_versions() -> list[str]:
+    return list(BY_GROUP_VERSION)

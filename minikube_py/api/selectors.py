@@ -1,0 +1,230 @@
+"""Label and field selectors in their string form (`app=web,tier!=db`, `env in (a,b)`, `!x`).
+
+The apiserver filters lists and watches with them; the client and mkctl pass them through.
+Parse errors raise `BadRequest` with Kubernetes' wording so the caller gets a 400.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BadRequest
+
+_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
+_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    key: str
+    op: str  # "=", "!=", "in", "notin", "exists", "!", "gt", "lt"
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        present = self.key in labels
+        if self.op == "=":
+            return present and labels[self.key] == self.values[0]
+        if self.op == "!=":
+            return not present or labels[self.key] != self.values[0]
+        if self.op == "in":
+            return present and labels[self.key] in self.values
+        if self.op == "notin":
+            return not present or labels[self.key] not in self.values
+        if self.op == "exists":
+            return present
+        if self.op == "!":
+            return not present
+        if self.op in ("gt", "lt"):
+            if not present:
+                return False
+            try:
+                have, want = int(labels[self.key]), int(self.values[0])
+            except ValueError:
+                return False
+            return have > want if self.op == "gt" else have < want
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSelector:
+    requirements: tuple[Requirement, ...]
+
+    def matches(self, labels: dict[str, str] | None) -> bool:
+        labels = labels or {}
+        return all(r.matches(labels) for r in self.requirements)
+
+    @property
+    def empty(self) -> bool:
+        return not self.requirements
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def _check_key(key: str, whole: str) -> str:
+    if not _KEY.match(key) or len(key.rsplit("/", 1)[-1]) > 63:
+        raise BadRequest(f'unable to parse requirement: invalid label key "{key}": name part must consist of '
+                         "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                         f"character (in selector \"{whole}\")")
+    return key
+
+
+def _check_value(value: str, whole: str) -> str:
+    if len(value) > 63 or not _VALUE.match(value):
+        raise BadRequest(f'unable to parse requirement: invalid label value: "{value}": a valid label must be an '
+                         "empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and "
+                         f"end with an alphanumeric character (in selector \"{whole}\")")
+    return value
+
+
+_SET = re.compile(r"^\s*(\S+?)\s+(in|notin)\s*\((.*)\)\s*$")
+
+
+def parse_label_selector(text: str | None) -> LabelSelector:
+    if not text or not text.strip():
+        return LabelSelector(())
+    reqs: list[Requirement] = []
+    for raw in _split_top(text):
+        part = raw.strip()
+        if not part:
+            raise BadRequest(f'unable to parse requirement: found \'\', expected: identifier (in selector "{text}")')
+        m = _SET.match(part)
+        if m:
+            values = tuple(v.strip() for v in m.group(3).split(",") if v.strip())
+            for v in values:
+                _check_value(v, text)
+            reqs.append(Requirement(_check_key(m.group(1), text), m.group(2), values))
+            continue
+        for op, name in (("!=", "!="), ("==", "="), ("=", "="), (">", "gt"), ("<", "lt")):
+            if op in part:
+                key, _, value = part.partition(op)
+                key, value = key.strip(), value.strip()
+                if name in ("gt", "lt") and not value.lstrip("-").isdigit():
+                    raise BadRequest(f'unable to parse requirement: for \'gt\', \'lt\' operators, the value must be '
+                                     f'an integer (in selector "{text}")')
+                reqs.append(Requirement(_check_key(key, text), name, (_check_value(value, text),)))
+                break
+        else:
+            if part.startswith("!"):
+                reqs.append(Requirement(_check_key(part[1:].strip(), text), "!"))
+            elif " " in part or "(" in part or ")" in part:
+                raise BadRequest(f'unable to parse requirement: found \'{part}\', expected: \'=\', \'!=\', \'==\', '
+                                 f"'in', 'notin' (in selector \"{text}\")")
+            else:
+                reqs.append(Requirement(_check_key(part, text), "exists"))
+    return LabelSelector(tuple(reqs))
+
+
+def format_label_selector(match_labels: dict[str, str] | None, match_expressions: list[dict[str, Any]] | None) -> str:
+    """metav1.LabelSelector -> its string form (Scale.status.selector, kubectl describe)."""
+    parts = [f"{k}={v}" for k, v in sorted((match_labels or {}).items())]
+    for expr in match_expressions or []:
+        key, op, values = expr.get("key", ""), expr.get("operator", ""), sorted(expr.get("values") or [])
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+# --- field selectors ---------------------------------------------------------------------------
+
+_COMMON_FIELDS = ("metadata.name", "metadata.namespace")
+FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+            "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"),
+    "Event": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+              "reason", "reportingComponent", "source", "type",
+              "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid"),
+    "Secret": ("type",),
+    "Node": ("spec.unschedulable",),
+    "Namespace": ("status.phase",),
+    "ReplicaSet": ("status.replicas",),
+    "Service": ("spec.clusterIP", "spec.type"),
+}
+
+
+def _field_value(obj: dict[str, Any], path: str) -> str:
+    if path == "source" and "source" in obj:  # core/v1 Event: source.component
+        return str((obj.get("source") or {}).get("component", ""))
+    cur: Any = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return ""
+        cur = cur.get(part)
+    if cur is None:
+        return ""
+    if isinstance(cur, bool):
+        return "true" if cur else "false"
+    return str(cur)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSelector:
+    terms: tuple[tuple[str, bool, str], ...]  # (path, equal?, value)
+
+    def matches(self, obj: dict[str, Any]) -> bool:
+        return all((_field_value(obj, p) == v) == eq for p, eq, v in self.terms)
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms
+
+    def exact_name(self) -> str | None:
+        for p, eq, v in self.terms:
+            if p == "metadata.name" and eq:
+                return v
+        return None
+
+
+def parse_field_selector(text: str | None, kind: str) -> FieldSelector:
+    if not text or not text.strip():
+        return FieldSelector(())
+    allowed = _COMMON_FIELDS + FIELDS_BY_KIND.get(kind, ())
+    terms: list[tuple[str, bool, str]] = []
+    for raw in text.split(","):
+        part = raw.strip()
+        for op, eq in (("!=", False), ("==", True), ("=", True)):
+            if op in part:
+                path, _, value = part.partition(op)
+                path = path.strip()
+                if path not in allowed:
+                    raise BadRequest(f'field label not supported: {path}')
+                terms.append((path, eq, value.strip()))
+                break
+        else:
+            raise BadRequest(f"invalid selector: '{text}'; can't understand '{part}'")
+    return FieldSelector(tuple(terms))
+
+
+def compile_filter(label: LabelSelector, field: FieldSelector) -> Callable[[dict[str, Any]], bool] | None:
+    """A predicate on wire objects, or None when nothing is filtered."""
+    if label.empty and field.empty:
+        return None
+
+    def match(obj: dict[str, Any]) -> bool:
+        return label.matches((obj.get("metadata") or {}).get("labels")) and field.matches(obj)
+
+    return match

@@ -1,0 +1,200 @@
+"""The apiserver's aiohttp application: routes, authentication, errors as Status, metrics.
+
+`make_app(store, tokens=...)` is called by `minikube-py server` (cli/server.py) and by the
+tests (in-process, `aiohttp_client(make_app(...))`).  One middleware turns every error into a
+Kubernetes Status; nothing escapes as a traceback or an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from ..api import errors as E
+from ..store.base import Expired as StoreExpired
+from ..store.base import Store, StoreError, Unavailable
+from . import discovery
+from .auth import User
+from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
+from .registry import Registry, ensure_system_namespaces
+from .resources import REGISTRY_KEY, TARGET_KEY, ResourceHandlers
+
+log = logging.getLogger("minikube_py.apiserver")
+
+MAX_BODY = 3 * 1024 * 1024
+TOKENS_KEY: web.AppKey[dict[str, User] | None] = web.AppKey("tokens", dict)
+USER_KEY: web.RequestKey[User] = web.RequestKey("user", User)
+_PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _status_response(err: E.ApiError) -> web.Response:
+    return web.Response(body=orjson.dumps(err.status()), status=err.code, content_type="application/json")
+
+
+def _verb(request: web.Request) -> tuple[str, str, str]:
+    target = request.get(TARGET_KEY)
+    if target is None:
+        return request.method, "", ""
+    method = request.method
+    if method == "GET":
+        if request.query.get("watch") in ("1", "true"):
+            verb = "WATCH"
+        else:
+            verb = "LIST" if target.name is None else "GET"
+    elif method == "DELETE" and target.name is None:
+        verb = "DELETECOLLECTION"
+    else:
+        verb = method
+    return verb, target.info.plural, target.subresource
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    code = 500
+    try:
+        resp = await handler(request)
+        code = resp.status
+        return resp
+    except E.ApiError as err:
+        code = err.code
+        return _status_response(err)
+    except StoreExpired as err:
+        code = 410
+        return _status_response(E.Expired(str(err)))
+    except Unavailable as err:
+        code = 503
+        return _status_response(E.ServiceUnavailable(f"the storage backend is unavailable: {err}"))
+    except StoreError as err:
+        code = 500
+        log.exception("%s %s: store error", request.method, request.path)
+        return _status_response(E.InternalError(f"storage error: {err}"))
+    except web.HTTPRequestEntityTooLarge:
+        code = 413
+        return _status_response(E.RequestEntityTooLarge(f"Request entity too large: limit is {MAX_BODY}"))
+    except web.HTTPException as exc:
+        code = exc.status
+        if exc.status == 404:
+            return _status_response(E.NotFound("the server could not find the requested resource"))
+        if exc.status == 405:
+            return _status_response(E.MethodNotAllowed("the server does not allow this method on the requested "
+                                                       "resource"))
+        err = E.from_status({"message": exc.reason or exc.text or str(exc)}, exc.status)
+        return _status_response(err)
+    except Exception as exc:  # noqa: BLE001 - last line: never a traceback on the wire
+        log.exception("%s %s: unexpected error", request.method, request.path)
+        return _status_response(E.InternalError(f"an error on the server ({type(exc).__name__}: {exc}) has "
+                                                "prevented the request from succeeding"))
+    finally:
+        verb, resource, sub = _verb(request)
+        if resource:
+            REQUESTS.labels(verb, resource, sub, str(code)).inc()
+            if verb != "WATCH":
+                LATENCY.labels(verb, resource).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    tokens = request.app[TOKENS_KEY]
+    if tokens is not None and request.path not in _PUBLIC:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise E.Unauthorized("Unauthorized")
+        request[USER_KEY] = user
+    return await handler(request)
+
+
+def _json(body: object) -> web.Response:
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_address: str = "127.0.0.1:6443",
+             ensure_namespaces: bool = True) -> web.Application:
+    """The apiserver.  `tokens=None` disables authentication (unit tests only)."""
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY)
+    registry = Registry(MeteredStore(store))
+    app[REGISTRY_KEY] = registry
+    app[TOKENS_KEY] = tokens
+    res = ResourceHandlers(registry)
+
+    async def healthz(_: web.Request) -> web.Response:
+        try:
+            await registry.store.current_revision()
+        except StoreError as exc:
+            return web.Response(text=f"[-]etcd failed: {exc}\nhealthz check failed\n", status=500)
+        return web.Response(text="ok")
+
+    async def api(_: web.Request) -> web.Response:
+        return _json(discovery.api_versions(server_address))
+
+    async def api_v1(_: web.Request) -> web.Response:
+        return _json(discovery.api_resource_list("v1"))
+
+    async def apis(_: web.Request) -> web.Response:
+        return _json(discovery.api_group_list())
+
+    async def apis_group(request: web.Request) -> web.Response:
+        group = discovery.api_group(request.match_info["group"])
+        if group is None:
+            raise E.NotFound("the server could not find the requested resource")
+        return _json(group)
+
+    async def apis_gv(request: web.Request) -> web.Response:
+        doc = discovery.api_resource_list(f"{request.match_info['group']}/{request.match_info['version']}")
+        if doc is None:
+            raise E.NotFound("the server could not find the requested resource")
+        return _json(doc)
+
+    async def version(_: web.Request) -> web.Response:
+        return _json(discovery.version_info())
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=exposition(), content_type="text/plain", charset="utf-8")
+
+    async def openapi_v3(request: web.Request) -> web.Response:
+        from . import openapi
+
+        path = request.match_info.get("path", "")
+        doc = openapi.openapi_v3_doc(path) if path else openapi.openapi_v3_index()
+        if doc is None:
+            raise E.NotFound("the server could not find the requested resource")
+        return _json(doc)
+
+    async def openapi_v2(_: web.Request) -> web.Response:
+        from . import openapi
+
+        v2 = getattr(openapi, "openapi_v2", None)
+        doc = v2() if v2 is not None else None
+        if doc is None:
+            raise E.NotFound("the server could not find the requested resource")
+        return _json(doc)
+
+    r = app.router
+    for path in ("/healthz", "/livez", "/readyz"):
+        r.add_get(path, healthz)
+    r.add_get("/version", version)
+    r.add_get("/metrics", metrics)
+    r.add_get("/api", api)
+    r.add_get("/api/v1", api_v1)
+    r.add_route("*", "/api/v1/{rest:.+}", res.core)
+    r.add_get("/apis", apis)
+    r.add_get("/apis/{group}", apis_group)
+    r.add_get("/apis/{group}/{version}", apis_gv)
+    r.add_route("*", "/apis/{group}/{version}/{rest:.+}", res.grouped)
+    r.add_get("/openapi/v3", openapi_v3)
+    r.add_get("/openapi/v3/{path:.+}", openapi_v3)
+    r.add_get("/openapi/v2", openapi_v2)
+
+    if ensure_namespaces:
+        async def startup(_: web.Application) -> None:
+            await ensure_system_namespaces(registry)
+
+        app.on_startup.append(startup)
+    return app

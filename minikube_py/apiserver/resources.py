@@ -1,0 +1,378 @@
+"""HTTP handlers of the resource paths: `/api/v1/...` and `/apis/<group>/<version>/...`.
+
+app.py routes every resource URL here.  This module parses the path into (kind, namespace,
+name, subresource), reads query parameters and bodies, calls the Registry, and renders the
+answer (object, list, Table, watch stream).  Storage semantics live in registry.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..api import errors as E
+from ..api.kinds import BY_GROUP_VERSION, KindInfo, by_resource
+from ..api.selectors import compile_filter, format_label_selector, parse_field_selector, parse_label_selector
+from . import tables, watch
+from .decode import parse_body
+from .patch import PatchError, UnsupportedPatchType, apply_patch
+from .registry import DeleteOptions, Obj, Registry, WriteOptions, decode
+
+REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
+_READ_ONLY_SUBRESOURCES = {"log", "exec", "attach", "portforward"}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    info: KindInfo
+    namespace: str | None
+    name: str | None
+    subresource: str
+
+
+TARGET_KEY: web.RequestKey[Target] = web.RequestKey("target", Target)
+
+
+def resolve(group_version: str, rest: list[str]) -> Target:
+    infos = BY_GROUP_VERSION.get(group_version)
+    if not infos or not rest:
+        raise E.NotFound("the server could not find the requested resource")
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        info = by_resource(group_version, rest[2])
+        if info is not None and info.namespaced:
+            if len(rest) > 5:
+                raise E.NotFound("the server could not find the requested resource")
+            return Target(info, rest[1], rest[3] if len(rest) > 3 else None, rest[4] if len(rest) > 4 else "")
+    info = by_resource(group_version, rest[0])
+    if info is None or len(rest) > 3:
+        raise E.NotFound("the server could not find the requested resource")
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else ""
+    if info.namespaced and name is not None:
+        raise E.NotFound("the server could not find the requested resource")
+    if sub and sub not in info.subresources:
+        raise E.NotFound("the server could not find the requested resource")
+    return Target(info, None, name, sub)
+
+
+def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    resp = web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+    for w in warnings or ():
+        resp.headers.add("Warning", '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return resp
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def _write_options(q: Any) -> WriteOptions:
+    dry = q.getall("dryRun", [])
+    for d in dry:
+        if d != "All":
+            raise E.BadRequest(f'dryRun: Unsupported value: "{d}": supported values: "All"')
+    return WriteOptions(field_validation=q.get("fieldValidation") or "Warn", dry_run=bool(dry))
+
+
+async def _body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw:
+        raise E.BadRequest("the body of the request was empty")
+    return parse_body(raw, request.headers.get("Content-Type", "application/json"))
+
+
+def _encode_continue(revision: int, key: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"rv": revision, "start": key})).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return int(data["rv"]), str(data["start"])
+    except Exception:  # noqa: BLE001 - any malformed token is the client's error
+        raise E.BadRequest("continue: Invalid value: the continue token is not valid") from None
+
+
+class ResourceHandlers:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def core(self, request: web.Request) -> web.StreamResponse:
+        return await self.dispatch(request, "v1", request.match_info["rest"])
+
+    async def grouped(self, request: web.Request) -> web.StreamResponse:
+        gv = f"{request.match_info['group']}/{request.match_info['version']}"
+        return await self.dispatch(request, gv, request.match_info["rest"])
+
+    async def dispatch(self, request: web.Request, gv: str, rest: str) -> web.StreamResponse:
+        target = resolve(gv, [p for p in rest.split("/") if p])
+        request[TARGET_KEY] = target
+        method = request.method
+        sub = target.subresource
+        if sub in _READ_ONLY_SUBRESOURCES:
+            raise E.ServiceUnavailable(f"{target.info.plural}/{sub} needs the node agent, which is not part of this "
+                                       "server yet")
+        if target.name is None:
+            if method == "GET":
+                return await self.list_or_watch(request, target)
+            if method == "POST":
+                return await self.create(request, target)
+            if method == "DELETE":
+                return await self.delete_collection(request, target)
+        elif sub == "scale":
+            if method == "GET":
+                return _json(self._scale_of(target, await self._get(target)))
+            if method in ("PUT", "PATCH"):
+                return await self.update_scale(request, target)
+        elif sub == "binding":
+            if method == "POST":
+                return await self.bind(request, target)
+        else:
+            if method == "GET":
+                if _bool(request.query.get("watch")):
+                    return await self.list_or_watch(request, target)
+                obj = await self._get(target)
+                rep = tables.negotiate(request.headers.get("Accept", ""))
+                return _json(tables.render_object(target.info, obj, rep, tables.include_object_mode(
+                    request.query.get("includeObject"))))
+            if method == "PUT":
+                return await self.replace(request, target)
+            if method == "PATCH":
+                return await self.patch(request, target)
+            if method == "DELETE" and not sub:
+                return await self.delete(request, target)
+        raise E.MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def _get(self, t: Target) -> Obj:
+        if t.info.namespaced:
+            await self.registry.ensure_namespace(str(t.namespace), for_create=False)
+        return await self.registry.get(t.info, t.namespace, str(t.name))
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    async def list_or_watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+        q = request.query
+        label = parse_label_selector(q.get("labelSelector"))
+        field = parse_field_selector(q.get("fieldSelector"), t.info.kind)
+        if t.name is not None:  # legacy watch of a single object
+            field = parse_field_selector(",".join(filter(None, [q.get("fieldSelector"), f"metadata.name={t.name}"])),
+                                         t.info.kind)
+        match = compile_filter(label, field)
+        rep = tables.negotiate(request.headers.get("Accept", ""))
+        include = tables.include_object_mode(q.get("includeObject"))
+        if _bool(q.get("watch")):
+            req = watch.WatchRequest(
+                info=t.info, namespace=t.namespace, match=match, resource_version=q.get("resourceVersion", ""),
+                send_initial_events=_bool(q.get("sendInitialEvents")),
+                allow_bookmarks=_bool(q.get("allowWatchBookmarks")),
+                timeout=watch.default_timeout(q.get("timeoutSeconds")), rep=rep, include_object=include)
+            return await watch.serve(request, self.registry, req)
+        if _bool(q.get("sendInitialEvents")):
+            raise E.Invalid("sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+                            {"causes": [{"reason": "FieldValueForbidden", "field": "sendInitialEvents"}]})
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            raise E.BadRequest(f'limit: Invalid value: "{q.get("limit")}": must be an integer') from None
+        revision, start_after = 0, ""
+        if q.get("continue"):
+            revision, start_after = _decode_continue(q["continue"])
+        if t.info.namespaced and t.namespace:
+            await self.registry.ensure_namespace(t.namespace, for_create=False)
+        items, revision, next_key = await self._list(t, match, limit, start_after, revision)
+        list_meta: Obj = {"resourceVersion": str(revision)}
+        if next_key:
+            list_meta["continue"] = _encode_continue(revision, next_key)
+        return _json(tables.render_list(t.info, items, list_meta, rep, include))
+
+    async def _list(self, t: Target, match: Any, limit: int, start_after: str,
+                    revision: int) -> tuple[list[Obj], int, str]:
+        prefix = t.info.prefix(t.namespace)
+        store = self.registry.store
+        if limit <= 0:
+            res = await store.list(prefix, start_after=start_after, revision=revision)
+            objs = [decode(kv) for kv in res.items]
+            return ([o for o in objs if match(o)] if match else objs), res.revision, ""
+        out: list[Obj] = []
+        cursor = start_after
+        while True:
+            res = await store.list(prefix, limit=limit, start_after=cursor, revision=revision)
+            revision = res.revision
+            for kv in res.items:
+                obj = decode(kv)
+                if match is None or match(obj):
+                    out.append(obj)
+                    if len(out) == limit:
+                        more = res.more or kv is not res.items[-1]
+                        return out, revision, kv.key if more else ""
+            if not res.more or not res.items:
+                return out, revision, ""
+            cursor = res.items[-1].key
+
+    # --- writes --------------------------------------------------------------------------------
+
+    async def create(self, request: web.Request, t: Target) -> web.Response:
+        if t.info.namespaced and not t.namespace:
+            raise E.MethodNotAllowed("the server does not allow this method on the requested resource")
+        opts = _write_options(request.query)
+        obj = await self.registry.create(t.info, t.namespace, await _body(request), opts)
+        return _json(obj, 201, opts.warnings)
+
+    async def replace(self, request: web.Request, t: Target) -> web.Response:
+        opts = _write_options(request.query)
+        data = await _body(request)
+        if t.info.namespaced:
+            await self.registry.ensure_namespace(str(t.namespace), for_create=False)
+        obj = await self.registry.replace(t.info, t.namespace, str(t.name), data, opts, subresource=t.subresource)
+        return _json(obj, 200, opts.warnings)
+
+    async def patch(self, request: web.Request, t: Target) -> web.Response:
+        opts = _write_options(request.query)
+        raw = await request.read()
+        ctype = request.headers.get("Content-Type", "").split(";", 1)[0].strip()
+        model = t.info.model
+
+        def mutate(cur: Obj) -> Obj:
+            try:
+                return apply_patch(ctype, cur, raw, model)
+            except UnsupportedPatchType as exc:
+                raise E.UnsupportedMediaType(str(exc)) from None
+            except PatchError as exc:
+                raise E.BadRequest(str(exc)) from None
+
+        if t.info.namespaced:
+            await self.registry.ensure_namespace(str(t.namespace), for_create=False)
+        obj = await self.registry.guaranteed_update(t.info, t.namespace, str(t.name), mutate, opts,
+                                                    subresource=t.subresource)
+        return _json(obj, 200, opts.warnings)
+
+    async def delete(self, request: web.Request, t: Target) -> web.Response:
+        opts = await self._delete_options(request)
+        if t.info.namespaced:
+            await self.registry.ensure_namespace(str(t.namespace), for_create=False)
+        obj, deleted_now = await self.registry.delete(t.info, t.namespace, str(t.name), opts)
+        return _json(obj, 200 if deleted_now else 202)
+
+    async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
+        opts = await self._delete_options(request)
+        q = request.query
+        match = compile_filter(parse_label_selector(q.get("labelSelector")),
+                               parse_field_selector(q.get("fieldSelector"), t.info.kind))
+        items, revision, _ = await self._list(t, match, 0, "", 0)
+        deleted = []
+        for obj in items:
+            meta = obj["metadata"]
+            try:
+                gone, _now = await self.registry.delete(t.info, meta.get("namespace"), meta["name"], opts)
+            except E.NotFound:
+                continue
+            deleted.append(gone)
+        return _json(tables.render_list(t.info, deleted, {"resourceVersion": str(revision)}, tables.PLAIN, "Object"))
+
+    async def _delete_options(self, request: web.Request) -> DeleteOptions:
+        q = request.query
+        body: Obj = {}
+        raw = await request.read()
+        if raw.strip():
+            parsed = parse_body(raw, request.headers.get("Content-Type", "application/json"))
+            if not isinstance(parsed, dict):
+                raise E.BadRequest("DeleteOptions must be a map")
+            body = parsed
+        grace = body.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
+        policy = body.get("propagationPolicy", q.get("propagationPolicy"))
+        orphan = body.get("orphanDependents", q.get("orphanDependents"))
+        if policy is None and orphan is not None:
+            policy = "Orphan" if _bool(str(orphan)) else "Background"
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise E.BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported values: "Background", '
+                               '"Foreground", "Orphan"')
+        try:
+            grace_int = None if grace is None or grace == "" else int(grace)
+        except (TypeError, ValueError):
+            raise E.BadRequest(f'gracePeriodSeconds: Invalid value: "{grace}": must be an integer') from None
+        pre = body.get("preconditions") or {}
+        dry = list(body.get("dryRun") or []) + list(q.getall("dryRun", []))
+        return DeleteOptions(grace_period_seconds=grace_int, propagation_policy=policy,
+                             precondition_uid=pre.get("uid"), precondition_rv=pre.get("resourceVersion"),
+                             dry_run="All" in dry)
+
+    # --- subresources --------------------------------------------------------------------------
+
+    def _scale_of(self, t: Target, obj: Obj) -> Obj:
+        meta = obj["metadata"]
+        sel = (obj.get("spec") or {}).get("selector") or {}
+        return {
+            "kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                         if k in meta},
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": format_label_selector(sel.get("matchLabels"), sel.get("matchExpressions"))},
+        }
+
+    async def update_scale(self, request: web.Request, t: Target) -> web.Response:
+        opts = _write_options(request.query)
+        raw = await request.read()
+        ctype = request.headers.get("Content-Type", "application/json").split(";", 1)[0].strip()
+
+        def mutate(cur: Obj) -> Obj:
+            scale = self._scale_of(t, cur)
+            try:
+                if request.method == "PUT":
+                    new_scale = parse_body(raw, ctype)
+                else:
+                    new_scale = apply_patch(ctype, scale, raw, None)
+            except UnsupportedPatchType as exc:
+                raise E.UnsupportedMediaType(str(exc)) from None
+            except PatchError as exc:
+                raise E.BadRequest(str(exc)) from None
+            if not isinstance(new_scale, dict):
+                raise E.BadRequest("the Scale must be a map")
+            replicas = (new_scale.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool):
+                raise E.BadRequest("Scale in version \"v1\" cannot be handled as a Scale: spec.replicas: must be an "
+                                   "integer")
+            if replicas < 0:
+                raise E.Invalid.of("Scale", "autoscaling", str(t.name), [E.FieldError.invalid(
+                    "spec.replicas", replicas, "must be greater than or equal to 0")])
+            new = copy.deepcopy(cur)
+            new.setdefault("spec", {})["replicas"] = replicas
+            rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+            if rv:
+                new["metadata"]["resourceVersion"] = rv
+            return new
+
+        obj = await self.registry.guaranteed_update(t.info, t.namespace, str(t.name), mutate, opts)
+        return _json(self._scale_of(t, obj))
+
+    async def bind(self, request: web.Request, t: Target) -> web.Response:
+        body = await _body(request)
+        target = (body.get("target") or {}) if isinstance(body, dict) else {}
+        node = target.get("name")
+        if not node:
+            raise E.Invalid.of("Binding", "", str(t.name), [E.FieldError.required("target.name")])
+
+        def mutate(cur: Obj) -> Obj:
+            spec = cur.setdefault("spec", {})
+            if spec.get("nodeName"):
+                raise E.Conflict(f'Operation cannot be fulfilled on pods/binding "{t.name}": pod {t.name} is already '
+                                 f'assigned to node "{spec["nodeName"]}"', {"name": str(t.name), "kind": "pods/binding"})
+            if cur["metadata"].get("deletionTimestamp"):
+                raise E.Conflict(f'Operation cannot be fulfilled on pods/binding "{t.name}": pod {t.name} is being '
+                                 "deleted, cannot be assigned to a host", {"name": str(t.name), "kind": "pods/binding"})
+            spec["nodeName"] = node
+            conds = [c for c in (cur.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": self.registry._now()})
+            cur.setdefault("status", {})["conditions"] = conds
+            return cur
+
+        opts = WriteOptions()
+        await self.registry.guaranteed_update(t.info, t.namespace, str(t.name), mutate, opts,
+                                              subresource="binding")
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)

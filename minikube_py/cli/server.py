@@ -1,0 +1,101 @@
+"""`minikube-py server`: open the store, make credentials, serve the apiserver over HTTPS.
+
+Called by cli/main.py.  Prints progress while starting and one line per problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from ..apiserver.app import make_app
+from ..apiserver.auth import Credentials, default_hosts, ensure_credentials
+from ..store import open_store
+from ..store.base import Store, StoreError
+from .main import UserError
+
+
+def _progress(msg: str) -> None:
+    print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+def _check_store_url(url: str) -> None:
+    if url == "sqlite":
+        return
+    if not url.startswith("etcd://") or not url[len("etcd://"):]:
+        raise UserError(f"--store {url!r} is not understood; use 'sqlite' or etcd://HOST:PORT[,HOST:PORT...]")
+    for endpoint in url[len("etcd://"):].split(","):
+        host, _, port = endpoint.rpartition(":")
+        if not host or not port.isdigit():
+            raise UserError(f"--store: {endpoint!r} is not HOST:PORT; example: etcd://127.0.0.1:2379")
+
+
+async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds: Credentials) -> None:
+    _progress(f"opening the store ({store_url}) ...")
+    store: Store = open_store(store_url, data_dir)
+    try:
+        await asyncio.wait_for(store.current_revision(), timeout=10)
+    except (StoreError, OSError, TimeoutError) as exc:
+        await store.close()
+        hint = "is etcd running there?" if store_url != "sqlite" else f"check that {data_dir} is writable"
+        raise UserError(f"cannot open the store {store_url}: {exc or type(exc).__name__}; {hint}") from None
+    host_for_url = _host_for_url(bind)
+    server_url = f"https://{host_for_url}:{port}"
+    app = make_app(store, tokens=creds.tokens, server_address=f"{host_for_url}:{port}")
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, bind, port, ssl_context=creds.ssl_context(), backlog=1024)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await store.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UserError(f"cannot listen on {bind}:{port}: the address is in use; stop the other server or pass "
+                            "--port") from None
+        raise UserError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
+    print(f"minikube-py apiserver is serving on {server_url} (store: {store_url})", file=sys.stderr, flush=True)
+    print(f"  kubeconfig: {creds.kubeconfig}   try: kubectl --kubeconfig {creds.kubeconfig} get ns",
+          file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        _progress("shutting down ...")
+        await runner.cleanup()
+        await store.close()
+
+
+def _host_for_url(bind: str) -> str:
+    return "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+
+
+def run_server(*, data_dir: Path, bind: str, port: int, store_url: str, log_level: str) -> int:
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not 0 < port < 65536:
+        raise UserError(f"--port {port} is out of range (1-65535)")
+    _check_store_url(store_url)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _progress("preparing certificates and tokens ...")
+        creds = ensure_credentials(data_dir, hosts=default_hosts(bind),
+                                   server_url=f"https://{_host_for_url(bind)}:{port}")
+    except OSError as exc:
+        raise UserError(f"cannot use the data dir {data_dir}: {exc.strerror or exc}; pass --data-dir") from None
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover
+        runner = asyncio.run
+    runner(_serve(data_dir=data_dir, bind=bind, port=port, store_url=store_url, creds=creds))
+    return 0
