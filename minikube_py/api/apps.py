@@ -1,17 +1,303 @@
-"""apps/v1 kinds (placeholder: replaced by the full models)."""
+"""apps/v1 kinds: Deployment, ReplicaSet, StatefulSet, with Kubernetes' defaults and validation.
+
+Decoded by the apiserver; read by the controllers (later) through the client.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
-from .meta import K8sObject
+from pydantic import Field, model_validator
+
+from .core import PersistentVolumeClaim, pvc_spec_errors
+from .errors import FieldError
+from .meta import K8sModel, K8sObject, LabelSelector, label_selector_errors, merge_by, selector_matches
+from .pod import Free, IntOrString, PodTemplateSpec, pod_template_errors
+
+_PERCENT = re.compile(r"^(\d+)%$")
 
 
-class _Loose(K8sObject):
-    spec: dict[str, Any] | None = None
-    status: dict[str, Any] | None = None
+class WorkloadCondition(K8sModel):
+    type: str | None = None
+    status: str | None = None
+    last_update_time: str | None = None
+    last_transition_time: str | None = None
+    reason: str | None = None
+    message: str | None = None
 
 
-class Deployment(_Loose): ...
-class ReplicaSet(_Loose): ...
-class StatefulSet(_Loose): ...
+def _non_negative(value: int | None, path: str) -> list[FieldError]:
+    if value is not None and value < 0:
+        return [FieldError.invalid(path, value, "must be greater than or equal to 0")]
+    return []
+
+
+def _workload_errors(replicas: int | None, selector: LabelSelector | None, template: PodTemplateSpec | None,
+                     min_ready: int | None) -> list[FieldError]:
+    out = _non_negative(replicas, "spec.replicas") + _non_negative(min_ready, "spec.minReadySeconds")
+    if selector is None:
+        out.append(FieldError.required("spec.selector"))
+    else:
+        out += label_selector_errors(selector, "spec.selector")
+        if not (selector.match_labels or selector.match_expressions):
+            out.append(FieldError.invalid("spec.selector", "empty", "empty selector is invalid for deployment"))
+    out += pod_template_errors(template, "spec.template")
+    if template is not None and selector is not None and (selector.match_labels or selector.match_expressions):
+        labels = (template.metadata.labels if template.metadata else None) or {}
+        if not selector_matches(selector, labels):
+            shown = "map[string]string{" + ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
+            out.append(FieldError.invalid("spec.template.metadata.labels", shown,
+                                          "`selector` does not match template `labels`"))
+    if template is not None and template.spec is not None and template.spec.restart_policy != "Always":
+        out.append(FieldError.not_supported("spec.template.spec.restartPolicy", template.spec.restart_policy,
+                                            ["Always"]))
+    return out
+
+
+def _selector_immutable(new: LabelSelector | None, old: LabelSelector | None) -> list[FieldError]:
+    if (new.model_dump() if new else None) != (old.model_dump() if old else None):
+        return [FieldError.invalid("spec.selector", new.dump() if new else None, "field is immutable")]
+    return []
+
+
+def _int_or_percent_errors(value: IntOrString | None, path: str) -> list[FieldError]:
+    if value is None:
+        return []
+    if isinstance(value, int):
+        return _non_negative(value, path)
+    m = _PERCENT.match(value)
+    if not m:
+        return [FieldError.invalid(path, value, "a valid percent string must be a numeric string followed by an "
+                                                "ending '%' (e.g. '1%',  or '93%', regex used for validation is "
+                                                "'[0-9]+%')")]
+    if int(m.group(1)) > 100:
+        return [FieldError.invalid(path, value, "must not be greater than 100%")]
+    return []
+
+
+def _is_zero(value: IntOrString | None) -> bool:
+    return value == 0 or value == "0%"
+
+
+# --- Deployment ---------------------------------------------------------------------------------
+
+
+class RollingUpdateDeployment(K8sModel):
+    max_unavailable: IntOrString | None = None
+    max_surge: IntOrString | None = None
+
+
+class DeploymentStrategy(K8sModel):
+    type: str | None = None
+    rolling_update: RollingUpdateDeployment | None = None
+
+
+class DeploymentSpec(K8sModel):
+    replicas: int | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+    strategy: DeploymentStrategy | None = Field(None, json_schema_extra={"x-kubernetes-patch-strategy": "retainKeys"})
+    min_ready_seconds: int | None = None
+    revision_history_limit: int | None = None
+    paused: bool | None = None
+    progress_deadline_seconds: int | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> DeploymentSpec:
+        if self.replicas is None:
+            self.replicas = 1
+        if self.strategy is None:
+            self.strategy = DeploymentStrategy()
+        if self.strategy.type is None:
+            self.strategy.type = "RollingUpdate"
+        if self.strategy.type == "RollingUpdate":
+            ru = self.strategy.rolling_update or RollingUpdateDeployment()
+            if ru.max_unavailable is None:
+                ru.max_unavailable = "25%"
+            if ru.max_surge is None:
+                ru.max_surge = "25%"
+            self.strategy.rolling_update = ru
+        if self.revision_history_limit is None:
+            self.revision_history_limit = 10
+        if self.progress_deadline_seconds is None:
+            self.progress_deadline_seconds = 600
+        return self
+
+
+class DeploymentStatus(K8sModel):
+    observed_generation: int | None = None
+    replicas: int | None = None
+    updated_replicas: int | None = None
+    ready_replicas: int | None = None
+    available_replicas: int | None = None
+    unavailable_replicas: int | None = None
+    terminating_replicas: int | None = None
+    conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    collision_count: int | None = None
+
+
+class Deployment(K8sObject):
+    spec: DeploymentSpec | None = None
+    status: DeploymentStatus | None = None
+
+    def prepare_for_create(self) -> None:
+        self.status = DeploymentStatus()
+
+    def validation_errors(self) -> list[FieldError]:
+        spec = self.spec or DeploymentSpec()
+        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds)
+        out += _non_negative(spec.revision_history_limit, "spec.revisionHistoryLimit")
+        strategy = spec.strategy or DeploymentStrategy()
+        if strategy.type not in ("Recreate", "RollingUpdate"):
+            out.append(FieldError.not_supported("spec.strategy.type", strategy.type, ["Recreate", "RollingUpdate"]))
+        elif strategy.type == "Recreate" and strategy.rolling_update is not None:
+            out.append(FieldError.forbidden("spec.strategy.rollingUpdate",
+                                            "may not be specified when strategy `type` is 'Recreate'"))
+        elif strategy.type == "RollingUpdate" and strategy.rolling_update is not None:
+            ru = strategy.rolling_update
+            out += _int_or_percent_errors(ru.max_unavailable, "spec.strategy.rollingUpdate.maxUnavailable")
+            out += _int_or_percent_errors(ru.max_surge, "spec.strategy.rollingUpdate.maxSurge")
+            if _is_zero(ru.max_unavailable) and _is_zero(ru.max_surge):
+                out.append(FieldError.invalid("spec.strategy.rollingUpdate.maxUnavailable", ru.max_unavailable,
+                                              "may not be 0 when `maxSurge` is 0"))
+        if spec.progress_deadline_seconds is not None:
+            out += _non_negative(spec.progress_deadline_seconds, "spec.progressDeadlineSeconds")
+            if spec.progress_deadline_seconds <= (spec.min_ready_seconds or 0):
+                out.append(FieldError.invalid("spec.progressDeadlineSeconds", spec.progress_deadline_seconds,
+                                              "must be greater than minReadySeconds"))
+        return out
+
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        assert isinstance(old, Deployment)
+        return _selector_immutable((self.spec or DeploymentSpec()).selector, (old.spec or DeploymentSpec()).selector)
+
+
+# --- ReplicaSet ---------------------------------------------------------------------------------
+
+
+class ReplicaSetSpec(K8sModel):
+    replicas: int | None = None
+    min_ready_seconds: int | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ReplicaSetSpec:
+        if self.replicas is None:
+            self.replicas = 1
+        return self
+
+
+class ReplicaSetStatus(K8sModel):
+    replicas: int | None = None
+    fully_labeled_replicas: int | None = None
+    ready_replicas: int | None = None
+    available_replicas: int | None = None
+    terminating_replicas: int | None = None
+    observed_generation: int | None = None
+    conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+
+
+class ReplicaSet(K8sObject):
+    spec: ReplicaSetSpec | None = None
+    status: ReplicaSetStatus | None = None
+
+    def prepare_for_create(self) -> None:
+        self.status = ReplicaSetStatus(replicas=0)
+
+    def validation_errors(self) -> list[FieldError]:
+        spec = self.spec or ReplicaSetSpec()
+        return _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds)
+
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        assert isinstance(old, ReplicaSet)
+        return _selector_immutable((self.spec or ReplicaSetSpec()).selector, (old.spec or ReplicaSetSpec()).selector)
+
+
+# --- StatefulSet --------------------------------------------------------------------------------
+
+
+class StatefulSetUpdateStrategy(K8sModel):
+    type: str | None = None
+    rolling_update: Free | None = None
+
+
+class StatefulSetSpec(K8sModel):
+    replicas: int | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec | None = None
+    volume_claim_templates: list[PersistentVolumeClaim] | None = None
+    service_name: str | None = None
+    pod_management_policy: str | None = None
+    update_strategy: StatefulSetUpdateStrategy | None = None
+    revision_history_limit: int | None = None
+    min_ready_seconds: int | None = None
+    persistent_volume_claim_retention_policy: Free | None = None
+    ordinals: Free | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> StatefulSetSpec:
+        if self.replicas is None:
+            self.replicas = 1
+        if self.pod_management_policy is None:
+            self.pod_management_policy = "OrderedReady"
+        if self.update_strategy is None:
+            self.update_strategy = StatefulSetUpdateStrategy()
+        if self.update_strategy.type is None:
+            self.update_strategy.type = "RollingUpdate"
+        if self.update_strategy.type == "RollingUpdate" and self.update_strategy.rolling_update is None:
+            self.update_strategy.rolling_update = {"partition": 0}
+        if self.revision_history_limit is None:
+            self.revision_history_limit = 10
+        if self.persistent_volume_claim_retention_policy is None:
+            self.persistent_volume_claim_retention_policy = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        return self
+
+
+class StatefulSetStatus(K8sModel):
+    observed_generation: int | None = None
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    current_replicas: int | None = None
+    updated_replicas: int | None = None
+    current_revision: str | None = None
+    update_revision: str | None = None
+    collision_count: int | None = None
+    conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    available_replicas: int | None = None
+
+
+class StatefulSet(K8sObject):
+    spec: StatefulSetSpec | None = None
+    status: StatefulSetStatus | None = None
+
+    def prepare_for_create(self) -> None:
+        self.status = StatefulSetStatus(replicas=0, available_replicas=0)
+
+    def validation_errors(self) -> list[FieldError]:
+        spec = self.spec or StatefulSetSpec()
+        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds)
+        if spec.pod_management_policy not in ("OrderedReady", "Parallel"):
+            out.append(FieldError.not_supported("spec.podManagementPolicy", spec.pod_management_policy,
+                                                ["OrderedReady", "Parallel"]))
+        kind = (spec.update_strategy or StatefulSetUpdateStrategy()).type
+        if kind not in ("OnDelete", "RollingUpdate"):
+            out.append(FieldError.not_supported("spec.updateStrategy.type", kind, ["OnDelete", "RollingUpdate"]))
+        for i, pvc in enumerate(spec.volume_claim_templates or []):
+            if not pvc.metadata.name:
+                out.append(FieldError.required(f"spec.volumeClaimTemplates[{i}].metadata.name"))
+            out += pvc_spec_errors(pvc.spec, f"spec.volumeClaimTemplates[{i}].spec")
+        return out
+
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        assert isinstance(old, StatefulSet)
+        a, b = (self.spec or StatefulSetSpec()).model_copy(), (old.spec or StatefulSetSpec())
+        for allowed in ("replicas", "template", "update_strategy", "persistent_volume_claim_retention_policy",
+                        "min_ready_seconds", "ordinals", "revision_history_limit"):
+            setattr(a, allowed, getattr(b, allowed))
+        if a.model_dump() != b.model_dump():
+            return [FieldError.forbidden("spec", "updates to statefulset spec for fields other than 'replicas', "
+                                                 "'ordinals', 'template', 'updateStrategy', "
+                                                 "'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+                                                 "'minReadySeconds' are forbidden")]
+        return []

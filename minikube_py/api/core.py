@@ -1,48 +1,491 @@
-"""core/v1 kinds (placeholder: replaced by the full models)."""
+"""core/v1 kinds other than Pod (pod.py): Namespace, Node, Service, Endpoints, ConfigMap, Secret,
+PersistentVolume, PersistentVolumeClaim, Event.  The kinds table (kinds.py) maps them to routes.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
-from .meta import K8sObject
+from pydantic import Field, model_validator
+
+from . import quantity
+from .errors import FieldError
+from .meta import K8sModel, K8sObject, LabelSelector, config_key_errors, merge_by
+from .pod import (
+    Free,
+    IntOrString,
+    Pod,
+    PodSpec,
+    PodTemplateSpec,
+    Quantity,
+    ResourceList,
+    Toleration,
+    pod_spec_errors,
+    pod_template_errors,
+)
+
+__all__ = ["Namespace", "Node", "Pod", "PodSpec", "PodTemplateSpec", "Service", "Endpoints", "ConfigMap", "Secret",
+           "PersistentVolume", "PersistentVolumeClaim", "Event", "pod_spec_errors", "pod_template_errors"]
 
 
-class _Loose(K8sObject):
-    spec: dict[str, Any] | None = None
-    status: dict[str, Any] | None = None
+# --- Namespace ----------------------------------------------------------------------------------
 
 
-class Namespace(_Loose): ...
-class Node(_Loose): ...
-class Pod(_Loose): ...
-class Service(_Loose): ...
-class PersistentVolume(_Loose): ...
-class PersistentVolumeClaim(_Loose): ...
+class NamespaceSpec(K8sModel):
+    finalizers: list[str] | None = None
+
+
+class NamespaceStatus(K8sModel):
+    phase: str | None = None
+    conditions: list[Free] | None = Field(None, json_schema_extra=merge_by("type"))
+
+
+class Namespace(K8sObject):
+    spec: NamespaceSpec | None = None
+    status: NamespaceStatus | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Namespace:
+        if self.spec is None:
+            self.spec = NamespaceSpec(finalizers=["kubernetes"])
+        return self
+
+    def prepare_for_create(self) -> None:
+        self.status = NamespaceStatus(phase="Active")
+
+    def name_is_dns_label(self) -> bool:
+        return True
+
+
+# --- Node ---------------------------------------------------------------------------------------
+
+
+class Taint(K8sModel):
+    key: str | None = None
+    value: str | None = None
+    effect: str | None = None
+    time_added: str | None = None
+
+
+class NodeSpec(K8sModel):
+    pod_cidr: str | None = Field(None, alias="podCIDR")
+    pod_cidrs: list[str] | None = Field(None, alias="podCIDRs", json_schema_extra={"x-kubernetes-patch-strategy": "merge"})
+    provider_id: str | None = Field(None, alias="providerID")
+    unschedulable: bool | None = None
+    taints: list[Taint] | None = None
+    config_source: Free | None = None
+    external_id: str | None = Field(None, alias="externalID")
+
+
+class NodeCondition(K8sModel):
+    type: str | None = None
+    status: str | None = None
+    last_heartbeat_time: str | None = None
+    last_transition_time: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class NodeAddress(K8sModel):
+    type: str | None = None
+    address: str | None = None
+
+
+class NodeStatus(K8sModel):
+    capacity: ResourceList | None = None
+    allocatable: ResourceList | None = None
+    phase: str | None = None
+    conditions: list[NodeCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    addresses: list[NodeAddress] | None = Field(None, json_schema_extra=merge_by("type"))
+    daemon_endpoints: Free | None = None
+    node_info: Free | None = None
+    images: list[Free] | None = None
+    volumes_in_use: list[str] | None = None
+    volumes_attached: list[Free] | None = None
+    config: Free | None = None
+    runtime_handlers: list[Free] | None = None
+    features: Free | None = None
+    declared_features: list[str] | None = None
+
+
+class Node(K8sObject):
+    spec: NodeSpec | None = None
+    status: NodeStatus | None = None
+
+
+# --- Service ------------------------------------------------------------------------------------
+
+SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+
+
+class ServicePort(K8sModel):
+    name: str | None = None
+    protocol: str | None = None
+    app_protocol: str | None = None
+    port: int | None = None
+    target_port: IntOrString | None = None
+    node_port: int | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ServicePort:
+        if self.protocol is None:
+            self.protocol = "TCP"
+        if self.target_port is None and self.port is not None:
+            self.target_port = self.port
+        return self
+
+
+class ServiceSpec(K8sModel):
+    ports: list[ServicePort] | None = Field(None, json_schema_extra=merge_by("port"))
+    selector: dict[str, str] | None = None
+    cluster_ip: str | None = Field(None, alias="clusterIP")
+    cluster_ips: list[str] | None = Field(None, alias="clusterIPs")
+    type: str | None = None
+    external_ips: list[str] | None = Field(None, alias="externalIPs")
+    session_affinity: str | None = None
+    load_balancer_ip: str | None = Field(None, alias="loadBalancerIP")
+    load_balancer_source_ranges: list[str] | None = None
+    external_name: str | None = None
+    external_traffic_policy: str | None = None
+    health_check_node_port: int | None = None
+    publish_not_ready_addresses: bool | None = None
+    session_affinity_config: Free | None = None
+    ip_families: list[str] | None = None
+    ip_family_policy: str | None = None
+    allocate_load_balancer_node_ports: bool | None = None
+    load_balancer_class: str | None = None
+    internal_traffic_policy: str | None = None
+    traffic_distribution: str | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ServiceSpec:
+        if self.type is None:
+            self.type = "ClusterIP"
+        if self.session_affinity is None:
+            self.session_affinity = "None"
+        if self.type != "ExternalName" and self.internal_traffic_policy is None:
+            self.internal_traffic_policy = "Cluster"
+        if self.type in ("NodePort", "LoadBalancer") and self.external_traffic_policy is None:
+            self.external_traffic_policy = "Cluster"
+        if self.type == "LoadBalancer" and self.allocate_load_balancer_node_ports is None:
+            self.allocate_load_balancer_node_ports = True
+        return self
+
+
+class Service(K8sObject):
+    spec: ServiceSpec | None = None
+    status: Free | None = None
+
+    def name_is_dns_label(self) -> bool:
+        return True
+
+    def prepare_for_create(self) -> None:
+        self.status = {"loadBalancer": {}}
+
+    def validation_errors(self) -> list[FieldError]:
+        spec = self.spec or ServiceSpec()
+        out: list[FieldError] = []
+        if spec.type not in SERVICE_TYPES:
+            out.append(FieldError.not_supported("spec.type", spec.type, SERVICE_TYPES))
+        if spec.type == "ExternalName":
+            if not spec.external_name:
+                out.append(FieldError.required("spec.externalName"))
+        elif not spec.ports:
+            out.append(FieldError.required("spec.ports"))
+        names: set[str] = set()
+        for i, p in enumerate(spec.ports or []):
+            path = f"spec.ports[{i}]"
+            if p.port is None:
+                out.append(FieldError.required(f"{path}.port"))
+            elif not 1 <= p.port <= 65535:
+                out.append(FieldError.invalid(f"{path}.port", p.port, "must be between 1 and 65535, inclusive"))
+            if len(spec.ports or []) > 1 and not p.name:
+                out.append(FieldError.required(f"{path}.name"))
+            if p.name:
+                if p.name in names:
+                    out.append(FieldError.duplicate(f"{path}.name", p.name))
+                names.add(p.name)
+            if p.protocol not in ("TCP", "UDP", "SCTP"):
+                out.append(FieldError.not_supported(f"{path}.protocol", p.protocol, ["SCTP", "TCP", "UDP"]))
+            if isinstance(p.target_port, int) and not 1 <= p.target_port <= 65535:
+                out.append(FieldError.invalid(f"{path}.targetPort", p.target_port,
+                                              "must be between 1 and 65535, inclusive"))
+            if p.node_port:
+                if spec.type not in ("NodePort", "LoadBalancer"):
+                    out.append(FieldError.forbidden(f"{path}.nodePort", "may not be used when `type` is "
+                                                                         f"'{spec.type}'"))
+                elif not 30000 <= p.node_port <= 32767:
+                    out.append(FieldError.invalid(f"{path}.nodePort", p.node_port,
+                                                  "provided port is not in the valid range. The range of valid ports "
+                                                  "is 30000-32767"))
+        if spec.session_affinity not in ("None", "ClientIP"):
+            out.append(FieldError.not_supported("spec.sessionAffinity", spec.session_affinity, ["ClientIP", "None"]))
+        return out
+
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        assert isinstance(old, Service)
+        before, after = (old.spec or ServiceSpec()).cluster_ip, (self.spec or ServiceSpec()).cluster_ip
+        if before and before != "None" and after != before and (self.spec or ServiceSpec()).type != "ExternalName":
+            return [FieldError.invalid("spec.clusterIPs[0]", after or "", "may not change once set")]
+        return []
+
+
+# --- Endpoints ----------------------------------------------------------------------------------
+
+
+class EndpointAddress(K8sModel):
+    ip: str | None = None
+    hostname: str | None = None
+    node_name: str | None = None
+    target_ref: Free | None = None
+
+
+class EndpointPort(K8sModel):
+    name: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    app_protocol: str | None = None
+
+
+class EndpointSubset(K8sModel):
+    addresses: list[EndpointAddress] | None = None
+    not_ready_addresses: list[EndpointAddress] | None = None
+    ports: list[EndpointPort] | None = None
 
 
 class Endpoints(K8sObject):
-    subsets: list[dict[str, Any]] | None = None
+    spec_fields = ()
+    subsets: list[EndpointSubset] | None = None
+
+
+# --- ConfigMap, Secret --------------------------------------------------------------------------
+
+_MAX_DATA = 1024 * 1024
+
+
+def _data_errors(keys: list[str], path: str) -> list[FieldError]:
+    out: list[FieldError] = []
+    for key in keys:
+        out += [FieldError.invalid(path, key, e) for e in config_key_errors(key)]
+    return out
 
 
 class ConfigMap(K8sObject):
+    spec_fields = ()
     data: dict[str, str] | None = None
     binary_data: dict[str, str] | None = None
     immutable: bool | None = None
 
+    def validation_errors(self) -> list[FieldError]:
+        out = _data_errors(list(self.data or {}), "data") + _data_errors(list(self.binary_data or {}), "binaryData")
+        for key in set(self.data or {}) & set(self.binary_data or {}):
+            out.append(FieldError.invalid("data", key, "duplicate of key present in binaryData"))
+        size = sum(len(k) + len(v) for k, v in (self.data or {}).items())
+        size += sum(len(k) + len(v) * 3 // 4 for k, v in (self.binary_data or {}).items())
+        if size > _MAX_DATA:
+            out.append(FieldError.too_long("", "", _MAX_DATA))
+        return out
+
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        assert isinstance(old, ConfigMap)
+        if old.immutable and (self.data != old.data or self.binary_data != old.binary_data):
+            return [FieldError.forbidden("data", "field is immutable when `immutable` is set")]
+        return []
+
 
 class Secret(K8sObject):
+    spec_fields = ()
     data: dict[str, str] | None = None
     string_data: dict[str, str] | None = None
     type: str | None = None
     immutable: bool | None = None
 
+    @model_validator(mode="after")
+    def _defaults(self) -> Secret:
+        if self.type is None:
+            self.type = "Opaque"
+        if self.string_data:  # written once into data, never stored (as Kubernetes does)
+            data = dict(self.data or {})
+            for k, v in self.string_data.items():
+                data[k] = base64.b64encode(v.encode()).decode()
+            self.data = data
+        self.string_data = None
+        return self
+
+    def validation_errors(self) -> list[FieldError]:
+        out = _data_errors(list(self.data or {}), "data")
+        total = 0
+        for key, value in (self.data or {}).items():
+            try:
+                total += len(base64.b64decode(value, validate=True))
+            except (binascii.Error, ValueError):
+                out.append(FieldError.invalid(f"data[{key}]", "<secret contents redacted>",
+                                              "illegal base64 data"))
+        if total > _MAX_DATA:
+            out.append(FieldError.too_long("data", "", _MAX_DATA))
+        if self.type == "kubernetes.io/tls":
+            for key in ("tls.crt", "tls.key"):
+                if key not in (self.data or {}):
+                    out.append(FieldError.required(f"data[{key}]"))
+        return out
+
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        assert isinstance(old, Secret)
+        out: list[FieldError] = []
+        if old.type != self.type:
+            out.append(FieldError.invalid("type", self.type, "field is immutable"))
+        if old.immutable and self.data != old.data:
+            out.append(FieldError.forbidden("data", "field is immutable when `immutable` is set"))
+        return out
+
+
+# --- volumes ------------------------------------------------------------------------------------
+
+ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
+
+
+class PersistentVolumeSpec(K8sModel):
+    model_config = K8sModel.model_config | {"extra": "allow"}
+    capacity: ResourceList | None = None
+    access_modes: list[str] | None = None
+    claim_ref: Free | None = None
+    persistent_volume_reclaim_policy: str | None = None
+    storage_class_name: str | None = None
+    mount_options: list[str] | None = None
+    volume_mode: str | None = None
+    node_affinity: Free | None = None
+    volume_attributes_class_name: str | None = None
+    host_path: Free | None = None
+    local: Free | None = None
+    nfs: Free | None = None
+    csi: Free | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> PersistentVolumeSpec:
+        if self.persistent_volume_reclaim_policy is None:
+            self.persistent_volume_reclaim_policy = "Retain"
+        if self.volume_mode is None:
+            self.volume_mode = "Filesystem"
+        return self
+
+
+class PersistentVolume(K8sObject):
+    spec: PersistentVolumeSpec | None = None
+    status: Free | None = None
+
+    def prepare_for_create(self) -> None:
+        self.status = {"phase": "Pending"}
+
+    def validation_errors(self) -> list[FieldError]:
+        spec = self.spec or PersistentVolumeSpec()
+        out: list[FieldError] = []
+        if not spec.access_modes:
+            out.append(FieldError.required("spec.accessModes"))
+        for mode in spec.access_modes or []:
+            if mode not in ACCESS_MODES:
+                out.append(FieldError.not_supported("spec.accessModes", mode, ACCESS_MODES))
+        if not (spec.capacity or {}).get("storage"):
+            out.append(FieldError.required("spec.capacity"))
+        return out
+
+
+class PVCSpec(K8sModel):
+    access_modes: list[str] | None = None
+    selector: LabelSelector | None = None
+    resources: Free | None = None
+    volume_name: str | None = None
+    storage_class_name: str | None = None
+    volume_mode: str | None = None
+    data_source: Free | None = None
+    data_source_ref: Free | None = None
+    volume_attributes_class_name: str | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> PVCSpec:
+        if self.volume_mode is None:
+            self.volume_mode = "Filesystem"
+        return self
+
+
+class PersistentVolumeClaim(K8sObject):
+    spec: PVCSpec | None = None
+    status: Free | None = None
+
+    def prepare_for_create(self) -> None:
+        self.status = {"phase": "Pending"}
+
+    def validation_errors(self) -> list[FieldError]:
+        return pvc_spec_errors(self.spec, "spec")
+
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        assert isinstance(old, PersistentVolumeClaim)
+        a, b = (self.spec or PVCSpec()), (old.spec or PVCSpec())
+        if b.volume_name and a.volume_name != b.volume_name or a.access_modes != b.access_modes or \
+                a.storage_class_name != b.storage_class_name and b.storage_class_name is not None:
+            return [FieldError.forbidden("spec", "spec is immutable after creation except resources.requests and "
+                                                 "volumeAttributesClassName for bound claims")]
+        return []
+
+
+def pvc_spec_errors(spec: PVCSpec | None, path: str) -> list[FieldError]:
+    spec = spec or PVCSpec()
+    out: list[FieldError] = []
+    if not spec.access_modes:
+        out.append(FieldError.required(f"{path}.accessModes", "at least 1 access mode is required"))
+    for mode in spec.access_modes or []:
+        if mode not in ACCESS_MODES:
+            out.append(FieldError.not_supported(f"{path}.accessModes", mode, ACCESS_MODES))
+    storage = ((spec.resources or {}).get("requests") or {}).get("storage")
+    if storage is None:
+        out.append(FieldError.required(f"{path}.resources[storage]"))
+    else:
+        try:
+            if quantity.parse(storage) <= 0:
+                out.append(FieldError.invalid(f"{path}.resources[storage]", storage, "must be greater than zero"))
+        except quantity.QuantityError as exc:
+            out.append(FieldError.invalid(f"{path}.resources[storage]", storage, str(exc)))
+    return out
+
+
+# --- Event --------------------------------------------------------------------------------------
+
+
+class ObjectReference(K8sModel):
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    uid: str | None = None
+    api_version: str | None = None
+    resource_version: str | None = None
+    field_path: str | None = None
+
 
 class Event(K8sObject):
-    involved_object: dict[str, Any] | None = None
+    spec_fields = ()
+    involved_object: ObjectReference | None = None
     reason: str | None = None
     message: str | None = None
-    source: dict[str, Any] | None = None
+    source: Free | None = None
     first_timestamp: str | None = None
     last_timestamp: str | None = None
     count: int | None = None
     type: str | None = None
+    event_time: str | None = None
+    series: Free | None = None
+    action: str | None = None
+    related: ObjectReference | None = None
+    reporting_component: str | None = None
+    reporting_instance: str | None = None
+
+    def validation_errors(self) -> list[FieldError]:
+        out: list[FieldError] = []
+        if self.type not in (None, "Normal", "Warning"):
+            out.append(FieldError.not_supported("type", self.type, ["Normal", "Warning"]))
+        if self.involved_object is None or not self.involved_object.name:
+            out.append(FieldError.required("involvedObject.name"))
+        return out
+
+
+_unused: tuple[Any, ...] = (Quantity, Toleration, Pod)

@@ -57,6 +57,7 @@ class FieldError:
             "FieldValueForbidden": "Forbidden",
             "FieldValueTooLong": "Too long",
             "FieldValueTypeInvalid": "Invalid value",
+            "FieldValueNotFound": "Not found",
         }.get(self.reason, "Invalid value")
         text = label
         if self.has_value:

@@ -1,17 +1,50 @@
-"""storage.k8s.io/v1 kinds (placeholder: replaced by the full models)."""
+"""storage.k8s.io/v1 kinds: StorageClass (decoded by the apiserver; the volume provisioner reads it)."""
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import model_validator
 
+from .errors import FieldError
 from .meta import K8sObject
+from .pod import Free
+
+RECLAIM = ["Delete", "Retain"]
+BINDING = ["Immediate", "WaitForFirstConsumer"]
 
 
 class StorageClass(K8sObject):
+    spec_fields = ()
     provisioner: str | None = None
     parameters: dict[str, str] | None = None
     reclaim_policy: str | None = None
     volume_binding_mode: str | None = None
     allow_volume_expansion: bool | None = None
     mount_options: list[str] | None = None
-    allowed_topologies: list[dict[str, Any]] | None = None
+    allowed_topologies: list[Free] | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> StorageClass:
+        if self.reclaim_policy is None:
+            self.reclaim_policy = "Delete"
+        if self.volume_binding_mode is None:
+            self.volume_binding_mode = "Immediate"
+        return self
+
+    def validation_errors(self) -> list[FieldError]:
+        out: list[FieldError] = []
+        if not self.provisioner:
+            out.append(FieldError.required("provisioner"))
+        if self.reclaim_policy not in RECLAIM:
+            out.append(FieldError.not_supported("reclaimPolicy", self.reclaim_policy, RECLAIM))
+        if self.volume_binding_mode not in BINDING:
+            out.append(FieldError.not_supported("volumeBindingMode", self.volume_binding_mode, BINDING))
+        return out
+
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        assert isinstance(old, StorageClass)
+        out: list[FieldError] = []
+        for attr, wire in (("provisioner", "provisioner"), ("parameters", "parameters"),
+                           ("reclaim_policy", "reclaimPolicy"), ("volume_binding_mode", "volumeBindingMode")):
+            if getattr(self, attr) != getattr(old, attr):
+                out.append(FieldError.forbidden(wire, "updates to " + wire + " are forbidden."))
+        return out

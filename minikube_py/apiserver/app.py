@@ -17,7 +17,7 @@ from aiohttp import web
 from ..api import errors as E
 from ..store.base import Expired as StoreExpired
 from ..store.base import Store, StoreError, Unavailable
-from . import discovery
+from . import discovery, openapi
 from .auth import User
 from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
 from .registry import Registry, ensure_system_namespaces
@@ -84,8 +84,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status == 405:
             return _status_response(E.MethodNotAllowed("the server does not allow this method on the requested "
                                                        "resource"))
-        err = E.from_status({"message": exc.reason or exc.text or str(exc)}, exc.status)
-        return _status_response(err)
+        return _status_response(E.from_status({"message": exc.reason or exc.text or str(exc)}, exc.status))
     except Exception as exc:  # noqa: BLE001 - last line: never a traceback on the wire
         log.exception("%s %s: unexpected error", request.method, request.path)
         return _status_response(E.InternalError(f"an error on the server ({type(exc).__name__}: {exc}) has "
@@ -159,22 +158,16 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
         return web.Response(body=exposition(), content_type="text/plain", charset="utf-8")
 
     async def openapi_v3(request: web.Request) -> web.Response:
-        from . import openapi
-
         path = request.match_info.get("path", "")
-        doc = openapi.openapi_v3_doc(path) if path else openapi.openapi_v3_index()
-        if doc is None:
+        if not path:
+            return _json(openapi.openapi_v3_index())
+        raw = openapi.openapi_v3_doc_bytes(path)
+        if raw is None:
             raise E.NotFound("the server could not find the requested resource")
-        return _json(doc)
+        return web.Response(body=raw, content_type="application/json")
 
     async def openapi_v2(_: web.Request) -> web.Response:
-        from . import openapi
-
-        v2 = getattr(openapi, "openapi_v2", None)
-        doc = v2() if v2 is not None else None
-        if doc is None:
-            raise E.NotFound("the server could not find the requested resource")
-        return _json(doc)
+        raise E.NotFound("the server could not find the requested resource")
 
     r = app.router
     for path in ("/healthz", "/livez", "/readyz"):

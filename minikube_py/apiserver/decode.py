@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..api.errors import BadRequest, UnsupportedMediaType
 from ..api.kinds import KindInfo
 from ..api.meta import K8sObject
+from . import protobuf
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 _TYPE_TAG = re.compile(r"^(int|str|float|bool|none|list\[.*\]|dict\[.*\]|function-.*|tagged-union\[.*\]|.*\[.*\])$")
@@ -29,7 +30,7 @@ except AttributeError:  # pragma: no cover
 
 
 def parse_body(body: bytes, content_type: str) -> Any:
-    """JSON or YAML bytes -> Python value; 400 on malformed input, 415 on other media types."""
+    """JSON, YAML or Kubernetes protobuf bytes -> Python value; 400 on malformed input, 415 on other types."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("", "application/json", "*/*") or media.endswith("+json"):
         try:
@@ -41,9 +42,14 @@ def parse_body(body: bytes, content_type: str) -> Any:
             return yaml.load(body, Loader=_YamlLoader)  # noqa: S506 - safe loader
         except yaml.YAMLError as e:
             raise BadRequest(f"the body of the request was not valid YAML: {str(e).splitlines()[0]}") from None
+    if media == protobuf.CONTENT_TYPE:
+        try:
+            return protobuf.decode(body)
+        except protobuf.ProtobufError as e:
+            raise BadRequest(f"the body of the request was not a valid protobuf object: {e}") from None
     raise UnsupportedMediaType(
         f'the body of the request was in an unknown format - accepted media types include: '
-        f'application/json, application/yaml (got "{media}")'
+        f'application/json, application/yaml, {protobuf.CONTENT_TYPE} (got "{media}")'
     )
 
 

@@ -26,6 +26,7 @@ from ..store.base import KeyExists, KeyNotFound, KeyValue, RevisionMismatch, Sto
 from .decode import decode_object
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_RETRIES = 16
 Obj = dict[str, Any]
@@ -134,7 +135,9 @@ class Registry:
                 f"the kind in the data ({kind}) does not match the expected kind ({info.kind})"
             )
         meta = data.get("metadata")
-        if meta is not None and not isinstance(meta, dict):
+        if meta is None:
+            data["metadata"] = {}
+        elif not isinstance(meta, dict):
             raise E.BadRequest(f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
                                "metadata: Input should be an object")
         return data
@@ -287,6 +290,9 @@ class Registry:
 
     async def delete(self, info: KindInfo, namespace: str | None, name: str, opts: DeleteOptions) -> tuple[Obj, bool]:
         """Returns (object, deleted_now).  deleted_now False: deletion pending (finalizers, grace)."""
+        if info.kind == "Namespace" and info.group == "" and name in IMMORTAL_NAMESPACES:
+            raise E.Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                              {"name": name, "kind": "namespaces"})
         key = info.key(namespace, name)
         for _ in range(_MAX_RETRIES):
             kv = await self.store.get(key)

@@ -20,7 +20,7 @@ from ..api.kinds import BY_GROUP_VERSION, KindInfo, by_resource
 from ..api.selectors import compile_filter, format_label_selector, parse_field_selector, parse_label_selector
 from . import tables, watch
 from .decode import parse_body
-from .patch import PatchError, UnsupportedPatchType, apply_patch
+from .patch import PatchError, PatchFailed, UnsupportedPatchType, apply_patch
 from .registry import DeleteOptions, Obj, Registry, WriteOptions, decode
 
 REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
@@ -60,10 +60,16 @@ def resolve(group_version: str, rest: list[str]) -> Target:
     return Target(info, None, name, sub)
 
 
+def _warning_header(text: str) -> str:
+    """RFC 7234 warn-text: quoted, escaped, printable ASCII only (user input may hold anything)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '299 - "' + "".join(c if 32 <= ord(c) < 127 else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     resp = web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
     for w in warnings or ():
-        resp.headers.add("Warning", '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        resp.headers.add("Warning", _warning_header(w))
     return resp
 
 
@@ -242,6 +248,8 @@ class ResourceHandlers:
                 return apply_patch(ctype, cur, raw, model)
             except UnsupportedPatchType as exc:
                 raise E.UnsupportedMediaType(str(exc)) from None
+            except PatchFailed as exc:
+                raise E.Invalid(str(exc)) from None
             except PatchError as exc:
                 raise E.BadRequest(str(exc)) from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from .metrics import WATCH_EVENTS, WATCHERS
 from .registry import Registry, decode
 
 Obj = dict[str, Any]
+log = logging.getLogger(__name__)
 BOOKMARK_INTERVAL = 15.0
 LIVENESS_CHECK = 5.0  # how often an idle watch checks that its client is still there
 
@@ -136,6 +138,11 @@ async def serve(request: web.Request, registry: Registry, req: WatchRequest) -> 
         await _stream(resp, registry, req, enc, start, deadline, request)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
+    except Exception as exc:  # noqa: BLE001 - the 200 is sent: end the stream with an ERROR event, not a 500
+        log.exception("%s: watch failed", req.info.qualified_plural)
+        status = E.InternalError(f"watch of {req.info.qualified_plural} ended: {exc}").status()
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await resp.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
     finally:
         WATCHERS.labels(resource).dec()
     with contextlib.suppress(ConnectionResetError, RuntimeError):

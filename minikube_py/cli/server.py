@@ -91,11 +91,7 @@ def run_server(*, data_dir: Path, bind: str, port: int, store_url: str, log_leve
                                    server_url=f"https://{_host_for_url(bind)}:{port}")
     except OSError as exc:
         raise UserError(f"cannot use the data dir {data_dir}: {exc.strerror or exc}; pass --data-dir") from None
-    try:
-        import uvloop
+    import uvloop
 
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run
-    runner(_serve(data_dir=data_dir, bind=bind, port=port, store_url=store_url, creds=creds))
+    uvloop.run(_serve(data_dir=data_dir, bind=bind, port=port, store_url=store_url, creds=creds))
     return 0

@@ -183,12 +183,16 @@ def test_get_watch_sees_a_change(kubectl: Kubectl, kubectl_bin: Path, apiserver:
         seen = ""
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
-        while time.monotonic() < deadline and '"changed"' not in seen:
+        events: list[dict] = []
+        while time.monotonic() < deadline and not any(e["type"] == "MODIFIED" for e in events):
             chunk = proc.stdout.read()
             if chunk:
                 seen += chunk
+                *lines, seen = seen.split("\n")
+                events += [json.loads(line) for line in lines if line.strip()]
             time.sleep(0.1)
-        assert '"MODIFIED"' in seen and '"changed": "yes"' in seen, seen
+        assert [e["type"] for e in events] == ["ADDED", "MODIFIED"], events
+        assert events[1]["object"]["metadata"]["labels"] == {"changed": "yes"}
     finally:
         proc.terminate()
         proc.wait(timeout=5)

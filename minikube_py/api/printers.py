@@ -1,0 +1,471 @@
+"""Server-side printers: the Table columns kube-apiserver defines for each kind, and their cells.
+
+The apiserver (apiserver/tables.py) calls `printer_for(group, kind)` when a client asks for
+`as=Table`; kubectl prints what comes back, so `kubectl get` and `mkctl get` show the same
+columns as against a real cluster.  Printers work on wire dicts (no pydantic) because a Table of
+10,000 pods must stay fast.  Columns with priority 1 show with `-o wide`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str = "string"
+    format: str = ""
+    description: str = ""
+    priority: int = 0
+
+    def definition(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "format": self.format, "description": self.description,
+                "priority": self.priority}
+
+
+@dataclass(frozen=True, slots=True)
+class Printer:
+    columns: tuple[Column, ...]
+    row: Callable[[Obj, datetime], list[Any]]
+
+
+def human_duration(seconds: float) -> str:
+    """Kubernetes' duration.HumanDuration: 90s, 5m12s, 3h4m, 26h, 3d4h, 400d, 2y30d."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def age(value: str | None, now: datetime) -> str:
+    t = _parse_time(value)
+    return "<unknown>" if t is None else human_duration((now - t).total_seconds())
+
+
+def _meta(o: Obj) -> Obj:
+    return o.get("metadata") or {}
+
+
+def _spec(o: Obj) -> Obj:
+    return o.get("spec") or {}
+
+
+def _status(o: Obj) -> Obj:
+    return o.get("status") or {}
+
+
+def _created(o: Obj, now: datetime) -> str:
+    return age(_meta(o).get("creationTimestamp"), now)
+
+
+NAME = Column("Name", format="name", description="Name must be unique within a namespace.")
+AGE = Column("Age", description="CreationTimestamp is a timestamp representing the server time when this object "
+                                "was created.")
+
+
+def _containers(tmpl_spec: Obj) -> tuple[str, str]:
+    cs = tmpl_spec.get("containers") or []
+    return ",".join(c.get("name", "") for c in cs), ",".join(c.get("image", "") for c in cs)
+
+
+def _selector(sel: Obj | None) -> str:
+    from .selectors import format_label_selector
+
+    if not sel:
+        return "<none>"
+    text = format_label_selector(sel.get("matchLabels"), sel.get("matchExpressions"))
+    return text or "<none>"
+
+
+def _map_selector(sel: dict[str, str] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((sel or {}).items())) or "<none>"
+
+
+# --- pods ---------------------------------------------------------------------------------------
+
+
+def _pod_status(o: Obj) -> str:
+    spec, status, meta = _spec(o), _status(o), _meta(o)
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    init_specs = spec.get("initContainers") or []
+    initializing = False
+    for i, cs in enumerate(status.get("initContainerStatuses") or []):
+        state = cs.get("state") or {}
+        term, wait = state.get("terminated"), state.get("waiting")
+        if term and term.get("exitCode") == 0:
+            continue
+        initializing = True
+        if term:
+            if term.get("reason"):
+                reason = "Init:" + term["reason"]
+            elif term.get("signal"):
+                reason = f"Init:Signal:{term['signal']}"
+            else:
+                reason = f"Init:ExitCode:{term.get('exitCode')}"
+        elif wait and wait.get("reason") and wait["reason"] != "PodInitializing":
+            reason = "Init:" + wait["reason"]
+        else:
+            reason = f"Init:{i}/{len(init_specs)}"
+        break
+    if not initializing:
+        has_running = False
+        for cs in reversed(status.get("containerStatuses") or []):
+            state = cs.get("state") or {}
+            term, wait = state.get("terminated"), state.get("waiting")
+            if wait and wait.get("reason"):
+                reason = wait["reason"]
+            elif term and term.get("reason"):
+                reason = term["reason"]
+            elif term:
+                reason = f"Signal:{term['signal']}" if term.get("signal") else f"ExitCode:{term.get('exitCode')}"
+            elif cs.get("ready") and state.get("running"):
+                has_running = True
+        if reason == "Completed" and has_running:
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+            reason = "Running" if ready else "NotReady"
+    if meta.get("deletionTimestamp"):
+        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
+    return str(reason)
+
+
+def _pod_row(o: Obj, now: datetime) -> list[Any]:
+    spec, status = _spec(o), _status(o)
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    last = None
+    for c in statuses:
+        finished = _parse_time(((c.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+        if finished and (last is None or finished > last):
+            last = finished
+    restarts_cell = f"{restarts} ({human_duration((now - last).total_seconds())} ago)" if last else str(restarts)
+    gates = spec.get("readinessGates") or []
+    gates_cell = "<none>"
+    if gates:
+        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        gates_cell = f"{sum(1 for g in gates if conds.get(g.get('conditionType')) == 'True')}/{len(gates)}"
+    return [_meta(o).get("name", ""), f"{ready}/{len(spec.get('containers') or [])}", _pod_status(o),
+            restarts_cell, _created(o, now), status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
+            status.get("nominatedNodeName") or "<none>", gates_cell]
+
+
+POD = Printer((NAME, Column("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
+               Column("Status", description="The aggregate status of the containers in this pod."),
+               Column("Restarts", description="The number of times the containers in this pod have been restarted "
+                                              "and when the last container in this pod has restarted."),
+               AGE, Column("IP", priority=1, description="IP address allocated to the pod. Routable at least within "
+                                                          "the cluster. Empty if not yet allocated."),
+               Column("Node", priority=1, description="NodeName is a request to schedule this pod onto a specific "
+                                                       "node."),
+               Column("Nominated Node", priority=1, description="nominatedNodeName is set only when this pod "
+                                                                 "preempts other pods on the node."),
+               Column("Readiness Gates", priority=1, description="If specified, all readiness gates will be "
+                                                                  "evaluated for pod readiness.")), _pod_row)
+
+# --- workloads ----------------------------------------------------------------------------------
+
+_WIDE_WORKLOAD = (Column("Containers", priority=1, description="Names of each container in the template."),
+                  Column("Images", priority=1, description="Images referenced by each container in the template."),
+                  Column("Selector", priority=1, description="Label selector for pods."))
+
+
+def _deploy_row(o: Obj, now: datetime) -> list[Any]:
+    spec, status = _spec(o), _status(o)
+    names, images = _containers(((spec.get("template") or {}).get("spec")) or {})
+    return [_meta(o).get("name", ""), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+            status.get("updatedReplicas", 0), status.get("availableReplicas", 0), _created(o, now), names, images,
+            _selector(spec.get("selector"))]
+
+
+DEPLOYMENT = Printer((NAME, Column("Ready", description="Number of the pod with ready state"),
+                      Column("Up-to-date", "integer", description="Total number of non-terminated pods targeted by "
+                                                                  "this deployment that have the desired template."),
+                      Column("Available", "integer", description="Total number of available pods (ready for at "
+                                                                 "least minReadySeconds) targeted by this "
+                                                                 "deployment."),
+                      AGE) + _WIDE_WORKLOAD, _deploy_row)
+
+
+def _rs_row(o: Obj, now: datetime) -> list[Any]:
+    spec, status = _spec(o), _status(o)
+    names, images = _containers(((spec.get("template") or {}).get("spec")) or {})
+    return [_meta(o).get("name", ""), spec.get("replicas", 0), status.get("replicas", 0),
+            status.get("readyReplicas", 0), _created(o, now), names, images, _selector(spec.get("selector"))]
+
+
+REPLICASET = Printer((NAME, Column("Desired", "integer", description="Replicas is the number of desired replicas."),
+                      Column("Current", "integer", description="Replicas is the most recently observed number of "
+                                                               "replicas."),
+                      Column("Ready", "integer", description="The number of ready replicas for this replica set."),
+                      AGE) + _WIDE_WORKLOAD, _rs_row)
+
+
+def _sts_row(o: Obj, now: datetime) -> list[Any]:
+    spec, status = _spec(o), _status(o)
+    names, images = _containers(((spec.get("template") or {}).get("spec")) or {})
+    return [_meta(o).get("name", ""), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+            _created(o, now), names, images]
+
+
+STATEFULSET = Printer((NAME, Column("Ready", description="Number of the pod with ready state"), AGE)
+                      + _WIDE_WORKLOAD[:2], _sts_row)
+
+# --- services and networking --------------------------------------------------------------------
+
+
+def _ports(spec: Obj) -> str:
+    out = []
+    for p in spec.get("ports") or []:
+        port = f"{p.get('port')}:{p['nodePort']}" if p.get("nodePort") else str(p.get("port"))
+        out.append(f"{port}/{p.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def _external_ip(o: Obj) -> str:
+    spec = _spec(o)
+    kind = spec.get("type", "ClusterIP")
+    external = list(spec.get("externalIPs") or [])
+    if kind in ("ClusterIP", "NodePort"):
+        return ",".join(external) or "<none>"
+    if kind == "LoadBalancer":
+        lb = [i.get("ip") or i.get("hostname") for i in ((_status(o).get("loadBalancer") or {}).get("ingress") or [])]
+        return ",".join([x for x in lb if x] + external) or "<pending>"
+    if kind == "ExternalName":
+        return str(spec.get("externalName", ""))
+    return "<unknown>"
+
+
+def _svc_row(o: Obj, now: datetime) -> list[Any]:
+    spec = _spec(o)
+    return [_meta(o).get("name", ""), spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>",
+            _external_ip(o), _ports(spec), _created(o, now), _map_selector(spec.get("selector"))]
+
+
+SERVICE = Printer((NAME, Column("Type", description="type determines how the Service is exposed."),
+                   Column("Cluster-IP", description="clusterIP is the IP address of the service."),
+                   Column("External-IP", description="externalIPs is a list of IP addresses for which nodes in the "
+                                                     "cluster will also accept traffic for this service."),
+                   Column("Port(s)", description="The list of ports that are exposed by this service."), AGE,
+                   Column("Selector", priority=1, description="Route service traffic to pods with label keys and "
+                                                              "values matching this selector.")), _svc_row)
+
+
+def _endpoints_row(o: Obj, now: datetime) -> list[Any]:
+    pairs: list[str] = []
+    for subset in o.get("subsets") or []:
+        for addr in subset.get("addresses") or []:
+            ports = subset.get("ports") or []
+            pairs += [f"{addr.get('ip')}:{p.get('port')}" for p in ports] or [str(addr.get("ip"))]
+    shown = ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+    return [_meta(o).get("name", ""), shown or "<none>", _created(o, now)]
+
+
+ENDPOINTS = Printer((NAME, Column("Endpoints", description="Endpoints of the service"), AGE), _endpoints_row)
+
+
+def _ingress_row(o: Obj, now: datetime) -> list[Any]:
+    spec = _spec(o)
+    hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")]
+    lb = [i.get("ip") or i.get("hostname") for i in ((_status(o).get("loadBalancer") or {}).get("ingress") or [])]
+    ports = "80, 443" if spec.get("tls") else "80"
+    return [_meta(o).get("name", ""), spec.get("ingressClassName") or "<none>", ",".join(hosts) or "*",
+            ",".join(x for x in lb if x), ports, _created(o, now)]
+
+
+INGRESS = Printer((NAME, Column("Class", description="ingressClassName is the name of an IngressClass."),
+                   Column("Hosts", description="Hosts that incoming requests are matched against"),
+                   Column("Address", description="Address is a list containing ingress points for the "
+                                                 "load-balancer"),
+                   Column("Ports", description="Ports of TLS configurations that open"), AGE), _ingress_row)
+
+
+def _ingress_class_row(o: Obj, now: datetime) -> list[Any]:
+    params = _spec(o).get("parameters")
+    shown = "<none>"
+    if params:
+        group = params.get("apiGroup") or ""
+        shown = f"{params.get('kind')}.{group}/{params.get('name')}" if group else f"{params.get('kind')}/{params.get('name')}"
+    return [_meta(o).get("name", ""), _spec(o).get("controller", ""), shown, _created(o, now)]
+
+
+INGRESSCLASS = Printer((NAME, Column("Controller", description="Controller that implements the ingress class"),
+                        Column("Parameters", description="A reference to a resource with additional parameters"),
+                        AGE), _ingress_class_row)
+
+# --- cluster ------------------------------------------------------------------------------------
+
+
+def _node_row(o: Obj, now: datetime) -> list[Any]:
+    spec, status, meta = _spec(o), _status(o), _meta(o)
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    state = {"True": "Ready", "False": "NotReady"}.get(str(ready), "Unknown")
+    if spec.get("unschedulable"):
+        state += ",SchedulingDisabled"
+    roles = sorted({k.split("/", 1)[1] for k in (meta.get("labels") or {}) if k.startswith("node-role.kubernetes.io/")
+                    and "/" in k and k.split("/", 1)[1]} | {v for k, v in (meta.get("labels") or {}).items()
+                                                            if k == "kubernetes.io/role" and v})
+    addrs = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    info = status.get("nodeInfo") or {}
+    return [meta.get("name", ""), state, ",".join(roles) or "<none>", _created(o, now), info.get("kubeletVersion", ""),
+            addrs.get("InternalIP") or "<none>", addrs.get("ExternalIP") or "<none>", info.get("osImage") or "<unknown>",
+            info.get("kernelVersion") or "<unknown>", info.get("containerRuntimeVersion") or "<unknown>"]
+
+
+NODE = Printer((NAME, Column("Status", description="The status of the node"),
+                Column("Roles", description="The roles of the node"), AGE,
+                Column("Version", description="Kubelet Version reported by the node."),
+                Column("Internal-IP", priority=1, description="List of addresses reachable to the node."),
+                Column("External-IP", priority=1, description="List of addresses reachable to the node."),
+                Column("OS-Image", priority=1, description="OS Image reported by the node from /etc/os-release."),
+                Column("Kernel-Version", priority=1, description="Kernel Version reported by the node."),
+                Column("Container-Runtime", priority=1, description="Container Runtime Version reported by the "
+                                                                     "node.")), _node_row)
+
+NAMESPACE = Printer((NAME, Column("Status", description="The status of the namespace"), AGE),
+                    lambda o, now: [_meta(o).get("name", ""), _status(o).get("phase", "Active"), _created(o, now)])
+
+CONFIGMAP = Printer((NAME, Column("Data", "integer", description="Number of data entries in the configmap"), AGE),
+                    lambda o, now: [_meta(o).get("name", ""), len(o.get("data") or {}) + len(o.get("binaryData") or {}),
+                                    _created(o, now)])
+
+SECRET = Printer((NAME, Column("Type", description="The type of the secret"),
+                  Column("Data", "integer", description="Number of data entries in the secret"), AGE),
+                 lambda o, now: [_meta(o).get("name", ""), o.get("type", "Opaque"), len(o.get("data") or {}),
+                                 _created(o, now)])
+
+
+def _pv_row(o: Obj, now: datetime) -> list[Any]:
+    spec, status = _spec(o), _status(o)
+    claim = spec.get("claimRef") or {}
+    claim_cell = f"{claim.get('namespace')}/{claim.get('name')}" if claim.get("name") else ""
+    return [_meta(o).get("name", ""), (spec.get("capacity") or {}).get("storage", ""),
+            _access_modes(spec.get("accessModes")), spec.get("persistentVolumeReclaimPolicy", ""),
+            status.get("phase", ""), claim_cell, spec.get("storageClassName", ""),
+            spec.get("volumeAttributesClassName") or "<unset>", status.get("reason", ""), _created(o, now),
+            spec.get("volumeMode", "Filesystem")]
+
+
+def _access_modes(modes: list[str] | None) -> str:
+    short = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+    return ",".join(short.get(m, m) for m in modes or [])
+
+
+PV = Printer((NAME, Column("Capacity"), Column("Access Modes"), Column("Reclaim Policy"), Column("Status"),
+              Column("Claim"), Column("StorageClass"), Column("VolumeAttributesClass"), Column("Reason"), AGE,
+              Column("VolumeMode", priority=1)), _pv_row)
+
+
+def _pvc_row(o: Obj, now: datetime) -> list[Any]:
+    spec, status = _spec(o), _status(o)
+    return [_meta(o).get("name", ""), status.get("phase", ""), spec.get("volumeName", ""),
+            (status.get("capacity") or {}).get("storage", ""), _access_modes(status.get("accessModes")),
+            spec.get("storageClassName", ""), spec.get("volumeAttributesClassName") or "<unset>", _created(o, now),
+            spec.get("volumeMode", "Filesystem")]
+
+
+PVC = Printer((NAME, Column("Status"), Column("Volume"), Column("Capacity"), Column("Access Modes"),
+               Column("StorageClass"), Column("VolumeAttributesClass"), AGE, Column("VolumeMode", priority=1)),
+              _pvc_row)
+
+
+def _sc_row(o: Obj, now: datetime) -> list[Any]:
+    meta = _meta(o)
+    name = meta.get("name", "")
+    if (meta.get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true":
+        name += " (default)"
+    return [name, o.get("provisioner", ""), o.get("reclaimPolicy", "Delete"),
+            o.get("volumeBindingMode", "Immediate"), "true" if o.get("allowVolumeExpansion") else "false",
+            _created(o, now)]
+
+
+STORAGECLASS = Printer((NAME, Column("Provisioner"), Column("ReclaimPolicy"), Column("VolumeBindingMode"),
+                        Column("AllowVolumeExpansion"), AGE), _sc_row)
+
+LEASE = Printer((NAME, Column("Holder", description="The holder of the lease"), AGE),
+                lambda o, now: [_meta(o).get("name", ""), _spec(o).get("holderIdentity", ""), _created(o, now)])
+
+
+def _event_row(o: Obj, now: datetime) -> list[Any]:
+    """core/v1 and events.k8s.io/v1 shapes alike."""
+    obj = o.get("involvedObject") or o.get("regarding") or {}
+    first = o.get("firstTimestamp") or o.get("deprecatedFirstTimestamp") or o.get("eventTime")
+    last = o.get("lastTimestamp") or o.get("deprecatedLastTimestamp") or (o.get("series") or {}).get(
+        "lastObservedTime") or o.get("eventTime") or first
+    source = o.get("source") or o.get("deprecatedSource") or {}
+    source_cell = source.get("component") or o.get("reportingComponent") or o.get("reportingController") or ""
+    if source.get("host"):
+        source_cell += ", " + source["host"]
+    count = o.get("count") or o.get("deprecatedCount") or (o.get("series") or {}).get("count") or 1
+    return [age(last, now), o.get("type", ""), o.get("reason", ""),
+            f"{str(obj.get('kind', '')).lower()}/{obj.get('name', '')}", obj.get("fieldPath", ""), source_cell,
+            o.get("message") or o.get("note") or "", age(first, now), count, _meta(o).get("name", "")]
+
+
+EVENT = Printer((Column("Last Seen", description="Time when last this event was observed"),
+                 Column("Type", description="Type of this event (Normal, Warning)"),
+                 Column("Reason", description="This should be a short, machine understandable string"),
+                 Column("Object", description="The object that this event is about"),
+                 Column("Subobject", priority=1, description="The sub-object that this event is about"),
+                 Column("Source", priority=1, description="The component reporting this event"),
+                 Column("Message", description="A human-readable description of the status of this operation"),
+                 Column("First Seen", priority=1, description="The time at which the event was first recorded"),
+                 Column("Count", "integer", priority=1, description="The number of times this event has occurred"),
+                 Column("Name", format="name", priority=1, description="Name must be unique within a namespace.")),
+                _event_row)
+
+DEFAULT = Printer((NAME, Column("Created At", "date", description="Time when the object was created.")),
+                  lambda o, now: [_meta(o).get("name", ""), _meta(o).get("creationTimestamp", "")])
+
+_PRINTERS: dict[tuple[str, str], Printer] = {
+    ("", "Pod"): POD, ("", "Service"): SERVICE, ("", "Endpoints"): ENDPOINTS, ("", "Node"): NODE,
+    ("", "Namespace"): NAMESPACE, ("", "ConfigMap"): CONFIGMAP, ("", "Secret"): SECRET,
+    ("", "PersistentVolume"): PV, ("", "PersistentVolumeClaim"): PVC, ("", "Event"): EVENT,
+    ("apps", "Deployment"): DEPLOYMENT, ("apps", "ReplicaSet"): REPLICASET, ("apps", "StatefulSet"): STATEFULSET,
+    ("networking.k8s.io", "Ingress"): INGRESS, ("networking.k8s.io", "IngressClass"): INGRESSCLASS,
+    ("storage.k8s.io", "StorageClass"): STORAGECLASS, ("coordination.k8s.io", "Lease"): LEASE,
+    ("events.k8s.io", "Event"): EVENT,
+}
+
+
+def printer_for(group: str, kind: str) -> Printer:
+    return _PRINTERS.get((group, kind), DEFAULT)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
