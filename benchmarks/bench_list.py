@@ -58,6 +58,8 @@ async def run(store: str, count: int) -> None:
                 t0 = time.perf_counter()
                 async with s.get("/api/v1/namespaces/default/pods") as resp:
                     body = await resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError(f"LIST failed: {resp.status} {body[:300]!r}")
                 best = min(best, time.perf_counter() - t0)
                 size = len(body)
                 items = body.count(b'"uid"')

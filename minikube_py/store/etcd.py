@@ -32,6 +32,8 @@ from .base import (
 )
 
 log = logging.getLogger("minikube_py.store.etcd")
+RANGE_PAGE = 500  # keys per etcd Range call: a page of large pods stays far below 4 MiB
+MAX_REPLY_BYTES = 1 << 30
 RPC_TIMEOUT = 10
 _RETRYABLE = (aex.ConnectionFailedError, aex.ConnectionTimeoutError, aex.InternalError, aex.WatchTimeoutError)
 
@@ -55,7 +57,9 @@ class EtcdStore:
 
     def _new_client(self) -> aetcd.Client:
         host, _, port = self.endpoints[self._index].rpartition(":")
-        return aetcd.Client(host=host, port=int(port), timeout=RPC_TIMEOUT)
+        # a page of RANGE_PAGE objects of up to 1.5 MiB each (etcd's value limit) must still fit one reply
+        options = {"grpc.max_receive_message_length": MAX_REPLY_BYTES}
+        return aetcd.Client(host=host, port=int(port), timeout=RPC_TIMEOUT, options=options)
 
     @property
     def endpoint(self) -> str:
@@ -98,10 +102,21 @@ class EtcdStore:
         return _kv(resp.kvs[0]) if resp.kvs else None
 
     async def list(self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0) -> ListResult:
+        """Keys under prefix at one revision, read in pages so that no reply exceeds gRPC's 4 MiB."""
         start = (start_after + "\x00").encode() if start_after and start_after >= prefix else prefix.encode()
-        req = rpc.RangeRequest(key=start, range_end=_end(prefix.encode()), limit=limit, revision=revision)
-        resp = await self._call("Range", req)
-        return ListResult([_kv(kv) for kv in resp.kvs], revision or int(resp.header.revision), bool(resp.more))
+        end = _end(prefix.encode())
+        items: builtins.list[KeyValue] = []
+        while True:
+            page = RANGE_PAGE if not limit else min(RANGE_PAGE, limit - len(items))
+            resp = await self._call("Range", rpc.RangeRequest(key=start, range_end=end, limit=page,
+                                                              revision=revision))
+            revision = revision or int(resp.header.revision)  # later pages read the same snapshot
+            items.extend(_kv(kv) for kv in resp.kvs)
+            if not resp.more:
+                return ListResult(items, revision, False)
+            if limit and len(items) >= limit:
+                return ListResult(items, revision, True)
+            start = resp.kvs[-1].key + b"\x00"
 
     async def current_revision(self) -> int:
         resp = await self._call("Range", rpc.RangeRequest(key=b"/registry/", range_end=_end(b"/registry/"),

@@ -138,10 +138,10 @@ class SqliteStore:
     # --- reads ---------------------------------------------------------------------------------
 
     async def list(self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0) -> ListResult:
-        """The current state (sqlite keeps no old states: `revision` only checks compaction)."""
-        if revision and revision < self._compacted:
-            raise Expired(revision, self._compacted)
+        """Keys under prefix, now or at an older revision still inside the watch-history window."""
         lower, op = (start_after, ">") if start_after and start_after >= prefix else (prefix, ">=")
+        if revision and revision < self._rev:
+            return self._list_at(prefix, lower, op, limit, revision)
         sql = f"SELECT key, value, create_rev, mod_rev FROM kv WHERE key {op} ? AND key < ? ORDER BY key"
         args: tuple[object, ...] = (lower, prefix_end(prefix))
         if limit > 0:
@@ -152,6 +152,26 @@ class SqliteStore:
         if more:
             rows = rows[:limit]
         return ListResult([KeyValue(r[0], r[1], r[2], r[3]) for r in rows], self._rev, more)
+
+    def _list_at(self, prefix: str, lower: str, op: str, limit: int, revision: int) -> ListResult:
+        """The state at `revision`: today's rows with every later change undone from the history."""
+        oldest = self._oldest()
+        if revision < oldest - 1:
+            raise Expired(revision, oldest)
+        end = prefix_end(prefix)
+        state = {r[0]: KeyValue(r[0], r[1], r[2], r[3]) for r in self._db.execute(
+            f"SELECT key, value, create_rev, mod_rev FROM kv WHERE key {op} ? AND key < ?", (lower, end))}
+        later = self._db.execute(
+            f"SELECT key, prev_value, prev_create_rev, prev_mod_rev FROM events WHERE rev > ? AND key {op} ? "
+            "AND key < ? ORDER BY rev DESC", (revision, lower, end))
+        for key, prev_value, prev_create, prev_mod in later:
+            if prev_value is None:
+                state.pop(key, None)  # created after the revision
+            else:
+                state[key] = KeyValue(key, prev_value, prev_create, prev_mod)
+        items = [state[k] for k in sorted(state)]
+        more = limit > 0 and len(items) > limit
+        return ListResult(items[:limit] if more else items, revision, more)
 
     async def current_revision(self) -> int:
         return self._rev

@@ -316,3 +316,41 @@ def test_unknown_field_rejected_by_strict_validation(kubectl: Kubectl) -> None:
     proc = kubectl("create", "-f", "-", input=yaml.safe_dump(doc), check=False)
     assert proc.returncode != 0
     assert 'unknown field "spec.bogusField"' in proc.stderr
+
+
+def test_generator_commands_send_protobuf_and_are_stored_as_json(kubectl: Kubectl) -> None:
+    """`create deployment/service/secret/configmap/ingress`, `run` and `expose` send protobuf bodies."""
+    ns = unique("gen")
+    kubectl("create", "namespace", ns)
+    kubectl("create", "deployment", "web", "--image=nginx:1.25", "--replicas=3", "--port=80", "-n", ns)
+    kubectl("create", "deployment", "idle", "--image=nginx:1.25", "--replicas=0", "-n", ns)
+    kubectl("create", "service", "nodeport", "np", "--tcp=80:8080", "--node-port=30080", "-n", ns)
+    kubectl("create", "secret", "generic", "creds", "--from-literal=password=s3cret", "-n", ns)
+    kubectl("create", "configmap", "conf", "--from-literal=a=1", "-n", ns)
+    kubectl("create", "ingress", "ing", "--rule=foo.example/bar=web:80", "-n", ns)
+    kubectl("run", "box", "--image=busybox:1.36", "--env=A=1", "--labels=app=box", "-n", ns, "--",
+            "sleep", "3600")
+    kubectl("expose", "deployment", "web", "--name=web-svc", "--port=81", "--target-port=80", "-n", ns)
+
+    web = get_json(kubectl, "deployment", "web", "-n", ns)
+    assert web["spec"]["replicas"] == 3
+    assert web["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": "25%"}
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.25" and container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert "creationTimestamp" not in web["spec"]["template"]["metadata"]
+    assert get_json(kubectl, "deployment", "idle", "-n", ns)["spec"]["replicas"] == 0
+    np = get_json(kubectl, "service", "np", "-n", ns)["spec"]
+    assert np["type"] == "NodePort" and np["ports"][0]["nodePort"] == 30080 and np["ports"][0]["targetPort"] == 8080
+    secret = get_json(kubectl, "secret", "creds", "-n", ns)
+    assert secret["type"] == "Opaque" and secret["data"] == {"password": "czNjcmV0"}
+    assert get_json(kubectl, "configmap", "conf", "-n", ns)["data"] == {"a": "1"}
+    rule = get_json(kubectl, "ingress", "ing", "-n", ns)["spec"]["rules"][0]
+    assert rule["host"] == "foo.example"
+    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "web", "port": {"number": 80}}
+    box = get_json(kubectl, "pod", "box", "-n", ns)
+    assert box["metadata"]["labels"] == {"app": "box"}
+    assert box["spec"]["containers"][0]["args"] == ["sleep", "3600"]
+    assert box["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]
+    svc = get_json(kubectl, "service", "web-svc", "-n", ns)["spec"]
+    assert svc["selector"] == {"app": "web"} and svc["ports"][0]["port"] == 81
+    kubectl("delete", "namespace", ns, "--wait=false")

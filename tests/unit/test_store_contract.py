@@ -73,6 +73,19 @@ async def test_list_by_prefix_with_limit_and_start_after(store: Store) -> None:
     assert everything.revision == await store.current_revision()
 
 
+async def test_large_lists_are_complete_and_consistent(store: Store) -> None:
+    """More keys than one backend page (etcd reads 500 a call) and more bytes than a 4 MiB gRPC reply."""
+    blob = b"x" * 6000
+    await asyncio.gather(*(store.create(f"/registry/big/{i:05d}", blob) for i in range(1200)))
+    whole = await store.list("/registry/big/")
+    assert [kv.key for kv in whole.items] == [f"/registry/big/{i:05d}" for i in range(1200)] and not whole.more
+    await store.create("/registry/big/99999", b"later")
+    before = await store.list("/registry/big/", revision=whole.revision)
+    assert len(before.items) == 1200  # read at the old revision: the later key is not there
+    page = await store.list("/registry/big/", limit=700)
+    assert len(page.items) == 700 and page.more
+
+
 async def test_update_and_delete_are_guarded_by_revision(store: Store) -> None:
     kv = await store.create("/registry/x/a", b"1")
     new = await store.update("/registry/x/a", b"2", expected_revision=kv.mod_revision)
