@@ -199,6 +199,7 @@ class Registry:
             new = mutate(copy.deepcopy(cur))
             if not isinstance(new, dict):
                 raise E.BadRequest("the patched object must be a map")
+            new = self._check_type(info, new)  # a patch may have turned metadata into anything
             pinned = str((new.get("metadata") or {}).get("resourceVersion") or "")
             if pinned and pinned != str(kv.mod_revision):
                 raise E.Conflict.modified(info.plural, info.group, name)

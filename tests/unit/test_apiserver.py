@@ -106,6 +106,20 @@ async def test_unknown_patch_type_is_415(api: TestClient) -> None:
     assert resp.status == 415
 
 
+@pytest.mark.parametrize(("ctype", "body"), [
+    ("application/json-patch+json", b'[{"op": "replace", "path": "/metadata", "value": [1, 2]}]'),
+    ("application/merge-patch+json", b'{"metadata": "x"}'),
+    ("application/strategic-merge-patch+json", b'{"kind": "Secret"}'),
+])
+async def test_patch_that_breaks_the_object_shape_is_400_and_changes_nothing(api: TestClient, ctype: str,
+                                                                               body: bytes) -> None:
+    rv = (await (await api.post(CMS, json=cm("shape", a="1"))).json())["metadata"]["resourceVersion"]
+    resp = await api.patch(f"{CMS}/shape", data=body, headers={"Content-Type": ctype})
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["reason"] == "BadRequest"
+    assert (await (await api.get(f"{CMS}/shape")).json())["metadata"]["resourceVersion"] == rv
+
+
 async def test_body_over_3mib_is_413(api: TestClient) -> None:
     resp = await api.post(CMS, data=b"{" + b" " * (3 * 1024 * 1024 + 10) + b"}",
                           headers={"Content-Type": "application/json"})
