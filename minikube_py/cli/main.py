@@ -20,6 +20,8 @@ class UserError(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minikube-py", description="A mini Kubernetes in Python.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("kubectl", help="run mkctl, the kubectl of minikube-py (same commands and flags)",
+                   add_help=False)
     s = sub.add_parser("server", help="run the control plane (apiserver) on this host")
     s.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                    help="where state, certificates and the kubeconfig live (default: %(default)s)")
@@ -32,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["kubectl"]:  # `minikube-py kubectl ...` is mkctl, as `k3s kubectl` is kubectl
+        from .mkctl import main as mkctl_main
+
+        return mkctl_main(argv[1:], prog="minikube-py kubectl")
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()

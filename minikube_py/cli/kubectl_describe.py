@@ -1,0 +1,587 @@
+"""`mkctl describe`: a readable report of an object and its events, laid out as kubectl's.
+
+Kind-specific describers for Deployment, ReplicaSet, StatefulSet, Pod, Service, ConfigMap, Secret,
+Namespace and Node follow kubectl's sections; every other kind gets kubectl's generic layout
+(field names turned into words).  Text is written with tabs and aligned by `printing.tabwrite`,
+the way kubectl aligns it with Go's tabwriter.  Called by minikube_py.cli.mkctl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from ..client.discovery import Resource
+from ..client.rest import StatusError
+from .kubectl_resources import (
+    Obj,
+    get_object,
+    list_objects,
+    manifest_target,
+    read_manifests,
+    targets_from_args,
+)
+from .mkctl import Context, server_error
+from .printing import tabwrite
+
+
+class _W:
+    """kubectl's prefix writer: `write(level, text)` indents by two spaces a level."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, level: int, text: str) -> None:
+        self.parts.append("  " * level + text)
+
+    def text(self) -> str:
+        return tabwrite("".join(self.parts))
+
+
+def _ts(value: str | None) -> str:
+    if not value:
+        return "<unset>"
+    try:
+        dt = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return value
+    return dt.strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+
+def _multiline(w: _W, level: int, title: str, values: dict[str, str] | None) -> None:
+    w.write(level, f"{title}:\t")
+    if not values:
+        w.parts.append("<none>\n")
+        return
+    for i, k in enumerate(sorted(values)):
+        if i:
+            w.write(level, "\t")
+        v = str(values[k])
+        w.parts.append(f"{k}={v}\n" if title in ("Labels", "Node-Selectors", "Selector") else f"{k}: {v}\n")
+
+
+def _selector_text(sel: Obj | None) -> str:
+    if not sel:
+        return "<none>"
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        op = e.get("operator")
+        if op in ("In", "NotIn"):
+            parts.append(f"{e.get('key')} {op.lower()} ({','.join(e.get('values') or [])})")
+        elif op == "Exists":
+            parts.append(str(e.get("key")))
+        else:
+            parts.append(f"!{e.get('key')}")
+    return ",".join(parts) or "<none>"
+
+
+def _header(w: _W, obj: Obj, *, namespace: bool = True, created: bool = False) -> None:
+    meta = obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    if namespace:
+        w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    if created:
+        w.write(0, f"CreationTimestamp:\t{_ts(meta.get('creationTimestamp'))}\n")
+    _multiline(w, 0, "Labels", meta.get("labels"))
+    _multiline(w, 0, "Annotations", _shown_annotations(meta.get("annotations")))
+
+
+def _shown_annotations(ann: dict[str, str] | None) -> dict[str, str] | None:
+    if not ann:
+        return ann
+    return {k: v for k, v in ann.items() if k != "kubectl.kubernetes.io/last-applied-configuration"}
+
+
+def _ports(c: Obj) -> tuple[list[str], list[str]]:
+    ports = c.get("ports") or []
+    if not ports:
+        return ["<none>"], ["<none>"]
+    out, host = [], []
+    for p in ports:
+        proto = p.get("protocol") or "TCP"
+        named = f" ({p['name']})" if p.get("name") else ""
+        out.append(f"{p.get('containerPort')}/{proto}{named}")
+        host.append(f"{p.get('hostPort', 0)}/{proto}{named}")
+    return out, host
+
+
+def _containers(w: _W, space: str, containers: list[Obj], statuses: dict[str, Obj] | None = None) -> None:
+    """Containers at kubectl's levels: the name at level 1 (after `space`), details at level 2."""
+    for c in containers:
+        w.write(1, f"{space}{c.get('name')}:\n")
+        inner = 2
+        st = (statuses or {}).get(c.get("name", ""))
+        if st and st.get("containerID"):
+            w.write(inner, f"Container ID:\t{st['containerID']}\n")
+        w.write(inner, f"Image:\t{c.get('image', '')}\n")
+        if st is not None:
+            w.write(inner, f"Image ID:\t{st.get('imageID', '')}\n")
+        ports, host = _ports(c)
+        w.write(inner, f"Port:\t{', '.join(ports)}\n")
+        w.write(inner, f"Host Port:\t{', '.join(host)}\n")
+        for title, key in (("Command", "command"), ("Args", "args")):
+            if c.get(key):
+                w.write(inner, f"{title}:\n")
+                for part in c[key]:
+                    for line in str(part).split("\n"):
+                        w.write(inner + 1, f"{line}\n")
+        if st is not None:
+            state = st.get("state") or {}
+            for name, detail in state.items():
+                w.write(inner, f"State:\t{name.capitalize()}\n")
+                if detail.get("startedAt"):
+                    w.write(inner + 1, f"Started:\t{_ts(detail['startedAt'])}\n")
+                if detail.get("reason"):
+                    w.write(inner + 1, f"Reason:\t{detail['reason']}\n")
+                if "exitCode" in detail:
+                    w.write(inner + 1, f"Exit Code:\t{detail['exitCode']}\n")
+            w.write(inner, f"Ready:\t{'True' if st.get('ready') else 'False'}\n")
+            w.write(inner, f"Restart Count:\t{st.get('restartCount', 0)}\n")
+        resources = c.get("resources") or {}
+        for title in ("limits", "requests"):
+            if resources.get(title):
+                w.write(inner, f"{title.capitalize()}:\n")
+                for k in sorted(resources[title]):
+                    w.write(inner + 1, f"{k}:\t{resources[title][k]}\n")
+        env = c.get("env") or []
+        if env:
+            w.write(inner, "Environment:\n")
+            for e in env:
+                value = e.get("value")
+                if value is None and e.get("valueFrom"):
+                    src = e["valueFrom"]
+                    if "configMapKeyRef" in src:
+                        ref = src["configMapKeyRef"]
+                        value = f"<set to the key '{ref.get('key')}' of config map '{ref.get('name')}'>"
+                    elif "secretKeyRef" in src:
+                        ref = src["secretKeyRef"]
+                        value = f"<set to the key '{ref.get('key')}' in secret '{ref.get('name')}'>"
+                    elif "fieldRef" in src:
+                        value = f" ({src['fieldRef'].get('apiVersion', 'v1')}:{src['fieldRef'].get('fieldPath')})"
+                    else:
+                        value = "<unknown source>"
+                w.write(inner + 1, f"{e.get('name')}:\t{value if value is not None else ''}\n")
+        else:
+            w.write(inner, "Environment:\t<none>\n")
+        mounts = c.get("volumeMounts") or []
+        if mounts:
+            w.write(inner, "Mounts:\n")
+            for m in mounts:
+                ro = "ro" if m.get("readOnly") else "rw"
+                w.write(inner + 1, f"{m.get('mountPath')} from {m.get('name')} ({ro})\n")
+        else:
+            w.write(inner, "Mounts:\t<none>\n")
+
+
+def _volumes(w: _W, level: int, volumes: list[Obj]) -> None:
+    if not volumes:
+        w.write(level, "Volumes:\t<none>\n")
+        return
+    w.write(level, "Volumes:\n")
+    for v in volumes:
+        w.write(level, f" {v.get('name')}:\n")
+        kinds = [k for k in v if k != "name"]
+        kind = kinds[0] if kinds else ""
+        detail = v.get(kind) or {}
+        w.write(level + 1, f"Type:\t{kind[0].upper() + kind[1:] if kind else '<unknown>'}\n")
+        for k in sorted(detail):
+            if not isinstance(detail[k], dict | list):
+                w.write(level + 1, f"{_words(k)}:\t{detail[k]}\n")
+
+
+def _pod_template(w: _W, level: int, template: Obj) -> None:
+    meta = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    _multiline(w, level, "Labels", meta.get("labels"))
+    if meta.get("annotations"):
+        _multiline(w, level, "Annotations", meta.get("annotations"))
+    if spec.get("serviceAccountName"):
+        w.write(level, f"Service Account:\t{spec['serviceAccountName']}\n")
+    if spec.get("initContainers"):
+        w.write(level, "Init Containers:\n")
+        _containers(w, " ", spec["initContainers"])
+    w.write(level, "Containers:\n")
+    _containers(w, " ", spec.get("containers") or [])
+    _volumes(w, level, spec.get("volumes") or [])
+    _multiline(w, level, "Node-Selectors", spec.get("nodeSelector"))
+    _tolerations(w, level, spec.get("tolerations"))
+
+
+def _tolerations(w: _W, level: int, tolerations: list[Obj] | None) -> None:
+    if not tolerations:
+        w.write(level, "Tolerations:\t<none>\n")
+        return
+    for i, t in enumerate(tolerations):
+        text = str(t.get("key", ""))
+        if t.get("value"):
+            text += f"={t['value']}"
+        if t.get("effect"):
+            text += f":{t['effect']}"
+        if t.get("operator") == "Exists" and not t.get("key"):
+            text = "op=Exists"
+        if t.get("tolerationSeconds") is not None:
+            text += f" for {t['tolerationSeconds']}s"
+        w.write(level, ("Tolerations:\t" if i == 0 else "\t") + text + "\n")
+
+
+# --- per kind --------------------------------------------------------------------------------
+
+def _deployment(ctx: Context, obj: Obj, w: _W) -> None:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    _header(w, obj, created=True)
+    w.write(0, f"Selector:\t{_selector_text(spec.get('selector'))}\n")
+    w.write(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
+               f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
+               f"{status.get('unavailableReplicas', 0)} unavailable\n")
+    strategy = spec.get("strategy") or {}
+    w.write(0, f"StrategyType:\t{strategy.get('type', 'RollingUpdate')}\n")
+    w.write(0, f"MinReadySeconds:\t{spec.get('minReadySeconds', 0)}\n")
+    ru = strategy.get("rollingUpdate")
+    if ru is not None:
+        w.write(0, f"RollingUpdateStrategy:\t{ru.get('maxUnavailable', '25%')} max unavailable, "
+                   f"{ru.get('maxSurge', '25%')} max surge\n")
+    w.write(0, "Pod Template:\n")
+    _pod_template(w, 1, spec.get("template") or {})
+    conditions = status.get("conditions") or []
+    if conditions:
+        w.write(0, "Conditions:\n  Type\tStatus\tReason\n  ----\t------\t------\n")
+        for c in conditions:
+            w.write(1, f"{c.get('type')}\t{c.get('status')}\t{c.get('reason', '')}\n")
+
+
+def _replicaset(ctx: Context, obj: Obj, w: _W) -> None:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    _header(w, obj)
+    w.write(0, f"Selector:\t{_selector_text(spec.get('selector'))}\n")
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    if owners:
+        w.write(0, f"Controlled By:\t{owners[0].get('kind')}/{owners[0].get('name')}\n")
+    w.write(0, f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired\n")
+    w.write(0, f"Pods Status:\t{status.get('readyReplicas', 0)} Running / 0 Waiting / 0 Succeeded / 0 Failed\n")
+    w.write(0, "Pod Template:\n")
+    _pod_template(w, 1, spec.get("template") or {})
+
+
+def _statefulset(ctx: Context, obj: Obj, w: _W) -> None:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    _header(w, obj, created=True)
+    w.write(0, f"Selector:\t{_selector_text(spec.get('selector'))}\n")
+    w.write(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('replicas', 0)} total\n")
+    w.write(0, f"Update Strategy:\t{(spec.get('updateStrategy') or {}).get('type', 'RollingUpdate')}\n")
+    w.write(0, f"Pods Status:\t{status.get('readyReplicas', 0)} Running / 0 Waiting / 0 Succeeded / 0 Failed\n")
+    w.write(0, "Pod Template:\n")
+    _pod_template(w, 1, spec.get("template") or {})
+
+
+def _pod(ctx: Context, obj: Obj, w: _W) -> None:
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    if spec.get("priority") is not None:
+        w.write(0, f"Priority:\t{spec['priority']}\n")
+    if spec.get("serviceAccountName"):
+        w.write(0, f"Service Account:\t{spec['serviceAccountName']}\n")
+    node = spec.get("nodeName")
+    w.write(0, f"Node:\t{node + '/' + status.get('hostIP', '') if node else '<none>'}\n")
+    if status.get("startTime"):
+        w.write(0, f"Start Time:\t{_ts(status['startTime'])}\n")
+    _multiline(w, 0, "Labels", meta.get("labels"))
+    _multiline(w, 0, "Annotations", _shown_annotations(meta.get("annotations")))
+    if meta.get("deletionTimestamp"):
+        w.write(0, f"Status:\tTerminating (lasts {meta.get('deletionGracePeriodSeconds', 0)}s)\n")
+    else:
+        w.write(0, f"Status:\t{status.get('phase', 'Pending')}\n")
+    if status.get("reason"):
+        w.write(0, f"Reason:\t{status['reason']}\n")
+    w.write(0, f"IP:\t{status.get('podIP', '')}\n")
+    ips = status.get("podIPs") or []
+    if ips:
+        w.write(0, "IPs:\n")
+        for ip in ips:
+            w.write(0, f"  IP:\t{ip.get('ip')}\n")
+    else:
+        w.write(0, "IPs:\t<none>\n")
+    owners = meta.get("ownerReferences") or []
+    if owners:
+        w.write(0, f"Controlled By:\t{owners[0].get('kind')}/{owners[0].get('name')}\n")
+    statuses = {s.get("name", ""): s for s in status.get("containerStatuses") or []} or None
+    if spec.get("initContainers"):
+        w.write(0, "Init Containers:\n")
+        _containers(w, "", spec["initContainers"])
+    w.write(0, "Containers:\n")
+    _containers(w, "", spec.get("containers") or [], statuses)
+    conditions = status.get("conditions") or []
+    if conditions:
+        w.write(0, "Conditions:\n  Type\tStatus\n")
+        for c in conditions:
+            w.write(1, f"{c.get('type')} \t{c.get('status')} \n")
+    _volumes(w, 0, spec.get("volumes") or [])
+    w.write(0, f"QoS Class:\t{status.get('qosClass') or _qos(spec)}\n")
+    _multiline(w, 0, "Node-Selectors", spec.get("nodeSelector"))
+    _tolerations(w, 0, spec.get("tolerations"))
+
+
+def _qos(spec: Obj) -> str:
+    reqs = [((c.get("resources") or {}).get("requests") or {}, (c.get("resources") or {}).get("limits") or {})
+            for c in spec.get("containers") or []]
+    if not any(r or lim for r, lim in reqs):
+        return "BestEffort"
+    if all(lim.get("cpu") and lim.get("memory") and (not r or r == lim) for r, lim in reqs):
+        return "Guaranteed"
+    return "Burstable"
+
+
+def _service(ctx: Context, obj: Obj, w: _W) -> None:
+    spec = obj.get("spec") or {}
+    meta = obj.get("metadata") or {}
+    _header(w, obj)
+    w.write(0, f"Selector:\t{','.join(f'{k}={v}' for k, v in sorted((spec.get('selector') or {}).items())) or '<none>'}\n")
+    w.write(0, f"Type:\t{spec.get('type', 'ClusterIP')}\n")
+    families = spec.get("ipFamilies") or []
+    w.write(0, f"IP Families:\t{','.join(families) or '<none>'}\n")
+    w.write(0, f"IP:\t{spec.get('clusterIP') or ''}\n")
+    ips = spec.get("clusterIPs") or []
+    w.write(0, f"IPs:\t{','.join(ips) or '<none>'}\n")
+    if spec.get("externalName"):
+        w.write(0, f"External Name:\t{spec['externalName']}\n")
+    endpoints: Obj = {}
+    if spec.get("type") != "ExternalName":
+        try:
+            endpoints = ctx.client.get(f"/api/v1/namespaces/{meta.get('namespace')}/endpoints/{meta.get('name')}")
+        except StatusError:
+            endpoints = {}
+    for p in spec.get("ports") or []:
+        name = p.get("name") or "<unset>"
+        proto = p.get("protocol") or "TCP"
+        w.write(0, f"Port:\t{name}  {p.get('port')}/{proto}\n")
+        target = p.get("targetPort", p.get("port"))
+        w.write(0, f"TargetPort:\t{target}/{proto}\n")
+        if p.get("nodePort"):
+            w.write(0, f"NodePort:\t{name}  {p['nodePort']}/{proto}\n")
+        addrs = []
+        for subset in endpoints.get("subsets") or []:
+            for ep_port in subset.get("ports") or []:
+                if ep_port.get("name", "") == p.get("name", "") or len(spec.get("ports") or []) == 1:
+                    addrs += [f"{a.get('ip')}:{ep_port.get('port')}" for a in subset.get("addresses") or []]
+        w.write(0, f"Endpoints:\t{','.join(addrs) or '<none>'}\n")
+    w.write(0, f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}\n")
+    if spec.get("externalTrafficPolicy"):
+        w.write(0, f"External Traffic Policy:\t{spec['externalTrafficPolicy']}\n")
+    if spec.get("type") != "ExternalName":
+        w.write(0, f"Internal Traffic Policy:\t{spec.get('internalTrafficPolicy', 'Cluster')}\n")
+
+
+def _configmap(ctx: Context, obj: Obj, w: _W) -> None:
+    _header(w, obj)
+    w.write(0, "\nData\n====\n")
+    for k in sorted(obj.get("data") or {}):
+        w.write(0, f"{k}:\n----\n{obj['data'][k]}\n\n")
+    w.write(0, "\nBinaryData\n====\n")
+    for k in sorted(obj.get("binaryData") or {}):
+        w.write(0, f"{k}: {len(obj['binaryData'][k]) * 3 // 4} bytes\n")
+    w.write(0, "\n")
+
+
+def _secret(ctx: Context, obj: Obj, w: _W) -> None:
+    _header(w, obj)
+    w.write(0, f"\nType:\t{obj.get('type', 'Opaque')}\n\nData\n====\n")
+    import base64
+
+    for k in sorted(obj.get("data") or {}):
+        try:
+            size = len(base64.b64decode(obj["data"][k]))
+        except ValueError:
+            size = 0
+        w.write(0, f"{k}:\t{size} bytes\n")
+
+
+def _namespace(ctx: Context, obj: Obj, w: _W) -> None:
+    _header(w, obj, namespace=False)
+    w.write(0, f"Status:\t{(obj.get('status') or {}).get('phase', 'Active')}\n")
+    # resource quotas and limit ranges do not exist in minikube-py: kubectl prints nothing for them
+
+
+def _node(ctx: Context, obj: Obj, w: _W) -> None:
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    _multiline(w, 0, "Labels", meta.get("labels"))
+    _multiline(w, 0, "Annotations", meta.get("annotations"))
+    w.write(0, f"CreationTimestamp:\t{_ts(meta.get('creationTimestamp'))}\n")
+    taints = spec.get("taints") or []
+    if taints:
+        for i, t in enumerate(taints):
+            text = f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}"
+            w.write(0, ("Taints:\t" if i == 0 else "\t") + text + "\n")
+    else:
+        w.write(0, "Taints:\t<none>\n")
+    w.write(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}\n")
+    conditions = status.get("conditions") or []
+    if conditions:
+        w.write(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n"
+                   "  ----\t------\t-----------------\t------------------\t------\t-------\n")
+        for c in conditions:
+            w.write(1, f"{c.get('type')}\t{c.get('status')}\t{_ts(c.get('lastHeartbeatTime'))}\t"
+                       f"{_ts(c.get('lastTransitionTime'))}\t{c.get('reason', '')}\t{c.get('message', '')}\n")
+    addresses = status.get("addresses") or []
+    if addresses:
+        w.write(0, "Addresses:\n")
+        for a in addresses:
+            w.write(1, f"{a.get('type')}:\t{a.get('address')}\n")
+    for title in ("capacity", "allocatable"):
+        values = status.get(title) or {}
+        if values:
+            w.write(0, f"{title.capitalize()}:\n")
+            for k in sorted(values):
+                w.write(1, f"{k}:\t{values[k]}\n")
+    if spec.get("podCIDR"):
+        w.write(0, f"PodCIDR:\t{spec['podCIDR']}\n")
+
+
+def _words(key: str) -> str:
+    """kubectl's generic describer: `creationTimestamp` -> `Creation Timestamp`."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", key)
+    return spaced[:1].upper() + spaced[1:]
+
+
+def _generic_value(w: _W, level: int, key: str, value: Any) -> None:
+    if isinstance(value, dict):
+        w.write(level, f"{_words(key)}:\n")
+        for k in sorted(value):
+            _generic_value(w, level + 1, k, value[k])
+    elif isinstance(value, list):
+        w.write(level, f"{_words(key)}:\n")
+        for item in value:
+            if isinstance(item, dict):
+                first = True
+                for k in sorted(item):
+                    prefix = "  " * (level + 1)
+                    if isinstance(item[k], dict | list):
+                        _generic_value(w, level + 2, k, item[k])
+                    else:
+                        w.parts.append(f"{prefix}{'- ' if first else '  '}{_words(k)}:\t{item[k]}\n")
+                    first = False
+            else:
+                w.write(level + 1, f"{item}\n")
+    else:
+        w.write(level, f"{_words(key)}:\t{value}\n")
+
+
+def _generic(ctx: Context, obj: Obj, w: _W) -> None:
+    meta = obj.get("metadata") or {}
+    _header(w, obj, namespace=bool(meta.get("namespace")))
+    w.write(0, f"API Version:\t{obj.get('apiVersion', '')}\n")
+    for k in sorted(obj):
+        if k in ("apiVersion", "metadata"):
+            continue
+        _generic_value(w, 0, k, obj[k])
+
+
+DESCRIBERS = {"Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset, "Pod": _pod,
+              "Service": _service, "ConfigMap": _configmap, "Secret": _secret, "Namespace": _namespace,
+              "Node": _node}
+
+
+def _events(ctx: Context, obj: Obj, w: _W) -> None:
+    meta = obj.get("metadata") or {}
+    selector = [f"involvedObject.name={meta.get('name')}", f"involvedObject.kind={obj.get('kind')}"]
+    if meta.get("uid"):
+        selector.append(f"involvedObject.uid={meta['uid']}")
+    try:
+        events = ctx.client.get(f"/api/v1/namespaces/{meta.get('namespace') or 'default'}/events"
+                                if meta.get("namespace") else "/api/v1/events",
+                                fieldSelector=",".join(selector)).get("items") or []
+    except StatusError:
+        events = []
+    if not events:
+        w.write(0, "Events:\t<none>\n")
+        return
+    events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    w.write(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n")
+    now = datetime.now(UTC)
+    for e in events:
+        first = e.get("firstTimestamp") or e.get("eventTime")
+        last = e.get("lastTimestamp") or first
+        age = _age(last, now)
+        count = int(e.get("count") or 1)
+        if count > 1 and first:
+            age = f"{age} (x{count} over {_age(first, now)})"
+        source = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
+        w.write(1, f"{e.get('type', '')}\t{e.get('reason', '')}\t{age}\t{source}\t"
+                   f"{str(e.get('message', '')).strip()}\n")
+
+
+def _age(ts: str | None, now: datetime) -> str:
+    if not ts:
+        return "<unknown>"
+    try:
+        then = datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return "<unknown>"
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    return f"{hours}h" if hours < 48 else f"{hours // 24}d"
+
+
+def describe_text(ctx: Context, obj: Obj, show_events: bool = True) -> str:
+    w = _W()
+    DESCRIBERS.get(str(obj.get("kind")), _generic)(ctx, obj, w)
+    if show_events and obj.get("kind") != "Namespace":  # kubectl shows no events for a namespace
+        _events(ctx, obj, w)
+    return w.text()
+
+
+def cmd_describe(ctx: Context, args: argparse.Namespace) -> int:
+    objects: list[Obj] = []
+    by_prefix: set[int] = set()  # kubectl ends each description found by a name prefix with a blank line
+    if args.filename:
+        for m in read_manifests(args.filename, args.recursive):
+            res, ns, name = manifest_target(ctx, m)
+            objects.append(get_object(ctx, res, ns, name))
+    else:
+        for t in targets_from_args(ctx, args.args, verb="describe"):
+            ns = (None if args.all_namespaces else ctx.namespace) if t.resource.namespaced else None
+            if not t.names:
+                items, _ = list_objects(ctx, t.resource, ns, selector=args.selector)
+                objects.extend(items)
+                continue
+            for name in t.names:
+                found, prefix = _by_name_or_prefix(ctx, t.resource, ns, name)
+                if prefix:
+                    by_prefix.update(id(o) for o in found)
+                objects.extend(found)
+    if not objects and not ctx.errors:
+        ns_text = "" if args.all_namespaces else f" in {ctx.namespace} namespace"
+        print(f"No resources found{ns_text}.", file=sys.stderr)
+    first = True
+    for o in objects:
+        text = describe_text(ctx, o, args.show_events == "true")
+        if id(o) in by_prefix:
+            sys.stdout.write(text + "\n")
+        else:
+            sys.stdout.write(text if first else "\n\n" + text)
+            first = False
+    return 0
+
+
+def _by_name_or_prefix(ctx: Context, res: Resource, ns: str | None, name: str) -> tuple[list[Obj], bool]:
+    """kubectl describes the object of that name, or else every object whose name starts with it."""
+    try:
+        return [get_object(ctx, res, ns, name)], False
+    except StatusError as exc:
+        if exc.code != 404:
+            raise
+        items, _ = list_objects(ctx, res, ns)
+        found = [o for o in items if str(o["metadata"].get("name", "")).startswith(name)]
+        if not found:
+            ctx.error(server_error(exc))
+        return found, True
