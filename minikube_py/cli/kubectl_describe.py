@@ -14,6 +14,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from ..api.printers import age
+from ..api.quantity import QuantityError, millicores, to_bytes
 from ..client.discovery import Resource
 from ..client.rest import StatusError
 from .kubectl_resources import (
@@ -33,6 +35,7 @@ class _W:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.no_events = False  # kubectl prints no Events section for some kinds (Secret, Namespace)
 
     def write(self, level: int, text: str) -> None:
         self.parts.append("  " * level + text)
@@ -176,20 +179,38 @@ def _containers(w: _W, space: str, containers: list[Obj], statuses: dict[str, Ob
             w.write(inner, "Mounts:\t<none>\n")
 
 
-def _volumes(w: _W, level: int, volumes: list[Obj]) -> None:
+_VOLUME_TYPES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
+    # source key: (Type line, [(title, field, shown when absent)])
+    "persistentVolumeClaim": ("PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)",
+                              [("ClaimName", "claimName", ""), ("ReadOnly", "readOnly", "false")]),
+    "configMap": ("ConfigMap (a volume populated by a ConfigMap)",
+                  [("Name", "name", ""), ("Optional", "optional", "false")]),
+    "secret": ("Secret (a volume populated by a Secret)",
+               [("SecretName", "secretName", ""), ("Optional", "optional", "false")]),
+    "emptyDir": ("EmptyDir (a temporary directory that shares a pod's lifetime)",
+                 [("Medium", "medium", ""), ("SizeLimit", "sizeLimit", "<unset>")]),
+    "hostPath": ("HostPath (bare host directory volume)", [("Path", "path", ""), ("HostPathType", "type", "<none>")]),
+}
+
+
+def _volumes(w: _W, level: int, volumes: list[Obj], space: str = "") -> None:
+    """Volumes as kubectl prints them: the name at level 1 (after `space`), the source at level 2."""
     if not volumes:
         w.write(level, "Volumes:\t<none>\n")
         return
     w.write(level, "Volumes:\n")
     for v in volumes:
-        w.write(level, f" {v.get('name')}:\n")
-        kinds = [k for k in v if k != "name"]
-        kind = kinds[0] if kinds else ""
-        detail = v.get(kind) or {}
-        w.write(level + 1, f"Type:\t{kind[0].upper() + kind[1:] if kind else '<unknown>'}\n")
-        for k in sorted(detail):
-            if not isinstance(detail[k], dict | list):
-                w.write(level + 1, f"{_words(k)}:\t{detail[k]}\n")
+        w.write(1, f"{space}{v.get('name')}:\n")
+        kind = next((k for k in v if k != "name"), "")
+        source = v.get(kind) or {}
+        if kind in _VOLUME_TYPES:
+            title, fields = _VOLUME_TYPES[kind]
+            w.write(2, f"Type:\t{title}\n")
+            for label, key, absent in fields:
+                value = source.get(key, absent)
+                w.write(2, f"{label}:\t{str(value).lower() if isinstance(value, bool) else value}\n")
+        else:
+            w.write(2, f"Type:\t{kind[:1].upper() + kind[1:] if kind else '<unknown>'}\n")
 
 
 def _pod_template(w: _W, level: int, template: Obj) -> None:
@@ -205,7 +226,7 @@ def _pod_template(w: _W, level: int, template: Obj) -> None:
         _containers(w, " ", spec["initContainers"])
     w.write(level, "Containers:\n")
     _containers(w, " ", spec.get("containers") or [])
-    _volumes(w, level, spec.get("volumes") or [])
+    _volumes(w, level, spec.get("volumes") or [], " ")
     _multiline(w, level, "Node-Selectors", spec.get("nodeSelector"))
     _tolerations(w, level, spec.get("tolerations"))
 
@@ -253,27 +274,78 @@ def _deployment(ctx: Context, obj: Obj, w: _W) -> None:
 
 
 def _replicaset(ctx: Context, obj: Obj, w: _W) -> None:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    _header(w, obj)
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
     w.write(0, f"Selector:\t{_selector_text(spec.get('selector'))}\n")
+    _multiline(w, 0, "Labels", meta.get("labels"))
+    _multiline(w, 0, "Annotations", _shown_annotations(meta.get("annotations")))
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
     if owners:
         w.write(0, f"Controlled By:\t{owners[0].get('kind')}/{owners[0].get('name')}\n")
     w.write(0, f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired\n")
-    w.write(0, f"Pods Status:\t{status.get('readyReplicas', 0)} Running / 0 Waiting / 0 Succeeded / 0 Failed\n")
+    counts = _pod_phases(ctx, meta.get("namespace"), spec.get("selector"), meta.get("uid"))
+    w.write(0, f"Pods Status:\t{counts['Running']} Running / {counts['Pending']} Waiting / "
+               f"{counts['Succeeded']} Succeeded / {counts['Failed']} Failed\n")
     w.write(0, "Pod Template:\n")
     _pod_template(w, 1, spec.get("template") or {})
 
 
 def _statefulset(ctx: Context, obj: Obj, w: _W) -> None:
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    _header(w, obj, created=True)
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    w.write(0, f"CreationTimestamp:\t{_ts(meta.get('creationTimestamp'))}\n")
     w.write(0, f"Selector:\t{_selector_text(spec.get('selector'))}\n")
+    _multiline(w, 0, "Labels", meta.get("labels"))
+    _multiline(w, 0, "Annotations", _shown_annotations(meta.get("annotations")))
     w.write(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('replicas', 0)} total\n")
-    w.write(0, f"Update Strategy:\t{(spec.get('updateStrategy') or {}).get('type', 'RollingUpdate')}\n")
-    w.write(0, f"Pods Status:\t{status.get('readyReplicas', 0)} Running / 0 Waiting / 0 Succeeded / 0 Failed\n")
+    strategy = spec.get("updateStrategy") or {}
+    w.write(0, f"Update Strategy:\t{strategy.get('type', 'RollingUpdate')}\n")
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        w.write(1, f"Partition:\t{(strategy.get('rollingUpdate') or {}).get('partition', 0)}\n")
+    counts = _pod_phases(ctx, meta.get("namespace"), spec.get("selector"), meta.get("uid"))
+    w.write(0, f"Pods Status:\t{counts['Running']} Running / {counts['Pending']} Waiting / "
+               f"{counts['Succeeded']} Succeeded / {counts['Failed']} Failed\n")
     w.write(0, "Pod Template:\n")
     _pod_template(w, 1, spec.get("template") or {})
+    claims = spec.get("volumeClaimTemplates") or []
+    if not claims:
+        w.write(0, "Volume Claims:\t<none>\n")
+    else:
+        w.write(0, "Volume Claims:\n")
+        for c in claims:
+            cspec = c.get("spec") or {}
+            w.write(1, f"Name:\t{(c.get('metadata') or {}).get('name', '')}\n")
+            w.write(1, f"StorageClass:\t{cspec.get('storageClassName', '')}\n")
+            _multiline(w, 1, "Labels", (c.get("metadata") or {}).get("labels"))
+            _multiline(w, 1, "Annotations", (c.get("metadata") or {}).get("annotations"))
+            storage = ((cspec.get("resources") or {}).get("requests") or {}).get("storage", "")
+            w.write(1, f"Capacity:\t{storage}\n")
+            w.write(1, f"Access Modes:\t{_access_modes(cspec.get('accessModes'))}\n")
+
+
+def _pod_phases(ctx: Context, namespace: str | None, selector: Obj | None, owner_uid: str | None) -> dict[str, int]:
+    counts = {"Running": 0, "Pending": 0, "Succeeded": 0, "Failed": 0}
+    if not namespace or not selector:
+        return counts
+    text = _selector_text(selector)
+    try:
+        pods = ctx.client.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=text).get("items") or []
+    except StatusError:
+        return counts
+    for p in pods:
+        owners = (p.get("metadata") or {}).get("ownerReferences") or []
+        if owner_uid and not any(o.get("uid") == owner_uid for o in owners):
+            continue
+        phase = (p.get("status") or {}).get("phase", "Pending")
+        counts[phase] = counts.get(phase, 0) + 1
+    return counts
+
+
+def _access_modes(modes: list[str] | None) -> str:
+    short = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+    return ",".join(short.get(m, m) for m in modes or [])
 
 
 def _pod(ctx: Context, obj: Obj, w: _W) -> None:
@@ -388,6 +460,7 @@ def _configmap(ctx: Context, obj: Obj, w: _W) -> None:
 def _secret(ctx: Context, obj: Obj, w: _W) -> None:
     _header(w, obj)
     w.write(0, f"\nType:\t{obj.get('type', 'Opaque')}\n\nData\n====\n")
+    w.no_events = True
     import base64
 
     for k in sorted(obj.get("data") or {}):
@@ -401,12 +474,17 @@ def _secret(ctx: Context, obj: Obj, w: _W) -> None:
 def _namespace(ctx: Context, obj: Obj, w: _W) -> None:
     _header(w, obj, namespace=False)
     w.write(0, f"Status:\t{(obj.get('status') or {}).get('phase', 'Active')}\n")
-    # resource quotas and limit ranges do not exist in minikube-py: kubectl prints nothing for them
+    # resource quotas and limit ranges do not exist in minikube-py: kubectl prints nothing for them,
+    # and no events for a namespace
+    w.no_events = True
 
 
 def _node(ctx: Context, obj: Obj, w: _W) -> None:
     spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
-    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    name = meta.get("name", "")
+    w.write(0, f"Name:\t{name}\n")
+    roles = sorted(k.split("/", 1)[1] for k in meta.get("labels") or {} if k.startswith("node-role.kubernetes.io/"))
+    w.write(0, f"Roles:\t{','.join(roles) or '<none>'}\n")
     _multiline(w, 0, "Labels", meta.get("labels"))
     _multiline(w, 0, "Annotations", meta.get("annotations"))
     w.write(0, f"CreationTimestamp:\t{_ts(meta.get('creationTimestamp'))}\n")
@@ -418,13 +496,22 @@ def _node(ctx: Context, obj: Obj, w: _W) -> None:
     else:
         w.write(0, "Taints:\t<none>\n")
     w.write(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}\n")
+    try:
+        lease = ctx.client.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+        lspec = lease.get("spec") or {}
+        w.write(0, "Lease:\n")
+        w.write(1, f"HolderIdentity:\t{lspec.get('holderIdentity') or '<unset>'}\n")
+        w.write(1, f"AcquireTime:\t{_ts(lspec.get('acquireTime'))}\n")
+        w.write(1, f"RenewTime:\t{_ts(lspec.get('renewTime'))}\n")
+    except StatusError as exc:
+        w.write(0, f"Lease:\tFailed to get lease: {exc.status.get('message', exc)}\n")
     conditions = status.get("conditions") or []
     if conditions:
         w.write(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n"
                    "  ----\t------\t-----------------\t------------------\t------\t-------\n")
         for c in conditions:
-            w.write(1, f"{c.get('type')}\t{c.get('status')}\t{_ts(c.get('lastHeartbeatTime'))}\t"
-                       f"{_ts(c.get('lastTransitionTime'))}\t{c.get('reason', '')}\t{c.get('message', '')}\n")
+            w.write(1, f"{c.get('type')} \t{c.get('status')} \t{_ts(c.get('lastHeartbeatTime'))} \t"
+                       f"{_ts(c.get('lastTransitionTime'))} \t{c.get('reason', '')} \t{c.get('message', '')}\n")
     addresses = status.get("addresses") or []
     if addresses:
         w.write(0, "Addresses:\n")
@@ -436,12 +523,209 @@ def _node(ctx: Context, obj: Obj, w: _W) -> None:
             w.write(0, f"{title.capitalize()}:\n")
             for k in sorted(values):
                 w.write(1, f"{k}:\t{values[k]}\n")
+    info = status.get("nodeInfo") or {}
+    w.write(0, "System Info:\n")
+    for title, key in (("Machine ID", "machineID"), ("System UUID", "systemUUID"), ("Boot ID", "bootID"),
+                       ("Kernel Version", "kernelVersion"), ("OS Image", "osImage"),
+                       ("Operating System", "operatingSystem"), ("Architecture", "architecture"),
+                       ("Container Runtime Version", "containerRuntimeVersion"),
+                       ("Kubelet Version", "kubeletVersion"), ("Kube-Proxy Version", "kubeProxyVersion")):
+        w.write(1, f"{title}:\t{info.get(key, '')}\n")
     if spec.get("podCIDR"):
         w.write(0, f"PodCIDR:\t{spec['podCIDR']}\n")
+    if spec.get("podCIDRs"):
+        w.write(0, f"PodCIDRs:\t{','.join(spec['podCIDRs'])}\n")
+    if spec.get("providerID"):
+        w.write(0, f"ProviderID:\t{spec['providerID']}\n")
+    _node_pods(ctx, name, status.get("allocatable") or {}, w)
+
+
+def _node_pods(ctx: Context, node: str, allocatable: dict[str, str], w: _W) -> None:
+    """`Non-terminated Pods` and `Allocated resources`: requests and limits against allocatable."""
+    try:
+        pods = ctx.client.get("/api/v1/pods", fieldSelector=f"spec.nodeName={node},status.phase!=Succeeded,"
+                                                            "status.phase!=Failed").get("items") or []
+    except StatusError:
+        pods = []
+
+    def amount(resource: str, value: Any) -> int:
+        try:
+            return millicores(value) if resource == "cpu" else to_bytes(value)
+        except (QuantityError, ValueError, TypeError):
+            return 0
+
+    def text(resource: str, n: int) -> str:
+        if resource == "cpu":
+            return f"{n // 1000}" if n % 1000 == 0 else f"{n}m"
+        for suffix, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+            if n and n % size == 0:
+                return f"{n // size}{suffix}"
+        return str(n)
+
+    def percent(resource: str, n: int) -> int:
+        total = amount(resource, allocatable.get(resource, 0))
+        return int(n * 100 / total) if total else 0
+
+    names = ("cpu", "memory", "ephemeral-storage")
+    totals = {(r, kind): 0 for r in names for kind in ("requests", "limits")}
+    now = datetime.now(UTC)
+    w.write(0, f"Non-terminated Pods:\t({len(pods)} in total)\n")
+    w.write(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n")
+    w.write(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n")
+    for p in pods:
+        per = {(r, kind): 0 for r in names for kind in ("requests", "limits")}
+        for c in (p.get("spec") or {}).get("containers") or []:
+            res = c.get("resources") or {}
+            for kind in ("requests", "limits"):
+                for r in names:
+                    if r in (res.get(kind) or {}):
+                        per[(r, kind)] += amount(r, res[kind][r])
+        for key, v in per.items():
+            totals[key] += v
+        cells = [f"{text(r, per[(r, kind)])} ({percent(r, per[(r, kind)])}%)"
+                 for r in ("cpu", "memory") for kind in ("requests", "limits")]
+        meta = p.get("metadata") or {}
+        w.write(1, f"{meta.get('namespace')}\t{meta.get('name')}\t\t" + "\t".join(cells)
+                + f"\t{_age(meta.get('creationTimestamp'), now)}\n")
+    w.write(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n")
+    w.write(1, "Resource\tRequests\tLimits\n")
+    w.write(1, "--------\t--------\t------\n")
+    for r in names:
+        req, lim = totals[(r, "requests")], totals[(r, "limits")]
+        w.write(1, f"{r}\t{text(r, req)} ({percent(r, req)}%)\t{text(r, lim)} ({percent(r, lim)}%)\n")
+
+
+def _endpoints(ctx: Context, obj: Obj, w: _W) -> None:
+    _header(w, obj)
+    w.write(0, "Subsets:\n")
+    for subset in obj.get("subsets") or []:
+        ready = ",".join(a.get("ip", "") for a in subset.get("addresses") or [])
+        not_ready = ",".join(a.get("ip", "") for a in subset.get("notReadyAddresses") or [])
+        w.write(1, f"Addresses:\t{ready or '<none>'}\n")
+        w.write(1, f"NotReadyAddresses:\t{not_ready or '<none>'}\n")
+        ports = subset.get("ports") or []
+        if ports:
+            w.write(1, "Ports:\n")
+            w.write(2, "Name\tPort\tProtocol\n")
+            w.write(2, "----\t----\t--------\n")
+            for port in ports:
+                w.write(2, f"{port.get('name') or '<unset>'}\t{port.get('port')}\t{port.get('protocol', '')}\n")
+        w.write(0, "\n")
+
+
+def _pvc(ctx: Context, obj: Obj, w: _W) -> None:
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
+    w.write(0, f"StorageClass:\t{spec.get('storageClassName', '')}\n")
+    if meta.get("deletionTimestamp"):
+        w.write(0, f"Status:\tTerminating (lasts {_age(meta['deletionTimestamp'], datetime.now(UTC))})\n")
+    else:
+        w.write(0, f"Status:\t{status.get('phase', 'Pending')}\n")
+    w.write(0, f"Volume:\t{spec.get('volumeName', '')}\n")
+    _multiline(w, 0, "Labels", meta.get("labels"))
+    _multiline(w, 0, "Annotations", meta.get("annotations"))
+    w.write(0, f"Finalizers:\t[{' '.join(meta.get('finalizers') or [])}]\n")
+    w.write(0, f"Capacity:\t{(status.get('capacity') or {}).get('storage', '')}\n")
+    w.write(0, f"Access Modes:\t{_access_modes(status.get('accessModes'))}\n")
+    w.write(0, f"VolumeMode:\t{spec.get('volumeMode', 'Filesystem')}\n")
+    users: list[str] = []
+    try:
+        pods = ctx.client.get(f"/api/v1/namespaces/{meta.get('namespace')}/pods").get("items") or []
+        users = [p["metadata"]["name"] for p in pods
+                 if any((v.get("persistentVolumeClaim") or {}).get("claimName") == meta.get("name")
+                        for v in (p.get("spec") or {}).get("volumes") or [])]
+    except StatusError:
+        pass
+    w.write(0, f"Used By:\t{users[0] if users else '<none>'}\n")
+    for u in users[1:]:
+        w.write(0, f"\t{u}\n")
+
+
+def _pv(ctx: Context, obj: Obj, w: _W) -> None:
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    _multiline(w, 0, "Labels", meta.get("labels"))
+    _multiline(w, 0, "Annotations", meta.get("annotations"))
+    w.write(0, f"Finalizers:\t[{' '.join(meta.get('finalizers') or [])}]\n")
+    w.write(0, f"StorageClass:\t{spec.get('storageClassName', '')}\n")
+    w.write(0, f"Status:\t{status.get('phase', 'Pending')}\n")
+    ref = spec.get("claimRef") or {}
+    w.write(0, f"Claim:\t{ref.get('namespace', '') + '/' + ref.get('name', '') if ref else ''}\n")
+    w.write(0, f"Reclaim Policy:\t{spec.get('persistentVolumeReclaimPolicy', 'Retain')}\n")
+    w.write(0, f"Access Modes:\t{_access_modes(spec.get('accessModes'))}\n")
+    w.write(0, f"VolumeMode:\t{spec.get('volumeMode', 'Filesystem')}\n")
+    w.write(0, f"Capacity:\t{(spec.get('capacity') or {}).get('storage', '')}\n")
+    affinity = ((spec.get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []
+    if not affinity:
+        w.write(0, "Node Affinity:\t<none>\n")
+    else:
+        w.write(0, "Node Affinity:\n")
+        w.write(1, "Required Terms:\n")
+        for term in affinity:
+            exprs = [f"{e.get('key')} {e.get('operator')} [{' '.join(e.get('values') or [])}]"
+                     for e in term.get("matchExpressions") or []]
+            w.write(2, f"Term {affinity.index(term)}:\t{', '.join(exprs)}\n")
+    w.write(0, f"Message:\t{status.get('message', '')}\n")
+    w.write(0, "Source:\n")
+    if "hostPath" in spec:
+        hp = spec["hostPath"] or {}
+        w.write(2, "Type:\tHostPath (bare host directory volume)\n")
+        w.write(2, f"Path:\t{hp.get('path', '')}\n")
+        w.write(2, f"HostPathType:\t{hp.get('type') or '<none>'}\n")
+    elif "local" in spec:
+        w.write(2, "Type:\tLocalVolume (a persistent volume backed by local storage on a node)\n")
+        w.write(2, f"Path:\t{(spec['local'] or {}).get('path', '')}\n")
+    else:
+        kinds = [k for k in spec if k not in ("capacity", "accessModes", "claimRef", "persistentVolumeReclaimPolicy",
+                                             "storageClassName", "volumeMode", "nodeAffinity", "mountOptions")]
+        w.write(2, f"Type:\t{kinds[0] if kinds else '<unknown>'}\n")
+
+
+def _ingress(ctx: Context, obj: Obj, w: _W) -> None:
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, obj.get("metadata") or {}
+    ns = meta.get("namespace", "")
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    _multiline(w, 0, "Labels", meta.get("labels"))
+    w.write(0, f"Namespace:\t{ns}\n")
+    lb = ",".join(i.get("ip") or i.get("hostname", "") for i in (status.get("loadBalancer") or {}).get("ingress") or [])
+    w.write(0, f"Address:\t{lb}\n")
+    w.write(0, f"Ingress Class:\t{spec.get('ingressClassName') or '<none>'}\n")
+
+    def backend_text(backend: Obj | None) -> str:
+        svc = (backend or {}).get("service") or {}
+        port = svc.get("port") or {}
+        port_text = port.get("number") or port.get("name") or ""
+        addrs: list[str] = []
+        try:
+            ep = ctx.client.get(f"/api/v1/namespaces/{ns}/endpoints/{svc.get('name')}")
+            for subset in ep.get("subsets") or []:
+                for p in subset.get("ports") or []:
+                    addrs += [f"{a.get('ip')}:{p.get('port')}" for a in subset.get("addresses") or []]
+            where = ",".join(addrs) or "<none>"
+        except StatusError as exc:
+            where = f"<error: {exc.status.get('message', exc)}>"
+        return f"{svc.get('name')}:{port_text} ({where})"
+
+    default = spec.get("defaultBackend")
+    w.write(0, f"Default backend:\t{backend_text(default) if default else '<default>'}\n")
+    tls = spec.get("tls") or []
+    if tls:
+        w.write(0, "TLS:\n")
+        for t in tls:
+            w.write(1, f"{t.get('secretName', '')} terminates {','.join(t.get('hosts') or [])}\n")
+    w.write(0, "Rules:\n  Host\tPath\tBackends\n  ----\t----\t--------\n")
+    for rule in spec.get("rules") or []:
+        w.write(1, f"{rule.get('host') or '*'}\t\n")
+        for path in ((rule.get("http") or {}).get("paths") or []):
+            w.write(1, f"\t{path.get('path', '')} \t{backend_text(path.get('backend'))}\n")
+    _multiline(w, 0, "Annotations", meta.get("annotations"))
 
 
 def _words(key: str) -> str:
-    """kubectl's generic describer: `creationTimestamp` -> `Creation Timestamp`."""
+    """kubectl's generic describer: `creationTimestamp` -> `Creation Timestamp`, `uid` -> `UID`."""
+    if key.lower() in ("uid", "ip", "url", "api"):
+        return key.upper()
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", key)
     return spaced[:1].upper() + spaced[1:]
 
@@ -470,18 +754,24 @@ def _generic_value(w: _W, level: int, key: str, value: Any) -> None:
 
 
 def _generic(ctx: Context, obj: Obj, w: _W) -> None:
+    """kubectl's generic describer: the header, then every field but the header's, as words."""
     meta = obj.get("metadata") or {}
     _header(w, obj, namespace=bool(meta.get("namespace")))
     w.write(0, f"API Version:\t{obj.get('apiVersion', '')}\n")
+    w.write(0, f"Kind:\t{obj.get('kind', '')}\n")
+    rest_meta = {k: v for k, v in meta.items() if k not in ("name", "namespace", "labels", "annotations")}
+    if rest_meta:
+        _generic_value(w, 0, "metadata", rest_meta)
     for k in sorted(obj):
-        if k in ("apiVersion", "metadata"):
+        if k in ("apiVersion", "kind", "metadata"):
             continue
         _generic_value(w, 0, k, obj[k])
 
 
 DESCRIBERS = {"Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset, "Pod": _pod,
               "Service": _service, "ConfigMap": _configmap, "Secret": _secret, "Namespace": _namespace,
-              "Node": _node}
+              "Node": _node, "Endpoints": _endpoints, "PersistentVolumeClaim": _pvc, "PersistentVolume": _pv,
+              "Ingress": _ingress}
 
 
 def _events(ctx: Context, obj: Obj, w: _W) -> None:
@@ -514,28 +804,13 @@ def _events(ctx: Context, obj: Obj, w: _W) -> None:
 
 
 def _age(ts: str | None, now: datetime) -> str:
-    if not ts:
-        return "<unknown>"
-    try:
-        then = datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        return "<unknown>"
-    seconds = max(0, int((now - then).total_seconds()))
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    return f"{hours}h" if hours < 48 else f"{hours // 24}d"
+    return age(ts, now)
 
 
 def describe_text(ctx: Context, obj: Obj, show_events: bool = True) -> str:
     w = _W()
     DESCRIBERS.get(str(obj.get("kind")), _generic)(ctx, obj, w)
-    if show_events and obj.get("kind") != "Namespace":  # kubectl shows no events for a namespace
+    if show_events and not w.no_events:
         _events(ctx, obj, w)
     return w.text()
 

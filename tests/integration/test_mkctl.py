@@ -277,6 +277,12 @@ def test_apply_is_a_three_way_merge(mkctl: Run, tmp_path: Path) -> None:
     assert set(containers) == {"web", "extra"}
     assert containers["web"]["image"] == "nginx:1.26"
     assert containers["web"]["env"] == [{"name": "A", "value": "1"}, {"name": "C", "value": "3"}]
+    # apply reads stdin and directories too
+    assert mkctl("apply", "-f", "-", input=f.read_text()).returncode == 0
+    d = tmp_path / "many"
+    d.mkdir()
+    (d / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}-cm}}\ndata: {{k: v}}\n")
+    assert mkctl("apply", "-f", str(d)).stdout == f"configmap/{name}-cm created\n"
     # kubectl answers `configured` here too: the live list holds a container the file lacks, so the
     # patch names the element order (and changes nothing)
     assert mkctl("apply", "-f", str(f)).stdout == f"deployment.apps/{name} configured\n"
@@ -435,6 +441,15 @@ def test_rollout_status_history_undo_restart(mkctl: Run, tmp_path: Path) -> None
     assert waiting.stdout == "Waiting for deployment spec update to be observed...\n"
     assert waiting.stderr == "error: timed out waiting for the condition\n"
     assert mkctl("rollout", "restart", f"deployment/{name}").stdout == f"deployment.apps/{name} restarted\n"
+    # a rollout past its progress deadline ends `rollout status` with kubectl's error
+    now = get_json(mkctl, "deploy", name)
+    stuck = {"status": {"observedGeneration": now["metadata"]["generation"], "replicas": 2, "updatedReplicas": 1,
+                        "conditions": [{"type": "Progressing", "status": "False",
+                                        "reason": "ProgressDeadlineExceeded",
+                                        "message": f'ReplicaSet "{name}-x" has timed out progressing.'}]}}
+    mkctl("patch", "deploy", name, "--subresource=status", "--type=merge", "-p", json.dumps(stuck))
+    failed = mkctl("rollout", "status", f"deployment/{name}", check=False)
+    assert (failed.returncode, failed.stderr) == (1, f'error: deployment "{name}" exceeded its progress deadline\n')
     restarted = get_json(mkctl, "deploy", name)["spec"]["template"]["metadata"]["annotations"]
     assert "kubectl.kubernetes.io/restartedAt" in restarted
 
@@ -517,3 +532,89 @@ def test_unreachable_server_is_one_line(tmp_path: Path, apiserver: RunningServer
     assert proc.stderr == ("The connection to the server 127.0.0.1:1 was refused - did you specify the right host "
                            "or port?\n")
     assert time.monotonic() - start < 10
+
+
+KINDS = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: s1, labels: {a: b}}
+stringData: {user: admin, pw: x}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: c1}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: PVNAME}
+spec: {capacity: {storage: 2Gi}, accessModes: [ReadWriteOnce], hostPath: {path: /tmp/x}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: st}
+spec:
+  serviceName: st
+  replicas: 2
+  selector: {matchLabels: {app: st}}
+  template:
+    metadata: {labels: {app: st}}
+    spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: rs1}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: rs1}}
+  template:
+    metadata: {labels: {app: rs1}}
+    spec: {containers: [{name: c, image: nginx, resources: {requests: {cpu: 100m}, limits: {cpu: 200m, memory: 64Mi}}}]}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: web}
+subsets: [{addresses: [{ip: 10.244.0.5}], ports: [{port: 80}]}]
+---
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: l1}
+spec: {holderIdentity: me, leaseDurationSeconds: 10}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: NODENAME, labels: {kubernetes.io/hostname: NODENAME, node-role.kubernetes.io/worker: ""}}
+spec: {podCIDR: 10.244.1.0/24, taints: [{key: a, value: b, effect: NoSchedule}]}
+status: {capacity: {cpu: "2", memory: 4Gi, pods: "110"}, allocatable: {cpu: "2", memory: 4Gi, pods: "110"},
+         addresses: [{type: InternalIP, address: 10.0.0.2}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: np}
+spec: {type: NodePort, selector: {app: st}, ports: [{port: 80, name: http, nodePort: 30080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pp, labels: {app: rs1}}
+spec:
+  nodeName: NODENAME
+  containers:
+  - name: pp
+    image: nginx
+    resources: {requests: {cpu: 100m, memory: 64Mi}}
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: c1}}]
+"""
+
+
+def test_describe_matches_kubectl_for_every_kind(mkctl: Run, kubectl: Run) -> None:
+    ns, node, pv = unique("dsc"), unique("node"), unique("pv")
+    mkctl("create", "namespace", ns)
+    mkctl("-n", ns, "create", "-f", "-", input=KINDS.replace("NODENAME", node).replace("PVNAME", pv))
+    age = _MASKS[0][0]
+    for args in (["secret", "s1"], ["pvc", "c1"], ["pv", pv], ["sts", "st"], ["rs", "rs1"], ["ep", "web"],
+                 ["lease", "l1"], ["node", node], ["svc", "np"], ["pod", "pp"], ["ns", ns], ["sc"], ["rs"]):
+        expected = age.sub("AGE", kubectl("-n", ns, "describe", *args).stdout)
+        assert age.sub("AGE", mkctl("-n", ns, "describe", *args).stdout) == expected, args
+    mkctl("delete", "node", node, "--wait=false")
+    mkctl("delete", "pv", pv, "--wait=false")
