@@ -53,7 +53,14 @@ class Namespace(K8sObject):
         return self
 
     def prepare_for_create(self) -> None:
+        """Kubernetes: a namespace is always created Active and with the `kubernetes` finalizer,
+        which the namespace controller removes once the namespace's content is gone."""
         self.status = NamespaceStatus(phase="Active")
+        if self.spec is None:
+            self.spec = NamespaceSpec(finalizers=["kubernetes"])
+        finalizers = list(self.spec.finalizers or [])
+        if "kubernetes" not in finalizers:
+            self.spec.finalizers = [*finalizers, "kubernetes"]
 
     def name_is_dns_label(self) -> bool:
         return True

@@ -17,10 +17,10 @@ from aiohttp import web
 from ..api import errors as E
 from ..store.base import Expired as StoreExpired
 from ..store.base import Store, StoreError, Unavailable
-from . import discovery, openapi
+from . import debug, discovery, openapi
 from .auth import User
 from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
-from .registry import Registry, ensure_system_namespaces
+from .registry import Registry, ensure_kubernetes_service, ensure_system_namespaces
 from .resources import REGISTRY_KEY, TARGET_KEY, ResourceHandlers
 
 log = logging.getLogger("minikube_py.apiserver")
@@ -115,13 +115,14 @@ def _json(body: object) -> web.Response:
 
 
 def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_address: str = "127.0.0.1:6443",
-             ensure_namespaces: bool = True) -> web.Application:
+             ensure_namespaces: bool = True, default_toleration_seconds: int = 300) -> web.Application:
     """The apiserver.  `tokens=None` disables authentication (unit tests only)."""
     app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY)
-    registry = Registry(MeteredStore(store))
+    registry = Registry(MeteredStore(store), default_toleration_seconds=default_toleration_seconds)
     app[REGISTRY_KEY] = registry
     app[TOKENS_KEY] = tokens
     res = ResourceHandlers(registry)
+    debug.add_routes(app, debug.ReconcileHub())
 
     async def healthz(_: web.Request) -> web.Response:
         try:
@@ -188,6 +189,7 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
     if ensure_namespaces:
         async def startup(_: web.Application) -> None:
             await ensure_system_namespaces(registry)
+            await ensure_kubernetes_service(registry, server_address)
 
         app.on_startup.append(startup)
     return app

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from ..api import errors as E
 from ..api.kinds import KindInfo, by_resource
 from ..api.meta import K8sObject, object_meta_errors
 from ..store.base import KeyExists, KeyNotFound, KeyValue, RevisionMismatch, Store
+from .allocator import AllocationError, ServiceAllocator
 from .decode import decode_object
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -76,10 +77,23 @@ def _has_generation(info: KindInfo) -> bool:
     return any(f in info.model.model_fields for f in info.model.spec_fields)
 
 
+def _is_service(info: KindInfo) -> bool:
+    return info.kind == "Service" and info.group == ""
+
+
 class Registry:
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None,
+                 default_toleration_seconds: int = 300) -> None:
         self.store = store
         self.clock = clock
+        self.services = ServiceAllocator(store)
+        self.default_toleration_seconds = default_toleration_seconds
+
+    async def _service_hook(self, name: str, hook: Awaitable[list[tuple[str, Any]]]) -> list[tuple[str, Any]]:
+        try:
+            return await hook
+        except AllocationError as exc:
+            raise E.Invalid.of("Service", "", name, [exc.error]) from None
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -91,6 +105,15 @@ class Registry:
         if kv is None:
             raise E.NotFound.of(info.plural, info.group, name)
         return decode(kv)
+
+    async def _default_storage_class(self) -> str | None:
+        listing = await self.store.list("/registry/storageclasses/")
+        for kv in listing.items:
+            sc = decode(kv)
+            if ((sc.get("metadata") or {}).get("annotations") or {}).get(
+                    "storageclass.kubernetes.io/is-default-class") == "true":
+                return str(sc["metadata"]["name"])
+        return None
 
     async def ensure_namespace(self, namespace: str, *, for_create: bool) -> None:
         kv = await self.store.get(f"/registry/namespaces/{namespace}")
@@ -170,10 +193,24 @@ class Registry:
             await self.ensure_namespace(str(namespace), for_create=True)
         if opts.dry_run:
             return obj
+        if info.kind == "Pod" and info.group == "":
+            add_default_tolerations(obj, self.default_toleration_seconds)
+        if info.kind == "PersistentVolumeClaim" and info.group == "" and \
+                (obj.get("spec") or {}).get("storageClassName") is None:
+            default = await self._default_storage_class()
+            if default:  # DefaultStorageClass admission: a claim that names no class gets the default
+                obj.setdefault("spec", {})["storageClassName"] = default
+        allocated: list[tuple[str, Any]] = []
+        if _is_service(info):  # cluster IP and node ports, as the real apiserver assigns them
+            allocated = await self._service_hook(m["name"], self.services.on_create(obj))
         try:
             kv = await self.store.create(info.key(namespace, m["name"]), encode(obj))
         except KeyExists:
+            await self.services.rollback(ServiceAllocator.owner(namespace, m["name"]), allocated)
             raise E.AlreadyExists.of(info.plural, info.group, m["name"]) from None
+        except BaseException:
+            await self.services.rollback(ServiceAllocator.owner(namespace, m["name"]), allocated)
+            raise
         obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
         return obj
 
@@ -204,27 +241,43 @@ class Registry:
             if pinned and pinned != str(kv.mod_revision):
                 raise E.Conflict.modified(info.plural, info.group, name)
             new = self._merge_system_fields(info, cur, new, subresource)
-            # binding is the apiserver's own write of spec.nodeName: no pod-immutability check for it
-            new = self._checked(info, new, opts, None if subresource == "binding" else _without_rv(cur))
-            self._bump_generation(info, cur, new)
-            if new == _without_rv(cur, copy_=True):
-                return cur  # no-op: no write, no new resourceVersion
-            if opts.dry_run:
-                new["metadata"]["resourceVersion"] = str(kv.mod_revision)
-                return new
-            meta = new["metadata"]
+            allocated: list[tuple[str, Any]] = []
+            service_spec = _is_service(info) and subresource != "status" and not opts.dry_run
+            if service_spec:
+                keep_allocated_values(cur, new)
+                allocated = await self._service_hook(name, self.services.on_update(cur, new))
+            owner = ServiceAllocator.owner(namespace, name)
             try:
+                # binding is the apiserver's own write of spec.nodeName: no pod-immutability check for it
+                new = self._checked(info, new, opts, None if subresource == "binding" else _without_rv(cur))
+                self._bump_generation(info, cur, new)
+                if new == _without_rv(cur, copy_=True):
+                    await self.services.rollback(owner, allocated)
+                    return cur  # no-op: no write, no new resourceVersion
+                if opts.dry_run:
+                    new["metadata"]["resourceVersion"] = str(kv.mod_revision)
+                    return new
+                meta = new["metadata"]
                 if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _ns_finalizers(info, new):
                     deleted = await self.store.delete(key, expected_revision=kv.mod_revision)
                     new["metadata"]["resourceVersion"] = str(deleted.mod_revision)
+                    if _is_service(info):
+                        await self.services.on_delete(new)
                     return new
                 written = await self.store.update(key, encode(new), expected_revision=kv.mod_revision)
             except RevisionMismatch:
+                await self.services.rollback(owner, allocated)
                 if pinned:
                     raise E.Conflict.modified(info.plural, info.group, name) from None
                 continue
             except KeyNotFound:
+                await self.services.rollback(owner, allocated)
                 raise E.NotFound.of(info.plural, info.group, name) from None
+            except BaseException:
+                await self.services.rollback(owner, allocated)
+                raise
+            if service_spec:
+                await self.services.after_update(cur, new)
             new["metadata"]["resourceVersion"] = str(written.mod_revision)
             return new
         raise E.Conflict.modified(info.plural, info.group, name)
@@ -323,6 +376,8 @@ class Registry:
                 continue
             except KeyNotFound:
                 raise E.NotFound.of(info.plural, info.group, name) from None
+            if _is_service(info):
+                await self.services.on_delete(cur)
             cur["metadata"]["resourceVersion"] = str(deleted.mod_revision)
             return cur, True
         raise E.Conflict.modified(info.plural, info.group, name)
@@ -382,6 +437,74 @@ def _without_rv(obj: Obj, *, copy_: bool = False) -> Obj:
     out = copy.deepcopy(obj) if copy_ else dict(obj, metadata=dict(obj.get("metadata") or {}))
     out["metadata"].pop("resourceVersion", None)
     return out
+
+
+def add_default_tolerations(pod: Obj, seconds: int) -> None:
+    """Kubernetes' DefaultTolerationSeconds admission: a pod tolerates a not-ready or unreachable
+    node for `seconds` (300 by default) before the node lifecycle controller evicts it."""
+    spec = pod.setdefault("spec", {})
+    tolerations = list(spec.get("tolerations") or [])
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if any(t.get("key") == key and t.get("effect") in ("NoExecute", None, "") for t in tolerations) or any(
+                t.get("operator") == "Exists" and not t.get("key") and t.get("effect") in ("NoExecute", None, "")
+                for t in tolerations):
+            continue
+        tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds})
+    spec["tolerations"] = tolerations
+
+
+def keep_allocated_values(cur: Obj, new: Obj) -> None:
+    """An update that leaves out clusterIP or nodePorts keeps the allocated ones (Kubernetes does
+    this, so `kubectl apply` of a file without them works)."""
+    ospec, nspec = cur.get("spec") or {}, new.get("spec")
+    if not isinstance(nspec, dict):
+        return
+    if nspec.get("type", ospec.get("type")) == "ExternalName":
+        return
+    if not nspec.get("clusterIP") and ospec.get("clusterIP"):
+        nspec["clusterIP"] = ospec["clusterIP"]
+    if not nspec.get("clusterIPs") and ospec.get("clusterIPs"):
+        nspec["clusterIPs"] = list(ospec["clusterIPs"])
+    for family in ("ipFamilies", "ipFamilyPolicy"):
+        if family not in nspec and family in ospec:
+            nspec[family] = ospec[family]
+    if nspec.get("type") in ("NodePort", "LoadBalancer"):
+        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in ospec.get("ports") or []}
+        for p in nspec.get("ports") or []:
+            if isinstance(p, dict) and not p.get("nodePort"):
+                held = old_ports.get((p.get("port"), p.get("protocol", "TCP")))
+                if held:
+                    p["nodePort"] = held
+
+
+async def ensure_kubernetes_service(registry: Registry, server_address: str) -> None:
+    """`default/kubernetes`: the apiserver's own service at 10.96.0.1:443, with its endpoints."""
+    import ipaddress
+
+    svc_info, ep_info = by_resource("v1", "services"), by_resource("v1", "endpoints")
+    assert svc_info is not None and ep_info is not None
+    host, _, port = server_address.rpartition(":")
+    svc = {"metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+           "spec": {"clusterIP": "10.96.0.1", "type": "ClusterIP", "sessionAffinity": "None",
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": int(port or 6443)}]}}
+    try:
+        await registry.create(svc_info, "default", svc, WriteOptions())
+    except E.AlreadyExists:
+        pass
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return  # a host name cannot be an endpoint address
+    endpoints = {"metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                 "subsets": [{"addresses": [{"ip": host}],
+                              "ports": [{"name": "https", "port": int(port or 6443), "protocol": "TCP"}]}]}
+    try:
+        await registry.create(ep_info, "default", endpoints, WriteOptions())
+    except E.AlreadyExists:
+        current = await registry.get(ep_info, "default", "kubernetes")
+        if current.get("subsets") != endpoints["subsets"]:
+            current["subsets"] = endpoints["subsets"]
+            await registry.replace(ep_info, "default", "kubernetes", current, WriteOptions())
 
 
 async def ensure_system_namespaces(registry: Registry) -> None:

@@ -241,8 +241,8 @@ def _tolerations(w: _W, level: int, tolerations: list[Obj] | None) -> None:
             text += f"={t['value']}"
         if t.get("effect"):
             text += f":{t['effect']}"
-        if t.get("operator") == "Exists" and not t.get("key"):
-            text = "op=Exists"
+        if t.get("operator") == "Exists" and not t.get("value"):
+            text += " op=Exists" if t.get("key") or t.get("effect") else "op=Exists"
         if t.get("tolerationSeconds") is not None:
             text += f" for {t['tolerationSeconds']}s"
         w.write(level, ("Tolerations:\t" if i == 0 else "\t") + text + "\n")
@@ -412,6 +412,8 @@ def _service(ctx: Context, obj: Obj, w: _W) -> None:
     _header(w, obj)
     w.write(0, f"Selector:\t{','.join(f'{k}={v}' for k, v in sorted((spec.get('selector') or {}).items())) or '<none>'}\n")
     w.write(0, f"Type:\t{spec.get('type', 'ClusterIP')}\n")
+    if spec.get("ipFamilyPolicy"):
+        w.write(0, f"IP Family Policy:\t{spec['ipFamilyPolicy']}\n")
     families = spec.get("ipFamilies") or []
     w.write(0, f"IP Families:\t{','.join(families) or '<none>'}\n")
     w.write(0, f"IP:\t{spec.get('clusterIP') or ''}\n")
@@ -722,6 +724,33 @@ def _ingress(ctx: Context, obj: Obj, w: _W) -> None:
     _multiline(w, 0, "Annotations", meta.get("annotations"))
 
 
+def _storageclass(ctx: Context, obj: Obj, w: _W) -> None:
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    default = annotations.get("storageclass.kubernetes.io/is-default-class") == "true"
+    w.write(0, f"IsDefaultClass:\t{'Yes' if default else 'No'}\n")
+    if annotations:
+        for i, k in enumerate(sorted(annotations)):
+            w.write(0, ("Annotations:\t" if i == 0 else "\t") + f"{k}={annotations[k]}\n")
+    else:
+        w.write(0, "Annotations:\t<none>\n")
+    w.write(0, f"Provisioner:\t{obj.get('provisioner', '')}\n")
+    params = obj.get("parameters") or {}
+    w.write(0, f"Parameters:\t{','.join(f'{k}={v}' for k, v in sorted(params.items())) or '<none>'}\n")
+    expansion = obj.get("allowVolumeExpansion")
+    w.write(0, f"AllowVolumeExpansion:\t{'<unset>' if expansion is None else str(bool(expansion))}\n")
+    options = obj.get("mountOptions") or []
+    if options:
+        w.write(0, "MountOptions:\n")
+        for o in options:
+            w.write(1, f"{o}\n")
+    else:
+        w.write(0, "MountOptions:\t<none>\n")
+    w.write(0, f"ReclaimPolicy:\t{obj.get('reclaimPolicy', 'Delete')}\n")
+    w.write(0, f"VolumeBindingMode:\t{obj.get('volumeBindingMode', 'Immediate')}\n")
+
+
 def _words(key: str) -> str:
     """kubectl's generic describer: `creationTimestamp` -> `Creation Timestamp`, `uid` -> `UID`."""
     if key.lower() in ("uid", "ip", "url", "api"):
@@ -771,7 +800,7 @@ def _generic(ctx: Context, obj: Obj, w: _W) -> None:
 DESCRIBERS = {"Deployment": _deployment, "ReplicaSet": _replicaset, "StatefulSet": _statefulset, "Pod": _pod,
               "Service": _service, "ConfigMap": _configmap, "Secret": _secret, "Namespace": _namespace,
               "Node": _node, "Endpoints": _endpoints, "PersistentVolumeClaim": _pvc, "PersistentVolume": _pv,
-              "Ingress": _ingress}
+              "Ingress": _ingress, "StorageClass": _storageclass}
 
 
 def _events(ctx: Context, obj: Obj, w: _W) -> None:

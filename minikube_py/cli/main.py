@@ -30,6 +30,36 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--store", default="sqlite",
                    help="'sqlite' (embedded, the default) or etcd://HOST:PORT[,HOST:PORT...]")
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    s.add_argument("--scheduler-profile", default="binpack", choices=["binpack", "spread"],
+                   help="how default-scheduler scores nodes: fill them (binpack) or spread pods (spread)")
+    s.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"],
+                   help="Kubernetes' timings (node grace 50 s, eviction after 300 s) or the fast test profile "
+                        "(10 s, 30 s)")
+    s.add_argument("--no-control-plane", action="store_true",
+                   help="serve the API only (run `scheduler` and `controller-manager` yourself)")
+
+    def client_flags(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--kubeconfig", default=None,
+                       help="kubeconfig to reach the apiserver (default: KUBECONFIG, then ~/.kube/config)")
+        c.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    c = sub.add_parser("scheduler", help="run the scheduler alone, against an apiserver")
+    client_flags(c)
+    c.add_argument("--profile", default="binpack", choices=["binpack", "spread"])
+    c = sub.add_parser("controller-manager", help="run the controllers alone, against an apiserver")
+    client_flags(c)
+    c.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"])
+    h = sub.add_parser("hollow-nodes", help="simulate nodes that run pods without containers (like kubemark)")
+    client_flags(h)
+    h.add_argument("--count", type=int, default=3, help="how many nodes (default: %(default)s)")
+    h.add_argument("--prefix", default="hollow-node", help="node names are PREFIX-0, PREFIX-1, ...")
+    h.add_argument("--cpu", default="4", help="CPU capacity of each node (default: %(default)s)")
+    h.add_argument("--memory", default="8Gi", help="memory capacity of each node (default: %(default)s)")
+    h.add_argument("--pods", type=int, default=110, help="pod capacity of each node (default: %(default)s)")
+    h.add_argument("--lease-renew", type=float, default=10.0, help="seconds between heartbeats (default: 10)")
+    h.add_argument("--node-labels", default="", help="extra labels for every node: k=v[,k=v...]")
+    h.add_argument("--start-delay", type=float, default=0.0,
+                   help="seconds a pod takes to start (Running and Ready), like pulling and starting containers")
     return p
 
 
@@ -48,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
             from .server import run_server
 
             return run_server(data_dir=args.data_dir.expanduser(), bind=args.bind, port=args.port,
-                              store_url=args.store, log_level=args.log_level)
+                              store_url=args.store, log_level=args.log_level, profile=args.scheduler_profile,
+                              control_plane=not args.no_control_plane, timing=args.timing)
+        if args.command in ("scheduler", "controller-manager", "hollow-nodes"):
+            from .components import run_component
+
+            return run_component(args)
     except UserError as exc:
         print(f"minikube-py: error: {exc}", file=sys.stderr)
         return 1

@@ -416,6 +416,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         p.add_argument("-i", "--stdin", action="store_true")
         p.add_argument("-t", "--tty", action="store_true")
         p.add_argument("-q", "--quiet", action="store_true")
+    p = _command(sub, parents, "trace", "minikube_py.cli.kubectl_trace", "cmd_trace",
+                 "watch the control loops reconcile (minikube-py's own command)")
+    p.add_argument("target", nargs="?", default="", metavar="TYPE/NAME",
+                   help="only the passes about this object and what it owns (by name prefix)")
+    p.add_argument("--controller", default="", help="only this controller (part of its name)")
+    p.add_argument("--recent", type=int, default=0, help="first print the last N recorded passes")
+    p.add_argument("--no-watch", action="store_true", help="print the recent passes and exit")
+    p.add_argument("-o", "--output", choices=["", "json"], default="")
     p = _command(sub, parents, "port-forward", S, "cmd_port_forward", "forward local ports to a pod")
     p.add_argument("args", nargs="*", metavar="TYPE/NAME [LOCAL_PORT:]REMOTE_PORT...")
     p.add_argument("--address", action="append", default=[])

@@ -6,6 +6,7 @@ Called by cli/main.py.  Prints progress while starting and one line per problem.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import signal
@@ -16,6 +17,8 @@ from aiohttp import web
 
 from ..apiserver.app import make_app
 from ..apiserver.auth import Credentials, default_hosts, ensure_credentials
+from ..client.aio import ApiClient
+from ..client.kubeconfig import Connection
 from ..store import open_store
 from ..store.base import Store, StoreError
 from .main import UserError
@@ -36,7 +39,30 @@ def _check_store_url(url: str) -> None:
             raise UserError(f"--store: {endpoint!r} is not HOST:PORT; example: etcd://127.0.0.1:2379")
 
 
-async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds: Credentials) -> None:
+async def run_control_plane(client: ApiClient, *, profile: str = "binpack", scheduler: bool = True,
+                            controllers: bool = True, timing: str = "kubernetes") -> None:
+    """The scheduler and the controller manager over one set of informers (used in-process by
+    `server`, and alone by `scheduler` / `controller-manager`)."""
+    from ..client.informer import InformerFactory
+    from ..controllers.manager import ControllerManager
+    from ..scheduler.runner import build_scheduler
+
+    informers = InformerFactory(client)
+    parts = []
+    if controllers:
+        manager = ControllerManager(client, informers, timing=timing)
+        parts.append(manager.run())
+    if scheduler:
+        parts.append(build_scheduler(client, informers, profile=profile).run_after_sync(informers))
+    informers.start()
+    try:
+        await asyncio.gather(*parts)
+    finally:
+        await informers.stop()
+
+
+async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds: Credentials,
+                 profile: str = "binpack", control_plane: bool = True, timing: str = "kubernetes") -> None:
     _progress(f"opening the store ({store_url}) ...")
     store: Store = open_store(store_url, data_dir)
     try:
@@ -47,7 +73,10 @@ async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds:
         raise UserError(f"cannot open the store {store_url}: {exc or type(exc).__name__}; {hint}") from None
     host_for_url = _host_for_url(bind)
     server_url = f"https://{host_for_url}:{port}"
-    app = make_app(store, tokens=creds.tokens, server_address=f"{host_for_url}:{port}")
+    from ..controllers.base import TIMINGS
+
+    app = make_app(store, tokens=creds.tokens, server_address=f"{host_for_url}:{port}",
+                   default_toleration_seconds=TIMINGS[timing].eviction_toleration)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, bind, port, ssl_context=creds.ssl_context(), backlog=1024)
@@ -67,10 +96,23 @@ async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    client: ApiClient | None = None
+    control: asyncio.Task[None] | None = None
+    if control_plane:  # the scheduler and controllers talk to this apiserver over HTTPS like any client
+        client = ApiClient(Connection(server=server_url, token=creds.admin_token, ca_pem=creds.ca_cert.read_bytes()),
+                           user_agent="minikube-py/control-plane")
+        control = asyncio.create_task(run_control_plane(client, profile=profile, timing=timing), name="control-plane")
+        _progress(f"scheduler ({profile}) and controllers started (timing: {timing})")
     try:
         await stop.wait()
     finally:
         _progress("shutting down ...")
+        if control is not None:
+            control.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await control
+        if client is not None:
+            await client.close()
         await runner.cleanup()
         await store.close()
 
@@ -79,7 +121,8 @@ def _host_for_url(bind: str) -> str:
     return "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
 
 
-def run_server(*, data_dir: Path, bind: str, port: int, store_url: str, log_level: str) -> int:
+def run_server(*, data_dir: Path, bind: str, port: int, store_url: str, log_level: str, profile: str = "binpack",
+               control_plane: bool = True, timing: str = "kubernetes") -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0 < port < 65536:
         raise UserError(f"--port {port} is out of range (1-65535)")
@@ -93,5 +136,6 @@ def run_server(*, data_dir: Path, bind: str, port: int, store_url: str, log_leve
         raise UserError(f"cannot use the data dir {data_dir}: {exc.strerror or exc}; pass --data-dir") from None
     import uvloop
 
-    uvloop.run(_serve(data_dir=data_dir, bind=bind, port=port, store_url=store_url, creds=creds))
+    uvloop.run(_serve(data_dir=data_dir, bind=bind, port=port, store_url=store_url, creds=creds, profile=profile,
+                      control_plane=control_plane, timing=timing))
     return 0

@@ -137,7 +137,7 @@ def _scenario(tmp: Path) -> list[list[str]]:
         ["get", "pods", "-A", "-l", "app=box"],
         ["get", "po", "--field-selector=metadata.name=box", "-o", "name"],
         ["get", "cm", "--sort-by=.metadata.name", "-o", "name"],
-        ["get", "svc", "--sort-by={.spec.ports[0].port}"],
+        ["get", "deploy", "--sort-by={.spec.replicas}"],
         ["replace", "-f", str(app)],
         ["get", "secret", "pw", "-o", "jsonpath={.data.password}"],
         ["get", "svc", "hello", "-o", "jsonpath={.spec.ports[0].targetPort}"],
@@ -165,6 +165,8 @@ _MASKS = [
     (re.compile(r"(uid|resourceVersion)\W+.*"), r"\1 X"),
     (re.compile(r"\bkubectl\b|\bmkctl\b|minikube_py\.cli\.mkctl"), "CTL"),
     (re.compile(r"mkctl-edit-\S+|kubectl-edit-\S+"), "EDITFILE"),
+    (re.compile(r"\b10\.(9[6-9]|10[0-9]|11[01])\.\d+\.\d+\b"), "CLUSTERIP"),  # allocated per run
+    (re.compile(r"\b3[0-2]\d{3}\b"), "NODEPORT"),
 ]
 
 
@@ -466,7 +468,8 @@ def test_generators_create_what_kubectl_creates(mkctl: Run, kubectl: Run, tmp_pa
         ["create", "secret", "generic", "NAME", f"--from-file=key={data_file}", "--type=Opaque"],
         ["create", "secret", "tls", "NAME", f"--cert={apiserver.data_dir / 'pki' / 'apiserver.crt'}",
          f"--key={apiserver.data_dir / 'pki' / 'apiserver.key'}"],
-        ["create", "service", "nodeport", "NAME", "--tcp=80:8080", "--node-port=30080"],
+        # a port of its own: servers on one etcd share the node port range, as one cluster does
+        ["create", "service", "nodeport", "NAME", "--tcp=80:8080", f"--node-port={30000 + uuid.uuid4().int % 2700}"],
         ["create", "service", "loadbalancer", "NAME", "--tcp=443:8443"],
         ["create", "service", "externalname", "NAME", "--external-name=db.example.com"],
         ["create", "deployment", "NAME", "--image=nginx:1.25", "--image=busybox:1.36"],
@@ -591,7 +594,7 @@ status: {capacity: {cpu: "2", memory: 4Gi, pods: "110"}, allocatable: {cpu: "2",
 apiVersion: v1
 kind: Service
 metadata: {name: np}
-spec: {type: NodePort, selector: {app: st}, ports: [{port: 80, name: http, nodePort: 30080}]}
+spec: {type: NodePort, selector: {app: st}, ports: [{port: 80, name: http}]}
 ---
 apiVersion: v1
 kind: Pod

@@ -1,0 +1,272 @@
+"""Hollow nodes (like kubemark/kwok): N simulated nodes that behave like kubelets without containers.
+
+`minikube-py hollow-nodes --count N` registers N Nodes with the capacity asked for, keeps a Lease
+per node in kube-node-lease renewed on the kubelet's schedule, reports every pod bound to one of
+them Running and Ready (with a pod IP from the node's range), and confirms graceful deletions as
+a kubelet does once the containers are stopped.  The control plane cannot tell them from real
+nodes, which is what makes them good for testing controllers end to end and for benchmarks.
+
+Only the apiserver is used (informer on pods, REST writes); one process simulates all N nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from minikube_py.api import kinds
+from minikube_py.client.aio import ApiClient
+from minikube_py.client.informer import Informer, key_of
+from minikube_py.client.rest import StatusError
+
+log = logging.getLogger("minikube_py.hollow")
+Obj = dict[str, Any]
+
+
+def _info(api_version: str, kind: str) -> kinds.KindInfo:
+    info = kinds.by_kind(api_version, kind)
+    assert info is not None
+    return info
+
+
+NODE = _info("v1", "Node")
+POD = _info("v1", "Pod")
+LEASE = _info("coordination.k8s.io/v1", "Lease")
+LEASE_NS = "kube-node-lease"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _micro_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class HollowConfig:
+    count: int = 3
+    prefix: str = "hollow-node"
+    cpu: str = "4"
+    memory: str = "8Gi"
+    pods: int = 110
+    lease_renew: float = 10.0  # seconds between lease renewals (Kubernetes' kubelet: 10 s)
+    status_every: float = 60.0  # full node status (conditions) rewrite
+    start_delay: float = 0.0  # seconds before a new pod is reported running
+    concurrency: int = 32
+    labels: dict[str, str] | None = None
+
+
+class HollowNodes:
+    def __init__(self, client: ApiClient, config: HollowConfig) -> None:
+        self.client = client
+        self.config = config
+        self.names = [f"{config.prefix}-{i}" for i in range(config.count)]
+        self.name_set = set(self.names)
+        self.pods = Informer(client, POD)
+        self.pods.add_handler(self._on_pod)
+        self._work: asyncio.Queue[str] = asyncio.Queue()
+        self._pending: set[str] = set()
+        self.started = 0
+        self.confirmed_deletes = 0
+        self._ip_counter: dict[str, int] = {}
+
+    def cidr(self, index: int) -> str:
+        return f"10.{200 + index // 256}.{index % 256}.0/24"
+
+    def node_body(self, index: int, name: str) -> Obj:
+        c = self.config
+        stamp = _now()
+        labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                  "minikube-py/hollow": "true", **(c.labels or {})}
+        capacity = {"cpu": c.cpu, "memory": c.memory, "pods": str(c.pods), "ephemeral-storage": "100Gi"}
+        return {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {},
+            "status": {
+                "capacity": capacity, "allocatable": dict(capacity),
+                "conditions": self._conditions(stamp, stamp),
+                "addresses": [{"type": "InternalIP", "address": f"10.199.{index // 256}.{index % 256 + 1}"},
+                              {"type": "Hostname", "address": name}],
+                "nodeInfo": {"kubeletVersion": "v1.35.0-hollow", "kubeProxyVersion": "v1.35.0-hollow",
+                             "containerRuntimeVersion": "hollow://0.1", "operatingSystem": "linux",
+                             "architecture": "amd64", "osImage": "minikube-py hollow node", "kernelVersion": "",
+                             "machineID": name, "systemUUID": name, "bootID": name},
+            },
+        }
+
+    @staticmethod
+    def _conditions(heartbeat: str, transition: str) -> list[Obj]:
+        conds = [("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                 ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                 ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                 ("Ready", "True", "KubeletReady", "kubelet is posting ready status")]
+        return [{"type": t, "status": s, "reason": r, "message": m, "lastHeartbeatTime": heartbeat,
+                 "lastTransitionTime": transition} for t, s, r, m in conds]
+
+    # --- registration and heartbeats -----------------------------------------------------------
+
+    async def register(self) -> None:
+        sem = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(index: int, name: str) -> None:
+            async with sem:
+                body = self.node_body(index, name)
+                try:
+                    created = await self.client.create(NODE, None, body)
+                except StatusError as exc:
+                    if exc.code != 409:
+                        raise
+                    created = await self.client.get(NODE, None, name)
+                if (created.get("status") or {}).get("conditions") != body["status"]["conditions"]:
+                    created["status"] = body["status"]
+                    await self.client.update(NODE, None, created, subresource="status")
+                await self._renew_lease(name)
+
+        await asyncio.gather(*(one(i, n) for i, n in enumerate(self.names)))
+
+    async def _renew_lease(self, name: str) -> None:
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "namespace": LEASE_NS},
+                "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": _micro_now()}}
+        try:
+            await self.client.patch(LEASE, LEASE_NS, name, {"spec": body["spec"]})
+        except StatusError as exc:
+            if exc.code != 404:
+                raise
+            with contextlib.suppress(StatusError):
+                await self.client.create(LEASE, LEASE_NS, body)
+
+    async def heartbeat(self) -> None:
+        sem = asyncio.Semaphore(self.config.concurrency)
+        last_status = time.monotonic()
+
+        async def renew(name: str) -> None:
+            async with sem:
+                try:
+                    await self._renew_lease(name)
+                except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next round
+                    log.warning("node/%s: lease renewal failed: %s", name, exc)
+
+        async def status(index: int, name: str) -> None:
+            async with sem:
+                stamp = _now()
+                try:
+                    node = await self.client.get(NODE, None, name)
+                    old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
+                    conds = self._conditions(stamp, stamp)
+                    for c in conds:
+                        prev = old.get(c["type"])
+                        if prev and prev.get("status") == c["status"]:
+                            c["lastTransitionTime"] = prev.get("lastTransitionTime", stamp)
+                    await self.client.patch(NODE, None, name, {"status": {"conditions": conds}},
+                                            patch_type="strategic", subresource="status")
+                except StatusError as exc:
+                    if exc.code == 404:  # deleted under us: register again, as a kubelet does
+                        await self.client.create(NODE, None, self.node_body(index, name))
+                    else:
+                        log.warning("node/%s: status update failed: %s", name, exc)
+
+        while True:
+            await asyncio.sleep(self.config.lease_renew)
+            await asyncio.gather(*(renew(n) for n in self.names))
+            if time.monotonic() - last_status >= self.config.status_every:
+                last_status = time.monotonic()
+                await asyncio.gather(*(status(i, n) for i, n in enumerate(self.names)))
+
+    # --- pods ----------------------------------------------------------------------------------
+
+    def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
+        if kind == "DELETED":
+            return
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node not in self.name_set:
+            return
+        meta = pod.get("metadata") or {}
+        phase = (pod.get("status") or {}).get("phase")
+        if meta.get("deletionTimestamp") or (phase in (None, "Pending") and not (pod.get("status") or {}).get(
+                "startTime")):
+            key = key_of(pod)
+            if key not in self._pending:
+                self._pending.add(key)
+                self._work.put_nowait(key)
+
+    def _pod_ip(self, node: str) -> str:
+        index = self.names.index(node) if node in self.name_set else 0
+        n = self._ip_counter.get(node, 1) % 250 + 1
+        self._ip_counter[node] = n
+        net = ipaddress.ip_network(self.cidr(index))
+        return str(net.network_address + 1 + n)
+
+    async def _handle(self, key: str) -> None:
+        pod = self.pods.get(key)
+        if pod is None:
+            return
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        ns, name = meta.get("namespace"), meta["name"]
+        if meta.get("deletionTimestamp"):
+            try:  # the containers are "stopped": confirm, as the kubelet does
+                await self.client.delete(POD, ns, name, grace_period=0, preconditions={"uid": meta.get("uid")})
+                self.confirmed_deletes += 1
+            except StatusError as exc:
+                if exc.code not in (404, 409):
+                    raise
+            return
+        if self.config.start_delay:
+            await asyncio.sleep(self.config.start_delay)
+        stamp = _now()
+        containers = spec.get("containers") or []
+        status = {
+            "phase": "Running", "hostIP": "10.199.0.1", "podIP": self._pod_ip(spec["nodeName"]), "startTime": stamp,
+            "conditions": [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": stamp}
+                           for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
+            "containerStatuses": [{"name": c.get("name"), "image": c.get("image"), "imageID": "",
+                                   "containerID": f"hollow://{meta.get('uid')}/{c.get('name')}", "ready": True,
+                                   "started": True, "restartCount": 0, "state": {"running": {"startedAt": stamp}}}
+                                  for c in containers],
+            "qosClass": "BestEffort",
+        }
+        status["podIPs"] = [{"ip": status["podIP"]}]
+        try:
+            await self.client.patch(POD, ns, name, {"status": status}, subresource="status")
+            self.started += 1
+        except StatusError as exc:
+            if exc.code != 404:
+                raise
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._work.get()
+            self._pending.discard(key)
+            try:
+                await self._handle(key)
+            except Exception as exc:  # noqa: BLE001 - retry a failed report later
+                log.warning("pod/%s: report failed: %s; retrying", key, exc)
+                await asyncio.sleep(1)
+                if key not in self._pending:
+                    self._pending.add(key)
+                    self._work.put_nowait(key)
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        await self.register()
+        tasks = [asyncio.create_task(self.pods.run(), name="hollow-pods"),
+                 asyncio.create_task(self.heartbeat(), name="hollow-heartbeat")]
+        tasks += [asyncio.create_task(self._worker(), name=f"hollow-{i}") for i in range(self.config.concurrency)]
+        await self.pods.synced.wait()
+        if ready is not None:
+            ready.set()
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t

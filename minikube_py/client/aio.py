@@ -1,0 +1,159 @@
+"""The asyncio Kubernetes REST client of the control-plane components (scheduler, controllers,
+hollow nodes; later the node agent): one aiohttp session over HTTPS with a bearer token.
+
+Objects stay plain JSON dicts (as they travel), addressed by `minikube_py.api.kinds.KindInfo`.
+Errors come back as `client.rest.StatusError` carrying the server's Status, so `exc.code == 409`
+means a conflict whatever the call.  `watch` yields `(type, object)` pairs until the server ends
+the stream.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ..api.kinds import KindInfo
+from .kubeconfig import Connection, KubeConfig
+from .rest import StatusError, _status_of
+from .tracing import note_write
+
+Obj = dict[str, Any]
+
+PATCH_TYPES = {"merge": "application/merge-patch+json", "strategic": "application/strategic-merge-patch+json",
+               "json": "application/json-patch+json"}
+
+
+def path_for(info: KindInfo, namespace: str | None = None, name: str | None = None,
+             subresource: str | None = None) -> str:
+    out = f"/apis/{info.group}/{info.version}" if info.group else f"/api/{info.version}"
+    if info.namespaced and namespace:
+        out += f"/namespaces/{namespace}"
+    out += f"/{info.plural}"
+    if name:
+        out += f"/{name}"
+        if subresource:
+            out += f"/{subresource}"
+    return out
+
+
+class ApiClient:
+    def __init__(self, conn: Connection, *, user_agent: str = "minikube-py", connections: int = 64) -> None:
+        self.conn = conn
+        self.server = conn.server.rstrip("/")
+        self.user_agent = user_agent
+        self.connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | Path | None = None, **kwargs: Any) -> ApiClient:
+        return cls(KubeConfig.load(str(path) if path else None).connection(), **kwargs)
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        if not self.server.startswith("https"):
+            return False
+        if self.conn.insecure:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        if self.conn.ca_pem:
+            return ssl.create_default_context(cadata=self.conn.ca_pem.decode())
+        return ssl.create_default_context()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._closed:  # a late writer (a background event) after shutdown must not leak a session
+            raise RuntimeError("the API client is closed")
+        if self._session is None or self._session.closed:
+            headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+            if self.conn.token:
+                headers["Authorization"] = f"Bearer {self.conn.token}"
+            self._session = aiohttp.ClientSession(
+                base_url=self.server, headers=headers, json_serialize=lambda o: orjson.dumps(o).decode(),
+                connector=aiohttp.TCPConnector(ssl=self._ssl(), limit=self.connections),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        return self._session
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+                      content_type: str = "application/json", request_timeout: float = 60.0) -> Any:
+        data = None if body is None else orjson.dumps(body)
+        headers = {"Content-Type": content_type} if data is not None else {}
+        query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()
+                 if v is not None and v != ""}
+        async with self.session.request(method, path, params=query, data=data, headers=headers,
+                                        timeout=aiohttp.ClientTimeout(total=request_timeout)) as resp:
+            payload = await resp.read()
+            if method != "GET" and not path.startswith("/debug/"):
+                note_write(method, path, resp.status)  # into the reconcile trace, if one is being recorded
+            if resp.status >= 400:
+                raise StatusError(resp.status, _status_of(resp.status, payload))
+            return orjson.loads(payload) if payload else None
+
+    # --- typed helpers ---------------------------------------------------------------------------
+
+    async def get(self, info: KindInfo, namespace: str | None, name: str, subresource: str | None = None) -> Obj:
+        result: Obj = await self.request("GET", path_for(info, namespace, name, subresource))
+        return result
+
+    async def list(self, info: KindInfo, namespace: str | None = None, **params: Any) -> Obj:
+        result: Obj = await self.request("GET", path_for(info, namespace), params=params)
+        return result
+
+    async def create(self, info: KindInfo, namespace: str | None, body: Obj, subresource: str | None = None,
+                     name: str | None = None) -> Obj:
+        path = path_for(info, namespace, name, subresource) if subresource else path_for(info, namespace)
+        result: Obj = await self.request("POST", path, body=body)
+        return result
+
+    async def update(self, info: KindInfo, namespace: str | None, body: Obj, subresource: str | None = None) -> Obj:
+        name = body["metadata"]["name"]
+        result: Obj = await self.request("PUT", path_for(info, namespace, name, subresource), body=body)
+        return result
+
+    async def patch(self, info: KindInfo, namespace: str | None, name: str, body: Any, *, patch_type: str = "merge",
+                    subresource: str | None = None) -> Obj:
+        result: Obj = await self.request("PATCH", path_for(info, namespace, name, subresource), body=body,
+                                         content_type=PATCH_TYPES[patch_type])
+        return result
+
+    async def delete(self, info: KindInfo, namespace: str | None, name: str, *, propagation: str | None = None,
+                     grace_period: int | None = None, preconditions: Obj | None = None) -> Obj | None:
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation:
+            body["propagationPolicy"] = propagation
+        if grace_period is not None:
+            body["gracePeriodSeconds"] = grace_period
+        if preconditions:
+            body["preconditions"] = preconditions
+        result: Obj | None = await self.request("DELETE", path_for(info, namespace, name), body=body)
+        return result
+
+    async def watch(self, info: KindInfo, namespace: str | None = None, *, resource_version: str | None = None,
+                    timeout_seconds: int | None = None, **params: Any) -> AsyncIterator[tuple[str, Obj]]:
+        query = {"watch": "true", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
+                 "timeoutSeconds": timeout_seconds, **params}
+        query = {k: str(v) for k, v in query.items() if v is not None and v != ""}
+        async with self.session.get(path_for(info, namespace), params=query,
+                                    timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
+            if resp.status >= 400:
+                raise StatusError(resp.status, _status_of(resp.status, await resp.read()))
+            buffer = b""
+            async for chunk in resp.content.iter_any():
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        event = orjson.loads(line)
+                        yield str(event.get("type")), event.get("object") or {}

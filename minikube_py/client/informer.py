@@ -1,0 +1,296 @@
+"""Informers: a list + watch cache of one kind, kept current from the apiserver.
+
+`Informer.run()` lists (in pages), replaces its cache and tells its handlers what changed, then
+watches from the list's resourceVersion; a watch that ends is resumed from the last version seen,
+a 410 Expired (the version left the server's history) or a failure starts over with a list.
+Handlers only enqueue keys (see controllers/base.py): no business logic runs in them.
+
+Indexes (`add_index`) answer "pods on node X" or "pods owned by Y" without a scan.  Components
+that share a kind share one informer through `InformerFactory`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import random
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ..api.kinds import KindInfo
+from .aio import ApiClient
+from .rest import StatusError
+
+log = logging.getLogger("minikube_py.informer")
+# the event a handler is being called for ("MODIFIED Pod default/web-1"): controllers note it as
+# the trigger of the key they enqueue (see controllers/base.py and client/tracing.py)
+CURRENT_EVENT: contextvars.ContextVar[str] = contextvars.ContextVar("minikube_py_event", default="")
+Obj = dict[str, Any]
+Handler = Callable[[str, Obj, Obj | None], None]  # (event type ADDED/MODIFIED/DELETED, object, old object)
+
+
+_POD_META = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+             "deletionGracePeriodSeconds", "labels", "ownerReferences", "finalizers", "generateName")
+_POD_SPEC = ("nodeName", "schedulerName", "priority", "tolerations", "nodeSelector", "affinity", "overhead",
+             "hostNetwork", "hostname", "subdomain")
+_POD_STATUS = ("phase", "conditions", "podIP", "podIPs", "hostIP", "startTime", "reason", "nominatedNodeName")
+_intern = sys.intern
+
+
+def slim_pod(pod: Obj) -> Obj:
+    """What the control plane reads of a pod, and nothing else.
+
+    30,000 pods held as full JSON dicts cost the master more memory than everything else it does
+    (client-go's informers strip managedFields for the same reason).  Kept: identity, labels,
+    owners, finalizers; scheduling inputs (node, tolerations, selectors, affinity, per-container
+    requests and ports, claims); status phase, conditions, addresses and restart counts.  Everything the
+    controllers write back goes through patches or status updates, so nothing is lost on the
+    server."""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    m = {k: meta[k] for k in _POD_META if k in meta}
+    if "namespace" in m:
+        m["namespace"] = _intern(str(m["namespace"]))
+    s: Obj = {k: spec[k] for k in _POD_SPEC if k in spec}
+    if "nodeName" in s and isinstance(s["nodeName"], str):
+        s["nodeName"] = _intern(s["nodeName"])
+    s["containers"] = [{k: c[k] for k in ("name", "image", "ports", "resources") if k in c}
+                       for c in spec.get("containers") or []]
+    if spec.get("initContainers"):
+        s["initContainers"] = [{k: c[k] for k in ("name", "resources") if k in c} for c in spec["initContainers"]]
+    claims = [{"name": v.get("name"), "persistentVolumeClaim": v["persistentVolumeClaim"]}
+              for v in spec.get("volumes") or [] if v.get("persistentVolumeClaim")]
+    if claims:  # the scheduler and the volume binder follow pods to their claims
+        s["volumes"] = claims
+    st: Obj = {k: status[k] for k in _POD_STATUS if k in status}
+    if "phase" in st and isinstance(st["phase"], str):
+        st["phase"] = _intern(st["phase"])
+    if status.get("containerStatuses"):
+        st["containerStatuses"] = [{"name": c.get("name"), "ready": c.get("ready"),
+                                    "restartCount": c.get("restartCount", 0)} for c in status["containerStatuses"]]
+    return {"apiVersion": pod.get("apiVersion", "v1"), "kind": pod.get("kind", "Pod"), "metadata": m, "spec": s,
+            "status": st}
+
+
+def strip_heavy_metadata(obj: Obj) -> Obj:
+    """managedFields and kubectl's last-applied copy: never read by a controller, often large."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and (meta.get("managedFields") or
+                                   "kubectl.kubernetes.io/last-applied-configuration" in (meta.get("annotations") or {})):
+        meta = dict(meta)
+        meta.pop("managedFields", None)
+        if meta.get("annotations"):
+            meta["annotations"] = {k: v for k, v in meta["annotations"].items()
+                                   if k != "kubectl.kubernetes.io/last-applied-configuration"}
+        obj = {**obj, "metadata": meta}
+    return obj
+
+
+def key_of(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
+
+
+def split_key(key: str) -> tuple[str | None, str]:
+    ns, sep, name = key.partition("/")
+    return (ns, name) if sep else (None, ns)
+
+
+class Informer:
+    def __init__(self, client: ApiClient, info: KindInfo, *, namespace: str | None = None,
+                 label_selector: str = "", field_selector: str = "", page_size: int = 1000) -> None:
+        self.client = client
+        self.info = info
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.page_size = page_size
+        # what the cache keeps of each object (pods are slimmed: see slim_pod)
+        self.transform: Callable[[Obj], Obj] = slim_pod if (info.group, info.kind) == ("", "Pod") \
+            else strip_heavy_metadata
+        self.cache: dict[str, Obj] = {}
+        self.handlers: list[Handler] = []
+        self.synced = asyncio.Event()
+        self.resource_version = ""
+        self._indexers: dict[str, Callable[[Obj], list[str]]] = {}
+        self._indexes: dict[str, dict[str, set[str]]] = {}
+        self.relists = 0
+
+    # --- reading the cache -------------------------------------------------------------------
+
+    def get(self, key: str) -> Obj | None:
+        return self.cache.get(key)
+
+    def objects(self, namespace: str | None = None) -> list[Obj]:
+        if namespace is None:
+            return list(self.cache.values())
+        return [o for o in self.cache.values() if (o.get("metadata") or {}).get("namespace") == namespace]
+
+    def add_index(self, name: str, fn: Callable[[Obj], list[str]]) -> None:
+        self._indexers[name] = fn
+        index: dict[str, set[str]] = {}
+        for key, obj in self.cache.items():
+            for value in fn(obj):
+                index.setdefault(value, set()).add(key)
+        self._indexes[name] = index
+
+    def by_index(self, name: str, value: str) -> list[Obj]:
+        """Objects whose index `name` has `value` (in no particular order)."""
+        cache = self.cache
+        return [cache[k] for k in self._indexes.get(name, {}).get(value, ()) if k in cache]
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+        for obj in list(self.cache.values()):  # a late handler hears about what is already there
+            handler("ADDED", obj, None)
+
+    # --- keeping the cache (also used by tests to preload it) ---------------------------------
+
+    def apply(self, kind: str, obj: Obj) -> None:
+        obj = self.transform(obj)
+        key = key_of(obj)
+        old = self.cache.get(key)
+        if old is not None:
+            self._unindex(key, old)
+        if kind == "DELETED":
+            self.cache.pop(key, None)
+        else:
+            self.cache[key] = obj
+            self._index(key, obj)
+            if kind == "ADDED" and old is not None:
+                kind = "MODIFIED"
+        token = CURRENT_EVENT.set(f"{kind} {self.info.kind} {key}")
+        try:
+            for handler in self.handlers:
+                try:
+                    handler(kind, obj, old)
+                except Exception:  # noqa: BLE001 - one bad handler must not stop the informer
+                    log.exception("%s %s: handler failed", self.info.plural, key)
+        finally:
+            CURRENT_EVENT.reset(token)
+
+    def _index(self, key: str, obj: Obj) -> None:
+        for name, fn in self._indexers.items():
+            for value in fn(obj):
+                self._indexes[name].setdefault(value, set()).add(key)
+
+    def _unindex(self, key: str, obj: Obj) -> None:
+        for name, fn in self._indexers.items():
+            for value in fn(obj):
+                keys = self._indexes[name].get(value)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._indexes[name][value]
+
+    def replace(self, items: list[Obj], resource_version: str) -> None:
+        fresh = {key_of(o): o for o in items}  # apply() transforms them
+        for key in [k for k in self.cache if k not in fresh]:
+            self.apply("DELETED", self.cache[key])
+        for key, obj in fresh.items():
+            old = self.cache.get(key)
+            if old is None:
+                self.apply("ADDED", obj)
+            elif (old.get("metadata") or {}).get("resourceVersion") != (obj.get("metadata") or {}).get(
+                    "resourceVersion"):
+                self.apply("MODIFIED", obj)
+        self.resource_version = resource_version
+        self.synced.set()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    async def _list(self) -> None:
+        items: list[Obj] = []
+        token = ""
+        rv = ""
+        while True:
+            page = await self.client.list(self.info, self.namespace, labelSelector=self.label_selector,
+                                          fieldSelector=self.field_selector, limit=self.page_size,
+                                          **{"continue": token or None})
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", self.info.api_version)
+                item.setdefault("kind", self.info.kind)
+                items.append(item)
+            meta = page.get("metadata") or {}
+            rv = rv or str(meta.get("resourceVersion") or "")
+            token = meta.get("continue") or ""
+            if not token:
+                break
+        self.relists += 1
+        self.replace(items, rv)
+
+    async def run(self) -> None:
+        backoff = 0.2
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self._list()
+                    need_list = False
+                async for kind, obj in self.client.watch(self.info, self.namespace,
+                                                         resource_version=self.resource_version,
+                                                         labelSelector=self.label_selector,
+                                                         fieldSelector=self.field_selector,
+                                                         timeout_seconds=300 + random.randint(0, 60)):
+                    rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+                    if kind == "ERROR":
+                        code = obj.get("code")
+                        log.info("%s: watch ended with %s (%s); relisting", self.info.plural, code,
+                                 obj.get("message"))
+                        need_list = True
+                        break
+                    if kind == "BOOKMARK":
+                        self.resource_version = rv or self.resource_version
+                        continue
+                    obj.setdefault("apiVersion", self.info.api_version)
+                    obj.setdefault("kind", self.info.kind)
+                    self.apply(kind, obj)
+                    self.resource_version = rv or self.resource_version
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except StatusError as exc:
+                need_list = need_list or exc.code == 410
+                log.warning("%s: watch failed (%s %s); retrying in %.1fs", self.info.plural, exc.code, exc,
+                            backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            except Exception as exc:  # noqa: BLE001 - connection problems: back off and resume
+                log.warning("%s: watch broke (%s: %s); retrying in %.1fs", self.info.plural, type(exc).__name__,
+                            exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+
+class InformerFactory:
+    """One informer per kind for all the components of a process."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self.informers: dict[str, Informer] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def get(self, info: KindInfo) -> Informer:
+        key = info.qualified_plural
+        if key not in self.informers:
+            self.informers[key] = Informer(self.client, info)
+        return self.informers[key]
+
+    def start(self) -> None:
+        for inf in self.informers.values():
+            if not any(t.get_name() == inf.info.qualified_plural for t in self._tasks):
+                self._tasks.append(asyncio.create_task(inf.run(), name=inf.info.qualified_plural))
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(inf.synced.wait() for inf in self.informers.values()))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks.clear()

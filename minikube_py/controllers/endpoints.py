@@ -1,0 +1,143 @@
+"""Endpoints controller: for every Service with a selector, an Endpoints object of the same name
+listing the matching pods, ready ones under `addresses` and the others under
+`notReadyAddresses`, each with the service's ports resolved against the pod (a named targetPort
+becomes that container port's number).  Pods with the same resolved ports share a subset, as
+Kubernetes packs them.  Services without a selector keep the Endpoints their owner writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client.informer import Informer, key_of
+from ..client.rest import StatusError
+from ..client.tracing import observe, want
+from .base import POD, Controller, ControllerContext, kind_info, namespaced, pod_ready
+
+Obj = dict[str, Any]
+SERVICE = kind_info("v1", "Service")
+ENDPOINTS = kind_info("v1", "Endpoints")
+
+
+def _selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
+    if not selector:
+        return False
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _resolve_port(pod: Obj, target: Any, protocol: str) -> int | None:
+    if isinstance(target, int):
+        return target
+    if isinstance(target, str) and target.isdigit():
+        return int(target)
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("name") == target and (p.get("protocol") or "TCP") == protocol:
+                return int(p["containerPort"])
+    return None
+
+
+def endpoints_for(service: Obj, pods: list[Obj]) -> list[Obj]:
+    """The subsets Kubernetes would compute for `service` over `pods`."""
+    spec = service.get("spec") or {}
+    publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
+    groups: dict[tuple[tuple[str, int, str], ...], dict[str, list[Obj]]] = {}
+    for pod in pods:
+        meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+        ip = status.get("podIP")
+        if not ip or meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
+            continue
+        ports = []
+        for sp in spec.get("ports") or []:
+            protocol = sp.get("protocol") or "TCP"
+            port = _resolve_port(pod, sp.get("targetPort", sp.get("port")), protocol)
+            if port is not None:
+                ports.append((str(sp.get("name") or ""), port, protocol))
+        if not ports and spec.get("ports"):
+            continue
+        address: Obj = {"ip": ip, "targetRef": {"kind": "Pod", "namespace": meta.get("namespace"),
+                                                 "name": meta.get("name"), "uid": meta.get("uid")}}
+        if (pod.get("spec") or {}).get("nodeName"):
+            address["nodeName"] = pod["spec"]["nodeName"]
+        group = groups.setdefault(tuple(sorted(ports)), {"addresses": [], "notReadyAddresses": []})
+        group["addresses" if pod_ready(pod) or publish_not_ready else "notReadyAddresses"].append(address)
+    subsets = []
+    for port_set, group in sorted(groups.items()):
+        subset: Obj = {}
+        for field in ("addresses", "notReadyAddresses"):
+            if group[field]:
+                subset[field] = sorted(group[field], key=lambda a: (a["ip"], a["targetRef"]["uid"]))
+        subset["ports"] = [{**({"name": n} if n else {}), "port": p, "protocol": proto} for n, p, proto in port_set]
+        subsets.append(subset)
+    return subsets
+
+
+class EndpointsController(Controller):
+    name = "endpoints-controller"
+    kind = "Service"
+    workers = 4
+
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx)
+        self.services: Informer = ctx.informers.get(SERVICE)
+        self.primary = self.services
+        self.endpoints: Informer = ctx.informers.get(ENDPOINTS)
+        self.pods: Informer = ctx.informers.get(POD)
+        self.services.add_handler(lambda kind, obj, old: self.enqueue(obj))
+        self.endpoints.add_handler(self._on_endpoints)
+        self.pods.add_handler(self._on_pod)
+
+    def _on_endpoints(self, kind: str, ep: Obj, old: Obj | None) -> None:
+        key = key_of(ep)
+        if key in self.services.cache or kind == "DELETED":
+            self.add(key)  # someone changed or removed what we manage: put it back
+
+    def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
+        ns = (pod.get("metadata") or {}).get("namespace")
+        labels = (pod.get("metadata") or {}).get("labels")
+        old_labels = ((old or {}).get("metadata") or {}).get("labels")
+        for svc in self.services.objects(ns):
+            selector = (svc.get("spec") or {}).get("selector")
+            if _selects(selector, labels) or _selects(selector, old_labels):
+                self.enqueue(svc)
+
+    async def reconcile(self, key: Any) -> float | None:
+        ns, name = namespaced(str(key))
+        svc = self.services.get(str(key))
+        current = self.endpoints.get(str(key))
+        if svc is None:  # the service went away: so do its endpoints (as Kubernetes does)
+            if current is not None:
+                try:
+                    await self.client.delete(ENDPOINTS, ns, name)
+                except StatusError as exc:
+                    if exc.code != 404:
+                        raise
+            return None
+        selector = (svc.get("spec") or {}).get("selector")
+        if not selector:
+            return None  # endpoints of a selector-less service belong to its owner
+        pods = [p for p in self.pods.objects(ns) if _selects(selector, (p.get("metadata") or {}).get("labels"))]
+        subsets = endpoints_for(svc, pods)
+        observe(pods=len(pods), endpoints=sum(len(s.get("addresses") or []) for s in (current or {}).get("subsets") or []))
+        want(ready=sum(len(s.get("addresses") or []) for s in subsets),
+             not_ready=sum(len(s.get("notReadyAddresses") or []) for s in subsets))
+        labels = dict((svc.get("metadata") or {}).get("labels") or {})
+        if current is not None and (current.get("subsets") or []) == subsets and \
+                ((current.get("metadata") or {}).get("labels") or {}) == labels:
+            return None
+        body: Obj = {"apiVersion": "v1", "kind": "Endpoints",
+                     "metadata": {"name": name, "namespace": ns, "labels": labels}, "subsets": subsets}
+        if current is None:
+            try:
+                await self.client.create(ENDPOINTS, ns, body)
+            except StatusError as exc:
+                if exc.code != 409:
+                    raise
+                return 0.05  # it exists after all: update it on the next pass
+            return None
+        body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+        if (current.get("metadata") or {}).get("annotations"):
+            body["metadata"]["annotations"] = current["metadata"]["annotations"]
+        await self.client.update(ENDPOINTS, ns, body)
+        return None

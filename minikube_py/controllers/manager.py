@@ -1,0 +1,75 @@
+"""The controller manager: one process (or one part of `minikube-py server`) running every
+controller over shared informers.
+
+Called by `minikube-py server` (in the apiserver's process, still talking HTTPS to it) and by
+`minikube-py controller-manager` (alone, with a kubeconfig).  Waits for the informers to fill
+before the workers start, so the first reconciles see the whole cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ..client.aio import ApiClient
+from ..client.events import EventRecorder
+from ..client.informer import InformerFactory
+from ..client.tracing import Tracer
+from .base import TIMINGS, Controller, ControllerContext
+from .deployment import DeploymentController
+from .endpoints import EndpointsController
+from .garbagecollector import GarbageCollector
+from .namespace import NamespaceController
+from .nodelifecycle import NodeLifecycleController
+from .replicaset import ReplicaSetController
+from .statefulset import StatefulSetController
+from .volumes import VolumeController
+
+log = logging.getLogger("minikube_py.controllers")
+
+CONTROLLERS: dict[str, type[Controller]] = {
+    "replicaset": ReplicaSetController,
+    "deployment": DeploymentController,
+    "endpoints": EndpointsController,
+    "garbagecollector": GarbageCollector,
+    "namespace": NamespaceController,
+    "nodelifecycle": NodeLifecycleController,
+    "statefulset": StatefulSetController,
+    "persistentvolume": VolumeController,
+}
+
+
+class ControllerManager:
+    def __init__(self, client: ApiClient, informers: InformerFactory | None = None,
+                 enabled: list[str] | None = None, timing: str = "kubernetes", tracer: Tracer | None = None) -> None:
+        self.client = client
+        self.informers = informers or InformerFactory(client)
+        self.tracer = tracer or Tracer(client, "controller-manager")
+        self.ctx = ControllerContext(client, self.informers, EventRecorder(client, "controller-manager"),
+                                     TIMINGS[timing], self.tracer)
+        self.controllers = [CONTROLLERS[name](self.ctx) for name in (enabled or list(CONTROLLERS))]
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        self.informers.start()  # informers added since a start begin now; running ones go on
+        await self.informers.wait_synced()
+        log.info("controller manager: informers synced; running %s",
+                 ", ".join(c.name for c in self.controllers))
+        if ready is not None:
+            ready.set()
+        self.tracer.start()
+        for c in self.controllers:
+            try:
+                await c.on_start()
+            except Exception:  # noqa: BLE001 - a failed start step is retried by the controller's passes
+                log.exception("%s: start failed", c.name)
+        tasks = [asyncio.create_task(c.run(), name=c.name) for c in self.controllers]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            await self.tracer.stop()

@@ -1,0 +1,219 @@
+"""Node lifecycle controller: heartbeats, the unreachable and not-ready taints, taint-based
+eviction, and a podCIDR for every node.
+
+- A node's heartbeat is its Lease in kube-node-lease (renewTime) or its Ready condition's
+  lastHeartbeatTime, whichever is newer.  Silent for longer than the grace period (50 s, or 10 s
+  in the fast profile): its conditions become Unknown ("Kubelet stopped posting node status.") and
+  it gets `node.kubernetes.io/unreachable` NoSchedule and NoExecute taints; Ready=False gets
+  `node.kubernetes.io/not-ready` instead.  The taints go when the node is Ready again.
+- Pods on a node with a NoExecute taint are deleted once their toleration of it runs out (pods
+  get 300 s, or 30 s in the fast profile, from the apiserver's default tolerations; a pod that
+  does not tolerate the taint at all goes at once), with an event, as Kubernetes' taint manager
+  does; their controllers then replace them elsewhere.
+- A node without spec.podCIDR gets the next free /24 of the cluster CIDR (10.244.0.0/16).
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import time
+from typing import Any
+
+from ..client.events import now_iso
+from ..client.informer import Informer, key_of
+from ..client.rest import StatusError
+from .base import POD, Controller, ControllerContext, kind_info, parse_time
+
+Obj = dict[str, Any]
+NODE = kind_info("v1", "Node")
+LEASE = kind_info("coordination.k8s.io/v1", "Lease")
+UNREACHABLE = "node.kubernetes.io/unreachable"
+NOT_READY = "node.kubernetes.io/not-ready"
+CLUSTER_CIDR = "10.244.0.0/16"
+
+
+class NodeLifecycleController(Controller):
+    name = "node-lifecycle-controller"
+    kind = "Node"
+    workers = 2
+
+    def __init__(self, ctx: ControllerContext, *, cluster_cidr: str = CLUSTER_CIDR, monitor_period: float = 5.0) -> None:
+        super().__init__(ctx)
+        self.grace = ctx.timing.node_grace
+        self.monitor_period = monitor_period
+        self.cidr = ipaddress.ip_network(cluster_cidr)
+        self.nodes: Informer = ctx.informers.get(NODE)
+        self.primary = self.nodes
+        self.leases: Informer = ctx.informers.get(LEASE)
+        self.pods: Informer = ctx.informers.get(POD)
+        if "node" not in self.pods._indexers:
+            self.pods.add_index("node", lambda p: [str(p["spec"]["nodeName"])] if (p.get("spec") or {}).get(
+                "nodeName") else [])
+        self.nodes.add_handler(lambda kind, obj, old: self.enqueue(obj) if kind != "DELETED" else None)
+        self.leases.add_handler(self._on_lease)
+
+    def _on_lease(self, kind: str, lease: Obj, old: Obj | None) -> None:
+        if (lease.get("metadata") or {}).get("namespace") == "kube-node-lease":
+            name = str(lease["metadata"]["name"])
+            if name in self.nodes.cache:
+                self.add(name)
+
+    # --- reconcile -------------------------------------------------------------------------------
+
+    async def reconcile(self, key: Any) -> float | None:
+        node = self.nodes.get(str(key))
+        if node is None:
+            return None
+        node = copy.deepcopy(node)
+        if not (node.get("spec") or {}).get("podCIDR"):
+            await self._assign_cidr(node)
+        now = time.time()
+        heartbeat = self._last_heartbeat(node)
+        ready = self._ready(node)
+        if heartbeat is not None and now - heartbeat > self.grace and ready != "Unknown":
+            await self._mark_unknown(node)
+            ready = "Unknown"
+        wanted = {"Unknown": UNREACHABLE, "False": NOT_READY}.get(str(ready))
+        await self._sync_taints(node, wanted)
+        next_check = self.monitor_period
+        if ready == "True" and heartbeat is not None:
+            next_check = max(0.5, min(next_check, heartbeat + self.grace - now + 0.5))
+        evict_again = await self._evict(node)
+        if evict_again is not None:
+            next_check = min(next_check, evict_again)
+        return next_check
+
+    def _last_heartbeat(self, node: Obj) -> float | None:
+        times = []
+        lease = self.leases.get(f"kube-node-lease/{node['metadata']['name']}")
+        if lease is not None:
+            renew = parse_time(str((lease.get("spec") or {}).get("renewTime") or ""))
+            if renew is not None:
+                times.append(renew)
+        for c in (node.get("status") or {}).get("conditions") or []:
+            if c.get("type") == "Ready":
+                t = parse_time(c.get("lastHeartbeatTime"))
+                if t is not None:
+                    times.append(t)
+        created = parse_time((node.get("metadata") or {}).get("creationTimestamp"))
+        if not times and created is not None:
+            times.append(created)  # a node that never reported gets the grace period from its creation
+        return max(times) if times else None
+
+    @staticmethod
+    def _ready(node: Obj) -> str | None:
+        for c in (node.get("status") or {}).get("conditions") or []:
+            if c.get("type") == "Ready":
+                return str(c.get("status"))
+        return None
+
+    async def _mark_unknown(self, node: Obj) -> None:
+        stamp = now_iso()
+        conditions = []
+        for c in (node.get("status") or {}).get("conditions") or []:
+            c = dict(c)
+            if c.get("status") != "Unknown":
+                c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
+                         lastTransitionTime=stamp)
+            conditions.append(c)
+        if not conditions:
+            conditions = [{"type": "Ready", "status": "Unknown", "reason": "NodeStatusNeverUpdated",
+                           "message": "Kubelet never posted node status.", "lastHeartbeatTime": stamp,
+                           "lastTransitionTime": stamp}]
+        try:
+            await self.client.patch(NODE, None, node["metadata"]["name"], {"status": {"conditions": conditions}},
+                                    patch_type="strategic", subresource="status")
+        except StatusError as exc:
+            if exc.code != 404:
+                raise
+            return
+        self.recorder.event(node, "Normal", "NodeNotReady", f"Node {node['metadata']['name']} status is now: "
+                                                            "NodeNotReady")
+
+    async def _sync_taints(self, node: Obj, wanted: str | None) -> None:
+        taints = list((node.get("spec") or {}).get("taints") or [])
+        ours = {UNREACHABLE, NOT_READY}
+        keep = [t for t in taints if t.get("key") not in ours or t.get("key") == wanted]
+        if wanted:
+            for effect in ("NoSchedule", "NoExecute"):
+                if not any(t.get("key") == wanted and t.get("effect") == effect for t in keep):
+                    taint: Obj = {"key": wanted, "effect": effect}
+                    if effect == "NoExecute":
+                        taint["timeAdded"] = now_iso()
+                    keep.append(taint)
+        if keep == taints:
+            return
+        try:
+            await self.client.patch(NODE, None, node["metadata"]["name"], {
+                "spec": {"taints": keep or None},
+                "metadata": {"resourceVersion": node["metadata"].get("resourceVersion")}})
+        except StatusError as exc:
+            if exc.code not in (404, 409):
+                raise
+
+    async def _evict(self, node: Obj) -> float | None:
+        """Delete pods whose toleration of the node's NoExecute taints ran out; the time until
+        the next one would, if any."""
+        taints = [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
+        if not taints:
+            return None
+        now = time.time()
+        soonest: float | None = None
+        for pod in self.pods.by_index("node", node["metadata"]["name"]):
+            meta = pod.get("metadata") or {}
+            if meta.get("deletionTimestamp"):
+                continue
+            deadline = self._eviction_time(pod, taints)
+            if deadline is None:
+                continue
+            if deadline <= now:
+                try:
+                    await self.client.delete(POD, meta.get("namespace"), meta["name"],
+                                             preconditions={"uid": meta.get("uid")})
+                    self.recorder.event(pod, "Normal", "TaintManagerEviction",
+                                        f"Marking for deletion Pod {key_of(pod)}")
+                except StatusError as exc:
+                    if exc.code not in (404, 409):
+                        raise
+            else:
+                soonest = deadline - now if soonest is None else min(soonest, deadline - now)
+        return soonest
+
+    @staticmethod
+    def _eviction_time(pod: Obj, taints: list[Obj]) -> float | None:
+        tolerations = (pod.get("spec") or {}).get("tolerations") or []
+        deadline: float | None = None
+        for taint in taints:
+            added = parse_time(taint.get("timeAdded")) or time.time()
+            match = [t for t in tolerations
+                     if (not t.get("effect") or t.get("effect") == "NoExecute")
+                     and ((t.get("operator") == "Exists" and not t.get("key"))
+                          or (t.get("key") == taint.get("key")
+                              and (t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", ""))))]
+            if not match:
+                return added  # not tolerated at all: now
+            seconds = [t.get("tolerationSeconds") for t in match]
+            if any(s is None for s in seconds):
+                continue  # tolerated forever
+            until = added + min(int(s) for s in seconds if s is not None)
+            deadline = until if deadline is None else min(deadline, until)
+        return deadline
+
+    async def _assign_cidr(self, node: Obj) -> None:
+        used = {str((n.get("spec") or {}).get("podCIDR")) for n in self.nodes.objects()}
+        for subnet in self.cidr.subnets(new_prefix=24):
+            if str(subnet) not in used:
+                try:
+                    await self.client.patch(NODE, None, node["metadata"]["name"], {
+                        "spec": {"podCIDR": str(subnet), "podCIDRs": [str(subnet)]},
+                        "metadata": {"resourceVersion": node["metadata"].get("resourceVersion")}})
+                    node.setdefault("spec", {})["podCIDR"] = str(subnet)
+                    self.recorder.event(node, "Normal", "CIDRAssignmentSucceeded",
+                                        f"Node {node['metadata']['name']} got CIDR {subnet}")
+                except StatusError as exc:
+                    if exc.code not in (404, 409):
+                        raise
+                return
+        self.recorder.event(node, "Warning", "CIDRNotAvailable", f"Node {node['metadata']['name']}: no CIDR left in "
+                                                                 f"{self.cidr}")

@@ -1,0 +1,269 @@
+"""ReplicaSet controller: keeps `spec.replicas` pods of the template alive, as Kubernetes' does.
+
+- Pods are matched by selector and owned through a controller ownerReference; matching orphans are
+  adopted, owned pods that stop matching are released.
+- Creates go out in slow-start batches (1, 2, 4, ... up to 500 a pass) so a failing create stops
+  early; deletes pick unscheduled, then pending, then not-ready, then the youngest pods first.
+- Expectations: after asking for N creates or deletes, the set is not managed again until the
+  cache has seen them (or five minutes pass), so a stale cache never doubles a create.
+- Status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas, observedGeneration,
+  the ReplicaFailure condition) is written every pass, last, and only when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from typing import Any
+
+from ..client.events import now_iso
+from ..client.informer import Informer, key_of
+from ..client.rest import StatusError
+from ..client.tracing import observe, want
+from .base import (
+    POD,
+    Controller,
+    ControllerContext,
+    Expectations,
+    controller_of,
+    kind_info,
+    namespaced,
+    owner_ref,
+    pod_active,
+    pod_available,
+    pod_ready,
+    selector_matches,
+)
+
+Obj = dict[str, Any]
+RS = kind_info("apps/v1", "ReplicaSet")
+BURST = 500
+
+
+def pod_from_template(owner: Obj, template: Obj, *, name: str | None = None) -> Obj:
+    meta = copy.deepcopy(template.get("metadata") or {})
+    out_meta: Obj = {"labels": meta.get("labels") or {}, "ownerReferences": [owner_ref(owner)]}
+    if meta.get("annotations"):
+        out_meta["annotations"] = meta["annotations"]
+    if name:
+        out_meta["name"] = name
+    else:
+        out_meta["generateName"] = f"{owner['metadata']['name']}-"
+    out_meta["namespace"] = owner["metadata"].get("namespace")
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": out_meta, "spec": copy.deepcopy(template.get("spec") or {})}
+
+
+def _delete_rank(pod: Obj) -> tuple[Any, ...]:
+    """Lower sorts first = deleted first: unscheduled < scheduled, Pending < Unknown < Running,
+    not ready < ready, more restarts first, younger first."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", "Pending"), 0)
+    restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+    created = (pod.get("metadata") or {}).get("creationTimestamp") or ""
+    return (1 if spec.get("nodeName") else 0, phase_rank, 1 if pod_ready(pod) else 0, -restarts,
+            _neg(created))
+
+
+def _neg(text: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in text)
+
+
+class ReplicaSetController(Controller):
+    name = "replicaset-controller"
+    kind = "ReplicaSet"
+    workers = 4
+
+    def __init__(self, ctx: ControllerContext, *, owner_kind: str = "ReplicaSet") -> None:
+        super().__init__(ctx)
+        self.sets: Informer = ctx.informers.get(RS)
+        self.primary = self.sets
+        self.pods: Informer = ctx.informers.get(POD)
+        self.expectations = Expectations()
+        if "owner" not in self.pods._indexers:
+            self.pods.add_index("owner", lambda p: [f"{p['metadata'].get('namespace')}/{r.get('uid')}"
+                                                    for r in p["metadata"].get("ownerReferences") or []
+                                                    if r.get("controller")])
+        if "orphan" not in self.pods._indexers:  # pods without a controller, by namespace: adoption candidates
+            self.pods.add_index("orphan", lambda p: [] if controller_of(p) is not None or not pod_active(p)
+                                else [str(p["metadata"].get("namespace"))])
+        self.sets.add_handler(self._on_set)
+        self.pods.add_handler(self._on_pod)
+
+    # --- handlers: only enqueue ------------------------------------------------------------------
+
+    def _on_set(self, kind: str, obj: Obj, old: Obj | None) -> None:
+        if kind == "DELETED":
+            self.expectations.forget(key_of(obj))
+        self.enqueue(obj)
+
+    def _owner_key(self, pod: Obj) -> str | None:
+        ref = controller_of(pod)
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return None
+        return f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
+
+    def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            if kind == "ADDED" and old is None:
+                self.expectations.observed_add(key)
+            elif kind == "DELETED" or ((pod.get("metadata") or {}).get("deletionTimestamp") and old is not None
+                                       and not (old.get("metadata") or {}).get("deletionTimestamp")):
+                self.expectations.observed_delete(key)
+            self.add(key)
+            old_key = self._owner_key(old) if old else None
+            if old_key and old_key != key:
+                self.add(old_key)
+            return
+        # an orphan: any set whose selector matches may adopt it
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        ns = (pod.get("metadata") or {}).get("namespace")
+        for rs in self.sets.objects(ns):
+            if selector_matches((rs.get("spec") or {}).get("selector"), labels):
+                self.enqueue(rs)
+
+    # --- reconcile -------------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> float | None:
+        rs = self.sets.get(key)
+        if rs is None:
+            self.expectations.forget(key)
+            return None
+        ns, _ = namespaced(key)
+        pods = await self._claim(rs, ns)
+        active = [p for p in pods if pod_active(p)]
+        spec = rs.get("spec") or {}
+        want_replicas = int(spec.get("replicas", 1))
+        failure: str | None = None
+        observe(pods=len(active), ready=sum(1 for p in active if pod_ready(p)),
+                expectations="satisfied" if self.expectations.satisfied(key) else "pending")
+        want(replicas=want_replicas)
+        if self.expectations.satisfied(key) and not (rs.get("metadata") or {}).get("deletionTimestamp"):
+            failure = await self._manage(rs, key, active, want_replicas)
+        return await self._update_status(rs, active, failure)
+
+    async def _claim(self, rs: Obj, ns: str) -> list[Obj]:
+        """Pods this set owns after adopting matching orphans and releasing owned misfits."""
+        meta = rs["metadata"]
+        selector = (rs.get("spec") or {}).get("selector")
+        owned = {key_of(p): p for p in self.pods.by_index("owner", f"{ns}/{meta.get('uid')}")}
+        result: list[Obj] = []
+        for pod in owned.values():
+            labels = (pod.get("metadata") or {}).get("labels") or {}
+            if selector_matches(selector, labels):
+                result.append(pod)
+            elif not (pod.get("metadata") or {}).get("deletionTimestamp"):
+                await self._patch_owner(pod, release=meta.get("uid"))
+        if meta.get("deletionTimestamp"):
+            return result
+        for pod in self.pods.by_index("orphan", ns):
+            pmeta = pod.get("metadata") or {}
+            if controller_of(pod) is not None or pmeta.get("deletionTimestamp") or not pod_active(pod):
+                continue
+            if selector_matches(selector, pmeta.get("labels")):
+                adopted = await self._patch_owner(pod, adopt=rs)
+                if adopted is not None:
+                    result.append(adopted)
+        return result
+
+    async def _patch_owner(self, pod: Obj, *, adopt: Obj | None = None, release: str | None = None) -> Obj | None:
+        meta = pod["metadata"]
+        refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid") != release]
+        if adopt is not None:
+            refs.append(owner_ref(adopt))
+        patch = {"metadata": {"ownerReferences": refs, "uid": meta.get("uid")}}
+        try:
+            return await self.client.patch(POD, meta.get("namespace"), meta["name"], patch)
+        except StatusError as exc:
+            if exc.code in (404, 409, 422):
+                return None  # gone, or changed (the uid precondition): the next pass sees it
+            raise
+
+    async def _manage(self, rs: Obj, key: str, active: list[Obj], want: int) -> str | None:
+        diff = len(active) - want
+        if diff < 0:
+            count = min(-diff, BURST)
+            self.expectations.expect(key, adds=count)
+            created, failure = await self._slow_start_create(rs, count)
+            for _ in range(count - created):
+                self.expectations.observed_add(key)  # creates that were never sent or failed
+            return failure
+        if diff > 0:
+            victims = sorted(active, key=_delete_rank)[:min(diff, BURST)]
+            self.expectations.expect(key, deletes=len(victims))
+            results = await asyncio.gather(*(self._delete_pod(p) for p in victims), return_exceptions=True)
+            for victim, result in zip(victims, results, strict=True):
+                if result is not True:
+                    self.expectations.observed_delete(key)
+                else:
+                    self.recorder.event(rs, "Normal", "SuccessfulDelete",
+                                        f"Deleted pod: {victim['metadata']['name']}")
+        return None
+
+    async def _delete_pod(self, pod: Obj) -> bool:
+        meta = pod["metadata"]
+        try:
+            await self.client.delete(POD, meta.get("namespace"), meta["name"],
+                                     preconditions={"uid": meta.get("uid")})
+            return True
+        except StatusError as exc:
+            if exc.code in (404, 409):
+                return False
+            raise
+
+    async def _slow_start_create(self, rs: Obj, count: int) -> tuple[int, str | None]:
+        template = (rs.get("spec") or {}).get("template") or {}
+        ns = rs["metadata"].get("namespace")
+        done, batch = 0, 1
+        while done < count:
+            size = min(batch, count - done)
+            results = await asyncio.gather(*(self.client.create(POD, ns, pod_from_template(rs, template))
+                                             for _ in range(size)), return_exceptions=True)
+            for r in results:
+                if not isinstance(r, BaseException):
+                    done += 1
+                    self.recorder.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {r['metadata']['name']}")
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors:
+                message = str(errors[0])
+                self.recorder.event(rs, "Warning", "FailedCreate", f"Error creating: {message}")
+                return done, message
+            batch *= 2
+        return done, None
+
+    async def _update_status(self, rs: Obj, active: list[Obj], failure: str | None) -> float | None:
+        spec = rs.get("spec") or {}
+        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        min_ready = int(spec.get("minReadySeconds") or 0)
+        now = time.time()
+        ready = [p for p in active if pod_ready(p)]
+        available = [p for p in ready if pod_available(p, min_ready, now)]
+        fully = [p for p in active
+                 if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in labels.items())]
+        old = rs.get("status") or {}
+        status: Obj = {"replicas": len(active), "fullyLabeledReplicas": len(fully), "readyReplicas": len(ready),
+                       "availableReplicas": len(available),
+                       "observedGeneration": (rs.get("metadata") or {}).get("generation", 0)}
+        conditions = [c for c in old.get("conditions") or [] if c.get("type") != "ReplicaFailure"]
+        if failure:
+            previous = next((c for c in old.get("conditions") or [] if c.get("type") == "ReplicaFailure"), None)
+            conditions.append({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                               "message": failure,
+                               "lastTransitionTime": (previous or {}).get("lastTransitionTime") or now_iso()})
+        if conditions:
+            status["conditions"] = conditions
+        compared = {k: old.get(k, 0 if k != "conditions" else None) for k in status}
+        if {k: v for k, v in compared.items() if v not in (None, 0)} != \
+                {k: v for k, v in status.items() if v not in (None, 0)}:
+            body = copy.deepcopy(rs)
+            body["status"] = status
+            try:
+                await self.client.update(RS, rs["metadata"].get("namespace"), body, subresource="status")
+            except StatusError as exc:
+                if exc.code != 404:
+                    raise
+        # pods that are ready but not yet available for minReadySeconds: look again when they are
+        if min_ready and len(available) < len(ready):
+            return float(min_ready)
+        return None

@@ -1,0 +1,299 @@
+"""The scheduler: takes unassigned pods one at a time, filters and scores nodes, binds.
+
+- Reads the cluster only through informers (nodes, pods); keeps a cache of NodeInfo with every
+  bound pod, and *assumes* a pod on its node as soon as it is chosen, before the bind returns, so
+  the next pod already sees the capacity taken (binds run in the background).
+- Samples nodes on large clusters (kube-scheduler's percentageOfNodesToScore), starting each
+  search where the last one stopped.
+- A pod that fits nowhere gets PodScheduled=False (reason Unschedulable) with kube-scheduler's
+  node-by-node summary, a FailedScheduling event, and waits in an unschedulable set that is
+  flushed back to the active queue when nodes or pods change (and every 30 s).
+- Pods choose their profile by spec.schedulerName (see framework.make_profiles); pods naming a
+  scheduler that is not ours are left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from typing import Any
+
+from ..api import kinds
+from ..client.events import EventRecorder, now_iso
+from ..client.informer import Informer, InformerFactory, key_of, split_key
+from ..client.rest import StatusError
+from ..client.tracing import Tracer, observe, want
+from .framework import (
+    NodeInfo,
+    PodInfo,
+    Profile,
+    make_profiles,
+    nodes_to_find,
+    unschedulable_message,
+    volume_binding_filter,
+)
+
+log = logging.getLogger("minikube_py.scheduler")
+Obj = dict[str, Any]
+POD = kinds.by_kind("v1", "Pod")
+NODE = kinds.by_kind("v1", "Node")
+assert POD is not None and NODE is not None
+
+
+def _schedulable_view(node: Obj) -> tuple[Any, ...]:
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return (spec.get("unschedulable"), repr(spec.get("taints")), repr(status.get("allocatable")), ready,
+            repr((node.get("metadata") or {}).get("labels")))
+
+
+class Scheduler:
+    def __init__(self, informers: InformerFactory, recorder: EventRecorder, *, default_profile: str = "binpack",
+                 percentage_of_nodes: int = 0, bind_concurrency: int = 64, tracer: Tracer | None = None) -> None:
+        assert POD is not None and NODE is not None
+        self.client = informers.client
+        self.recorder = recorder
+        self.tracer = tracer
+        self.profiles: dict[str, Profile] = make_profiles(default_profile)
+        pvc_info, pv_info = kinds.by_kind("v1", "PersistentVolumeClaim"), kinds.by_kind("v1", "PersistentVolume")
+        assert pvc_info is not None and pv_info is not None
+        self.claims: Informer = informers.get(pvc_info)
+        self.volumes: Informer = informers.get(pv_info)
+        volume_check = volume_binding_filter(self.claims.get, self.volumes.get)
+        for profile in self.profiles.values():
+            profile.filters.append(("VolumeBinding", volume_check))
+        self.claims.add_handler(lambda kind, obj, old: self._flush_unschedulable())  # a claim may now fit
+        self.volumes.add_handler(lambda kind, obj, old: self._flush_unschedulable())
+        self.percentage = percentage_of_nodes
+        self.pods: Informer = informers.get(POD)
+        self.nodes: Informer = informers.get(NODE)
+        self.node_infos: dict[str, NodeInfo] = {}
+        self._nodes_cache: list[NodeInfo] | None = None
+        self.assumed: dict[str, str] = {}  # pod key -> node name, until the informer shows the binding
+        self._active: list[tuple[int, float, int, str]] = []  # (-priority, time, seq, key)
+        self._queued: set[str] = set()
+        self._unschedulable: dict[str, float] = {}
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._next_start = 0
+        self._binds = asyncio.Semaphore(bind_concurrency)
+        self._bind_tasks: set[asyncio.Task[None]] = set()
+        self.scheduled = 0
+        self.failed = 0
+        self.nodes.add_handler(self._on_node)
+        self.pods.add_handler(self._on_pod)
+
+    # --- cache ------------------------------------------------------------------------------------
+
+    def _on_node(self, kind: str, node: Obj, old: Obj | None) -> None:
+        name = str(node["metadata"]["name"])
+        if kind == "DELETED":
+            self.node_infos.pop(name, None)
+            self._nodes_cache = None
+            return
+        ni = self.node_infos.get(name)
+        if ni is None:
+            self.node_infos[name] = NodeInfo(node)
+        else:
+            ni.set_node(node)
+        if old is None or _schedulable_view(old) != _schedulable_view(node):
+            self._flush_unschedulable()  # a node that may now take pods (not every heartbeat)
+
+    def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
+        key = key_of(pod)
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        old_node = ((old or {}).get("spec") or {}).get("nodeName")
+        finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        if kind == "DELETED" or finished:
+            for name in {node_name, old_node, self.assumed.pop(key, None)}:
+                if name and name in self.node_infos:
+                    self.node_infos[name].remove(key)
+            self._queued.discard(key)
+            self._unschedulable.pop(key, None)
+            if kind == "DELETED" or (old is not None and (old.get("status") or {}).get("phase") not in ("Succeeded", "Failed")):
+                self._flush_unschedulable()  # freed capacity
+            return
+        if node_name:
+            assumed = self.assumed.pop(key, None)
+            if assumed and assumed != node_name and assumed in self.node_infos:
+                self.node_infos[assumed].remove(key)
+            ni = self.node_infos.get(node_name)
+            if ni is None:
+                ni = self.node_infos[node_name] = NodeInfo({"metadata": {"name": node_name}})
+            ni.add(key, pod)
+            return
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        if (pod.get("spec") or {}).get("schedulerName", "default-scheduler") not in self.profiles:
+            return
+        if key in self.assumed or key in self._unschedulable and kind == "MODIFIED":
+            return
+        self._enqueue(pod)
+
+    def _enqueue(self, pod: Obj) -> None:
+        key = key_of(pod)
+        if key in self._queued:
+            return
+        self._queued.add(key)
+        priority = int((pod.get("spec") or {}).get("priority") or 0)
+        heapq.heappush(self._active, (-priority, time.monotonic(), next(self._seq), key))
+        self._wake.set()
+
+    def _flush_unschedulable(self) -> None:
+        if not self._unschedulable:
+            return
+        keys = list(self._unschedulable)
+        self._unschedulable.clear()
+        for key in keys:
+            pod = self.pods.get(key)
+            if pod is not None and not (pod.get("spec") or {}).get("nodeName"):
+                self._enqueue(pod)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        flusher = asyncio.create_task(self._periodic_flush())
+        try:
+            while True:
+                if not self._active:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                _, _, _, key = heapq.heappop(self._active)
+                self._queued.discard(key)
+                pod = self.pods.get(key)
+                if pod is None or (pod.get("spec") or {}).get("nodeName") or key in self.assumed:
+                    continue
+                self.schedule_one(pod)
+                if len(self._bind_tasks) > 0 and self.scheduled % 64 == 0:
+                    await asyncio.sleep(0)  # let binds and watch events through
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+
+    async def run_after_sync(self, informers: InformerFactory) -> None:
+        await informers.wait_synced()
+        log.info("scheduler: informers synced, %d nodes", len(self.node_infos))
+        if self.tracer:
+            self.tracer.start()
+        await self.run()
+
+    async def _periodic_flush(self) -> None:
+        while True:
+            await asyncio.sleep(30)
+            self._flush_unschedulable()
+
+    def _node_list(self) -> list[NodeInfo]:
+        if self._nodes_cache is None or len(self._nodes_cache) != len(self.node_infos):
+            self._nodes_cache = list(self.node_infos.values())
+        return self._nodes_cache
+
+    def find_node(self, pod: Obj) -> tuple[str | None, dict[str, int], int]:
+        """(chosen node, reasons by count when none fits, nodes considered)."""
+        profile = self.profiles[(pod.get("spec") or {}).get("schedulerName", "default-scheduler")]
+        pi = PodInfo.of(pod)
+        infos = self._node_list()
+        total = len(infos)
+        if total == 0:
+            return None, {}, 0
+        want = nodes_to_find(total, self.percentage)
+        feasible: list[NodeInfo] = []
+        reasons: dict[str, int] = {}
+        start = self._next_start % total
+        checked = 0
+        for i in range(total):
+            ni = infos[(start + i) % total]
+            checked += 1
+            if "status" not in ni.node:  # known only from a pod; the node object has not arrived
+                reasons["node(s) were not ready"] = reasons.get("node(s) were not ready", 0) + 1
+                continue
+            failed: list[str] = []
+            for _, check in profile.filters:
+                failed = check(pi, ni)
+                if failed:
+                    break
+            if failed:
+                for r in failed:
+                    reasons[r] = reasons.get(r, 0) + 1
+                continue
+            feasible.append(ni)
+            if len(feasible) >= want:
+                break
+        self._next_start = (start + checked) % total
+        if not feasible:
+            return None, reasons, total
+        best = max(feasible, key=lambda ni: (profile.score(pi, ni), -len(ni.pods), ni.name))
+        return best.name, {}, total
+
+    def schedule_one(self, pod: Obj) -> str | None:
+        key = key_of(pod)
+        token = self.tracer.begin("scheduler", "Pod", key, "pending pod") if self.tracer else None
+        node, reasons, total = self.find_node(pod)
+        if self.tracer and token is not None:
+            observe(nodes=total, rejected=dict(reasons))
+            want(node=node or "none fits")
+            self.tracer.end(token, f"bind to {node}" if node else "unschedulable")
+        if node is None:
+            self.failed += 1
+            self._unschedulable[key] = time.monotonic()
+            message = unschedulable_message(total, reasons)
+            self._spawn(self._mark_unschedulable(pod, message))
+            return None
+        self.assumed[key] = node
+        self.node_infos[node].add(key, pod)
+        self.scheduled += 1
+        self._spawn(self._bind(pod, node))
+        return node
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._bind_tasks.add(task)
+        task.add_done_callback(self._bind_tasks.discard)
+
+    async def _bind(self, pod: Obj, node: str) -> None:
+        assert POD is not None
+        meta = pod["metadata"]
+        key = key_of(pod)
+        body = {"apiVersion": "v1", "kind": "Binding",
+                "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid")},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        async with self._binds:
+            try:
+                await self.client.create(POD, meta.get("namespace"), body, subresource="binding", name=meta["name"])
+            except Exception as exc:  # noqa: BLE001 - forget the assumption, try the pod again
+                if self.assumed.pop(key, None) == node and node in self.node_infos:
+                    self.node_infos[node].remove(key)
+                if isinstance(exc, StatusError) and exc.code in (404, 409):
+                    log.debug("%s: bind to %s not needed: %s", key, node, exc)
+                    return
+                log.warning("%s: binding to %s failed: %s; retrying", key, node, exc)
+                await asyncio.sleep(0.5)
+                current = self.pods.get(key)
+                if current is not None and not (current.get("spec") or {}).get("nodeName"):
+                    self._enqueue(current)
+                return
+        self.recorder.event(pod, "Normal", "Scheduled", f"Successfully assigned {key} to {node}")
+
+    async def _mark_unschedulable(self, pod: Obj, message: str) -> None:
+        assert POD is not None
+        ns, name = split_key(key_of(pod))
+        current = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"]
+        if current and current[0].get("status") == "False" and current[0].get("message") == message:
+            return  # nothing new to say
+        cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+                "lastProbeTime": None, "lastTransitionTime": now_iso()}
+        try:
+            await self.client.patch(POD, ns, name, {"status": {"conditions": [cond]}}, patch_type="strategic",
+                                    subresource="status")
+        except StatusError as exc:
+            log.debug("%s: status not written: %s", key_of(pod), exc)
+        self.recorder.event(pod, "Warning", "FailedScheduling", message)
+
+    async def wait_binds(self) -> None:
+        while self._bind_tasks:
+            await asyncio.gather(*list(self._bind_tasks), return_exceptions=True)
