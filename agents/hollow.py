@@ -69,6 +69,7 @@ class HollowNodes:
         self.config = config
         self.names = [f"{config.prefix}-{i}" for i in range(config.count)]
         self.name_set = set(self.names)
+        self.index = {name: i for i, name in enumerate(self.names)}
         self.pods = Informer(client, POD)
         self.pods.add_handler(self._on_pod)
         self._work: asyncio.Queue[str] = asyncio.Queue()
@@ -199,7 +200,7 @@ class HollowNodes:
                 self._work.put_nowait(key)
 
     def _pod_ip(self, node: str) -> str:
-        index = self.names.index(node) if node in self.name_set else 0
+        index = self.index.get(node, 0)
         n = self._ip_counter.get(node, 1) % 250 + 1
         self._ip_counter[node] = n
         net = ipaddress.ip_network(self.cidr(index))

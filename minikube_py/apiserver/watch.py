@@ -152,19 +152,23 @@ async def serve(request: web.Request, registry: Registry, req: WatchRequest) -> 
 
 async def _stream(resp: web.StreamResponse, registry: Registry, req: WatchRequest, enc: _Encoder,
                   start: int, deadline: float, request: web.Request) -> None:
-    """Pump store events through a queue so that timeouts never cancel the store iterator."""
+    """Pump store events through a queue so that timeouts never cancel the store iterator.
+
+    The queue is small: a client that reads slowly holds the pump back, so its backlog stays in the
+    store's bounded per-watcher queue, which tells it to relist when it overflows, instead of
+    growing here without limit."""
     last_seen = start - 1
-    queue: asyncio.Queue[WatchEvent | BaseException | None] = asyncio.Queue()
+    queue: asyncio.Queue[WatchEvent | BaseException | None] = asyncio.Queue(maxsize=1024)
 
     async def pump() -> None:
         try:
             async for ev in registry.store.watch(req.info.prefix(req.namespace), start_revision=start):
-                queue.put_nowait(ev)
-            queue.put_nowait(None)
+                await queue.put(ev)
+            await queue.put(None)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            queue.put_nowait(exc)
+            await queue.put(exc)
 
     pump_task = asyncio.create_task(pump())
     next_bookmark = time.monotonic() + BOOKMARK_INTERVAL * (0.8 + 0.4 * random.random())

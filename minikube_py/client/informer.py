@@ -20,6 +20,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from ..api.kinds import KindInfo
 from .aio import ApiClient
 from .rest import StatusError
@@ -33,45 +35,75 @@ Handler = Callable[[str, Obj, Obj | None], None]  # (event type ADDED/MODIFIED/D
 
 
 _POD_META = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
-             "deletionGracePeriodSeconds", "labels", "ownerReferences", "finalizers", "generateName")
+             "deletionGracePeriodSeconds", "labels", "ownerReferences", "finalizers")
 _POD_SPEC = ("nodeName", "schedulerName", "priority", "tolerations", "nodeSelector", "affinity", "overhead",
-             "hostNetwork", "hostname", "subdomain")
-_POD_STATUS = ("phase", "conditions", "podIP", "podIPs", "hostIP", "startTime", "reason", "nominatedNodeName")
+             "hostNetwork")
+_SHARED_SPEC = ("schedulerName", "tolerations", "nodeSelector", "affinity", "overhead")
 _intern = sys.intern
+_shared: dict[bytes, Any] = {}
+_SHARED_MAX = 50_000
+
+
+def _share(value: Any) -> Any:
+    """One object for equal values: the 1,000 pods of a ReplicaSet have equal labels, owners,
+    containers and tolerations, and holding them once each is most of what a pod costs.  Objects
+    in informer caches are read-only (controllers copy before they change anything)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    found = _shared.get(key)
+    if found is None:
+        if len(_shared) >= _SHARED_MAX:
+            _shared.clear()
+        _shared[key] = found = value
+    return found
 
 
 def slim_pod(pod: Obj) -> Obj:
-    """What the control plane reads of a pod, and nothing else.
+    """What the control plane reads of a pod, and nothing else, with equal parts shared.
 
-    30,000 pods held as full JSON dicts cost the master more memory than everything else it does
-    (client-go's informers strip managedFields for the same reason).  Kept: identity, labels,
-    owners, finalizers; scheduling inputs (node, tolerations, selectors, affinity, per-container
-    requests and ports, claims); status phase, conditions, addresses and restart counts.  Everything the
-    controllers write back goes through patches or status updates, so nothing is lost on the
-    server."""
+    30,000 pods held as full JSON dicts would cost the master most of its memory (client-go's
+    informers strip managedFields for the same reason).  Kept: identity, labels, owners,
+    finalizers; scheduling inputs (node, tolerations, selectors, affinity, per-container requests
+    and ports, claims); status phase, pod IP, condition types/statuses/transition times and
+    restart counts.  Everything the controllers write back goes through patches or status
+    updates, so nothing is lost on the server."""
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     m = {k: meta[k] for k in _POD_META if k in meta}
     if "namespace" in m:
         m["namespace"] = _intern(str(m["namespace"]))
+    for k in ("labels", "ownerReferences", "finalizers"):
+        if k in m:
+            m[k] = _share(m[k])
     s: Obj = {k: spec[k] for k in _POD_SPEC if k in spec}
     if "nodeName" in s and isinstance(s["nodeName"], str):
         s["nodeName"] = _intern(s["nodeName"])
-    s["containers"] = [{k: c[k] for k in ("name", "image", "ports", "resources") if k in c}
-                       for c in spec.get("containers") or []]
+    for k in _SHARED_SPEC:
+        if k in s:
+            s[k] = _share(s[k])
+    s["containers"] = _share([{k: c[k] for k in ("name", "image", "ports", "resources") if k in c}
+                              for c in spec.get("containers") or []])
     if spec.get("initContainers"):
-        s["initContainers"] = [{k: c[k] for k in ("name", "resources") if k in c} for c in spec["initContainers"]]
+        s["initContainers"] = _share([{k: c[k] for k in ("name", "resources") if k in c}
+                                      for c in spec["initContainers"]])
     claims = [{"name": v.get("name"), "persistentVolumeClaim": v["persistentVolumeClaim"]}
               for v in spec.get("volumes") or [] if v.get("persistentVolumeClaim")]
     if claims:  # the scheduler and the volume binder follow pods to their claims
-        s["volumes"] = claims
-    st: Obj = {k: status[k] for k in _POD_STATUS if k in status}
-    if "phase" in st and isinstance(st["phase"], str):
-        st["phase"] = _intern(st["phase"])
+        s["volumes"] = _share(claims)
+    st: Obj = {}
+    if "phase" in status:
+        st["phase"] = _intern(str(status["phase"]))
+    for k in ("podIP", "reason", "nominatedNodeName"):
+        if k in status:
+            st[k] = status[k]
+    if status.get("conditions"):
+        st["conditions"] = _share([{k: c[k] for k in ("type", "status", "reason", "message", "lastTransitionTime")
+                                    if k in c} for c in status["conditions"]])
     if status.get("containerStatuses"):
-        st["containerStatuses"] = [{"name": c.get("name"), "ready": c.get("ready"),
-                                    "restartCount": c.get("restartCount", 0)} for c in status["containerStatuses"]]
-    return {"apiVersion": pod.get("apiVersion", "v1"), "kind": pod.get("kind", "Pod"), "metadata": m, "spec": s,
-            "status": st}
+        st["containerStatuses"] = _share([{"name": c.get("name"), "ready": c.get("ready"),
+                                           "restartCount": c.get("restartCount", 0)}
+                                          for c in status["containerStatuses"]])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": s, "status": st}
 
 
 def strip_heavy_metadata(obj: Obj) -> Obj:

@@ -157,6 +157,7 @@ class Scheduler:
 
     async def run(self) -> None:
         flusher = asyncio.create_task(self._periodic_flush())
+        attempts = 0
         try:
             while True:
                 if not self._active:
@@ -169,8 +170,9 @@ class Scheduler:
                 if pod is None or (pod.get("spec") or {}).get("nodeName") or key in self.assumed:
                     continue
                 self.schedule_one(pod)
-                if len(self._bind_tasks) > 0 and self.scheduled % 64 == 0:
-                    await asyncio.sleep(0)  # let binds and watch events through
+                attempts += 1
+                if attempts % 32 == 0:
+                    await asyncio.sleep(0)  # let binds, status writes and watch events through
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

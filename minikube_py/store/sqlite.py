@@ -22,7 +22,7 @@ from pathlib import Path
 from .base import Expired, KeyExists, KeyNotFound, KeyValue, ListResult, RevisionMismatch, WatchEvent
 
 DEFAULT_HISTORY = 20_000  # revisions of history kept for watches
-MAX_BACKLOG = 200_000  # events queued for one slow watcher before it is told to relist
+MAX_BACKLOG = 20_000  # events queued for one slow watcher before it is told to relist (bounds memory)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, create_rev INTEGER NOT NULL,
