@@ -42,11 +42,11 @@ async def _wait(event: asyncio.Event) -> None:
 
 async def _run(args: argparse.Namespace, client: ApiClient) -> None:
     try:
-        await client.request("GET", "/version", request_timeout=10)
-    except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same advice
-        raise UserError(f"cannot reach the apiserver at {client.server} ({type(exc).__name__}: {exc}); is "
-                        "`minikube-py server` running, and is --kubeconfig right?") from None
-    try:
+        try:
+            await client.request("GET", "/version", request_timeout=10)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same advice
+            raise UserError(f"cannot reach the apiserver at {client.server} ({type(exc).__name__}: {exc}); is "
+                            "`minikube-py server` running, and is --kubeconfig right?") from None
         if args.command == "hollow-nodes":
             from agents.hollow import HollowConfig, HollowNodes
 

@@ -123,3 +123,30 @@ def test_kill_9_during_a_rollout(tmp_path: Path) -> None:
     # the old generation seen while sampling plus the new one: never a pod created twice
     assert len(watcher.uids) <= 2 * REPLICAS, f"{len(watcher.uids)} distinct pods over the rollout:\n" + \
         "\n".join(sorted(watcher.seen.values())) + "\n" + server.log()[-3000:]
+
+
+def test_scheduler_and_controller_manager_run_alone(tmp_path: Path) -> None:
+    """`server --no-control-plane` + `scheduler` + `controller-manager` as separate processes."""
+    import subprocess
+    import sys
+
+    server = start_server(tmp_path / "api", "sqlite")  # the API only
+    parts = [subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", part, "--kubeconfig",
+                               str(server.kubeconfig)], stdout=(tmp_path / f"{part}.log").open("wb"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
+             for part in ("scheduler", "controller-manager")]
+    nodes = start_hollow_nodes(server, 2)
+    client = RestClient(KubeConfig.load(str(server.kubeconfig)).connection(), timeout=5)
+    try:
+        client.request("POST", "/apis/apps/v1/namespaces/default/deployments", body=_deployment("nginx:1.25"))
+        _wait_rolled_out(client, 1, timeout=60)
+        pods = client.get("/api/v1/namespaces/default/pods", labelSelector="app=web")["items"]
+        assert len(pods) == REPLICAS and all(p["spec"].get("nodeName") for p in pods)
+    finally:
+        stop_server(nodes)
+        for p in parts:
+            stop_server(p)
+        stop_server(server.process)
+    for part in ("scheduler", "controller-manager"):
+        log = (tmp_path / f"{part}.log").read_text()
+        assert f"{part} running against https://127.0.0.1:" in log and "Traceback" not in log, log
