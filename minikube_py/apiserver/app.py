@@ -7,9 +7,11 @@ Kubernetes Status; nothing escapes as a traceback or an HTML page.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -17,7 +19,7 @@ from aiohttp import web
 from ..api import errors as E
 from ..store.base import Expired as StoreExpired
 from ..store.base import Store, StoreError, Unavailable
-from . import debug, discovery, openapi
+from . import debug, discovery, eventttl, openapi
 from .auth import User
 from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
 from .registry import Registry, ensure_kubernetes_service, ensure_system_namespaces
@@ -115,7 +117,8 @@ def _json(body: object) -> web.Response:
 
 
 def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_address: str = "127.0.0.1:6443",
-             ensure_namespaces: bool = True, default_toleration_seconds: int = 300) -> web.Application:
+             ensure_namespaces: bool = True, default_toleration_seconds: int = 300,
+             event_ttl: float = eventttl.DEFAULT_TTL) -> web.Application:
     """The apiserver.  `tokens=None` disables authentication (unit tests only)."""
     app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY)
     registry = Registry(MeteredStore(store), default_toleration_seconds=default_toleration_seconds)
@@ -192,4 +195,13 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
             await ensure_kubernetes_service(registry, server_address)
 
         app.on_startup.append(startup)
+
+    async def event_expiry(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(eventttl.sweep_forever(store, event_ttl), name="event-ttl")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(event_expiry)
     return app

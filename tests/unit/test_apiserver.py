@@ -283,3 +283,22 @@ async def test_discovery_lists_scale_subresource(api: TestClient) -> None:
     assert scale["group"] == "autoscaling" and scale["kind"] == "Scale"
     deployments = next(r for r in doc["resources"] if r["name"] == "deployments")
     assert deployments["shortNames"] == ["deploy"] and deployments["categories"] == ["all"]
+
+
+async def test_events_expire_after_the_ttl(api: TestClient) -> None:
+    from minikube_py.apiserver.eventttl import expire_events
+    from minikube_py.apiserver.resources import REGISTRY_KEY
+
+    def event(name: str, last: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+                "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}, "reason": "Test",
+                "message": "m", "type": "Normal", "count": 1, "firstTimestamp": last, "lastTimestamp": last}
+
+    for name, last in (("old", "2020-01-01T00:00:00Z"), ("new", "2099-01-01T00:00:00Z")):
+        r = await api.post("/api/v1/namespaces/default/events", json=event(name, last))
+        assert r.status == 201, await r.text()
+    store = api.server.app[REGISTRY_KEY].store
+    assert await expire_events(store, 3600) == 1
+    names = [e["metadata"]["name"] for e in (await (await api.get("/api/v1/namespaces/default/events")).json())[
+        "items"]]
+    assert names == ["new"]
