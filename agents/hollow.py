@@ -24,6 +24,7 @@ from minikube_py.api import kinds
 from minikube_py.client.aio import ApiClient
 from minikube_py.client.informer import Informer, key_of
 from minikube_py.client.rest import StatusError
+from minikube_py.client.tasks import run_together
 
 log = logging.getLogger("minikube_py.hollow")
 Obj = dict[str, Any]
@@ -263,11 +264,4 @@ class HollowNodes:
         await self.pods.synced.wait()
         if ready is not None:
             ready.set()
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+        await run_together(tasks)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fixtures.server import RunningServer, free_port, start_server, stop_server
+from tests.fixtures.server import RunningServer, free_port, start_hollow_nodes, start_server, stop_server
 
 
 @contextlib.contextmanager
@@ -59,6 +59,24 @@ def server(store: str) -> Iterator[RunningServer]:
         finally:
             stop_server(srv.process)
             shutil.rmtree(data, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def cluster(nodes: int, *, cpu: str, memory: str, prefix: str = "bench") -> Iterator[RunningServer]:
+    """The whole master (sqlite) with `nodes` hollow nodes heartbeating on Kubernetes' schedule;
+    yields once the scheduler can see them."""
+    srv = start_server(Path(tempfile.mkdtemp(prefix=f"{prefix}-")), "sqlite", control_plane=True)
+    try:
+        print(f"registering {nodes} hollow nodes ...", flush=True)
+        hollow = start_hollow_nodes(srv, nodes, cpu=cpu, memory=memory, timeout=300, lease_renew=10)
+        try:
+            time.sleep(2)  # let the scheduler see every node
+            yield srv
+        finally:
+            stop_server(hollow)
+    finally:
+        stop_server(srv.process)
+        shutil.rmtree(srv.data_dir, ignore_errors=True)
 
 
 def session(srv: RunningServer, connections: int = 100) -> aiohttp.ClientSession:

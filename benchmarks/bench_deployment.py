@@ -12,12 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
-from pathlib import Path
 
-from benchmarks._common import pod, report, session
-from tests.fixtures.server import RunningServer, start_hollow_nodes, start_server, stop_server
+from benchmarks._common import cluster, pod, report, session
+from tests.fixtures.server import RunningServer
 
 TARGET_S = 10.0
 
@@ -66,20 +64,11 @@ def main() -> None:
     p.add_argument("--nodes", type=int, default=100)
     p.add_argument("--replicas", type=int, default=1000)
     args = p.parse_args()
-    data = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
-    srv = start_server(data, "sqlite", control_plane=True)
-    try:
-        hollow = start_hollow_nodes(srv, args.nodes, cpu="16", memory="64Gi", timeout=120, lease_renew=10)
-        try:
-            time.sleep(2)  # let the scheduler see every node
-            seconds = asyncio.run(asyncio.wait_for(roll_out(srv, args.replicas), 300))
-            baseline = asyncio.run(direct_creates(srv, args.replicas))
-            report(f"{args.replicas}-replica Deployment, apply to available", seconds, "s", f"<= {TARGET_S:.0f} s",
-                   seconds <= TARGET_S, f"{args.replicas} bare pod creates, 64 clients: {baseline:.1f} s")
-        finally:
-            stop_server(hollow)
-    finally:
-        stop_server(srv.process)
+    with cluster(args.nodes, cpu="16", memory="64Gi", prefix="bench-deploy") as srv:
+        seconds = asyncio.run(asyncio.wait_for(roll_out(srv, args.replicas), 300))
+        baseline = asyncio.run(direct_creates(srv, args.replicas))
+        report(f"{args.replicas}-replica Deployment, apply to available", seconds, "s", f"<= {TARGET_S:.0f} s",
+               seconds <= TARGET_S, f"{args.replicas} bare pod creates, 64 clients: {baseline:.1f} s")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import report, session
+from benchmarks._common import cluster, report, session
 from benchmarks.bench_deployment import deployment
-from tests.fixtures.server import RunningServer, start_hollow_nodes, start_server, stop_server
+from tests.fixtures.server import RunningServer
 
 TARGET_MB = 1024.0
 
@@ -56,25 +55,15 @@ def main() -> None:
     p.add_argument("--deployments", type=int, default=30)
     p.add_argument("--replicas", type=int, default=1000)
     args = p.parse_args()
-    data = Path(tempfile.mkdtemp(prefix="bench-mem-"))
-    srv = start_server(data, "sqlite", control_plane=True)
-    try:
-        print(f"registering {args.nodes} hollow nodes ...", flush=True)
-        hollow = start_hollow_nodes(srv, args.nodes, cpu="64", memory="256Gi", timeout=300, lease_renew=10)
-        try:
-            time.sleep(2)
-            empty = rss_mb(srv.process.pid)
-            pods = args.deployments * args.replicas
-            print(f"creating {args.deployments} deployments x {args.replicas} replicas ...", flush=True)
-            seconds = asyncio.run(load(srv, args.deployments, args.replicas))
-            rss, peak = rss_mb(srv.process.pid), rss_mb(srv.process.pid, "VmHWM")
-            report(f"master RSS, {args.nodes} nodes + {pods} pods", rss, "MB", f"<= {TARGET_MB:.0f} MB",
-                   rss <= TARGET_MB, f"empty cluster {empty:.0f} MB; peak {peak:.0f} MB; all available "
-                                     f"after {seconds:.0f} s")
-        finally:
-            stop_server(hollow)
-    finally:
-        stop_server(srv.process)
+    with cluster(args.nodes, cpu="64", memory="256Gi", prefix="bench-mem") as srv:
+        empty = rss_mb(srv.process.pid)
+        pods = args.deployments * args.replicas
+        print(f"creating {args.deployments} deployments x {args.replicas} replicas ...", flush=True)
+        seconds = asyncio.run(load(srv, args.deployments, args.replicas))
+        rss, peak = rss_mb(srv.process.pid), rss_mb(srv.process.pid, "VmHWM")
+        report(f"master RSS, {args.nodes} nodes + {pods} pods", rss, "MB", f"<= {TARGET_MB:.0f} MB",
+               rss <= TARGET_MB, f"empty cluster {empty:.0f} MB; peak {peak:.0f} MB; all available "
+                                 f"after {seconds:.0f} s")
 
 
 if __name__ == "__main__":

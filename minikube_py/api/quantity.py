@@ -63,3 +63,12 @@ def millicores(value: str | int | float) -> int:
 
 def to_bytes(value: str | int | float) -> int:
     return int(parse(value).to_integral_value(rounding="ROUND_CEILING"))
+
+
+def amount(value: object, *, cpu: bool) -> int:
+    """Millicores (cpu) or bytes, and 0 for a missing or malformed value: for readers of stored
+    objects (scheduler, controllers, describe) that must not fail on one bad field."""
+    try:
+        return millicores(value) if cpu else to_bytes(value)  # type: ignore[arg-type]
+    except (QuantityError, ValueError, TypeError, ArithmeticError):
+        return 0

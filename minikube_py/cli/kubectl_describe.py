@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api.printers import age
-from ..api.quantity import QuantityError, millicores, to_bytes
+from ..api.quantity import amount
 from ..client.discovery import Resource
 from ..client.rest import StatusError
 from .kubectl_resources import (
@@ -550,11 +550,8 @@ def _node_pods(ctx: Context, node: str, allocatable: dict[str, str], w: _W) -> N
     except StatusError:
         pods = []
 
-    def amount(resource: str, value: Any) -> int:
-        try:
-            return millicores(value) if resource == "cpu" else to_bytes(value)
-        except (QuantityError, ValueError, TypeError):
-            return 0
+    def of(resource: str, value: Any) -> int:
+        return amount(value, cpu=resource == "cpu")
 
     def text(resource: str, n: int) -> str:
         if resource == "cpu":
@@ -565,7 +562,7 @@ def _node_pods(ctx: Context, node: str, allocatable: dict[str, str], w: _W) -> N
         return str(n)
 
     def percent(resource: str, n: int) -> int:
-        total = amount(resource, allocatable.get(resource, 0))
+        total = of(resource, allocatable.get(resource, 0))
         return int(n * 100 / total) if total else 0
 
     names = ("cpu", "memory", "ephemeral-storage")
@@ -581,7 +578,7 @@ def _node_pods(ctx: Context, node: str, allocatable: dict[str, str], w: _W) -> N
             for kind in ("requests", "limits"):
                 for r in names:
                     if r in (res.get(kind) or {}):
-                        per[(r, kind)] += amount(r, res[kind][r])
+                        per[(r, kind)] += of(r, res[kind][r])
         for key, v in per.items():
             totals[key] += v
         cells = [f"{text(r, per[(r, kind)])} ({percent(r, per[(r, kind)])}%)"

@@ -190,28 +190,15 @@ def _cell(value: Any) -> str:
     return format_value(value)
 
 
-def _sort_rows(f: Fetched, template: Template) -> None:
-    def key(row: Obj) -> tuple[int, Any]:
-        values = template.values(row.get("object") or {})
-        v = values[0] if values else None
-        if v is None:
-            return (0, "")
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            return (1, v)
-        return (2, format_value(v))
-    f.rows.sort(key=key)
-
-
-def _sort_objects(objs: list[Obj], template: Template) -> list[Obj]:
-    def key(obj: Obj) -> tuple[int, Any]:
-        values = template.values(obj)
-        v = values[0] if values else None
-        if v is None:
-            return (0, "")
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            return (1, v)
-        return (2, format_value(v))
-    return sorted(objs, key=key)
+def _sort_key(template: Template, obj: Obj) -> tuple[int, Any]:
+    """--sort-by: missing values first, then numbers by value, then the rest as text."""
+    values = template.values(obj)
+    v = values[0] if values else None
+    if v is None:
+        return (0, "")
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return (1, v)
+    return (2, format_value(v))
 
 
 def print_objects(objs: list[Obj], fmt: OutputFormat, *, single: bool, no_headers: bool = False) -> None:
@@ -293,7 +280,7 @@ def cmd_get(ctx: Context, args: argparse.Namespace) -> int:
                 if not fetched.rows:
                     continue
                 if sort_template:
-                    _sort_rows(fetched, sort_template)
+                    fetched.rows.sort(key=lambda row: _sort_key(sort_template, row.get("object") or {}))
                 lines = _table_lines(fetched, fmt, args, with_kind=with_kind, all_ns=args.all_namespaces,
                                      headers=not args.no_headers)
                 if not first:
@@ -309,7 +296,7 @@ def cmd_get(ctx: Context, args: argparse.Namespace) -> int:
                 last_rv = fetched.resource_version
                 objs.extend(fetched.objects)
             if sort_template:
-                objs = _sort_objects(objs, sort_template)
+                objs = sorted(objs, key=lambda obj: _sort_key(sort_template, obj))
             if objs or fmt.kind in ("yaml", "json") and not single:
                 if objs or not ctx.errors:
                     print_objects(objs, fmt, single=single, no_headers=args.no_headers)

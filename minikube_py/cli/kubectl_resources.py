@@ -213,6 +213,25 @@ def manifest_target(ctx: Context, m: Manifest) -> tuple[Resource, str | None, st
     return res, namespace, name
 
 
+def named_targets(ctx: Context, args: Any, verb: str, *, no_name: str, selector: str = "",
+                  allow_all: bool = False) -> list[tuple[Resource, str | None, str]]:
+    """(resource, namespace, name) of every object a command names: by -f, by TYPE NAME... or
+    TYPE/NAME, or (when the command allows it) every object of a type, or those a selector picks."""
+    if getattr(args, "filename", None):
+        return [manifest_target(ctx, m) for m in read_manifests(args.filename, args.recursive)]
+    out: list[tuple[Resource, str | None, str]] = []
+    for t in targets_from_args(ctx, args.args, verb=verb):
+        ns = ctx.namespace if t.resource.namespaced else None
+        if t.names:
+            out.extend((t.resource, ns, n) for n in t.names)
+        elif allow_all or selector:
+            objs, _ = list_objects(ctx, t.resource, ns, selector=selector)
+            out.extend((t.resource, ns, o["metadata"]["name"]) for o in objs)
+        else:
+            raise CommandError(no_name)
+    return out
+
+
 def error_when(exc: StatusError, verb: str, source: str) -> str:
     """kubectl's `Error from server (Reason): error when creating "file": message`."""
     from .mkctl import server_error

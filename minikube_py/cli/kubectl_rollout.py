@@ -21,9 +21,7 @@ from .kubectl_resources import (
     Obj,
     get_object,
     list_objects,
-    manifest_target,
-    read_manifests,
-    targets_from_args,
+    named_targets,
 )
 from .mkctl import CommandError, Context, duration, server_error
 from .printing import tabwrite
@@ -34,18 +32,7 @@ ROLLABLE = ("Deployment", "StatefulSet", "DaemonSet")
 
 
 def _items(ctx: Context, args: argparse.Namespace) -> list[tuple[Resource, str | None, str]]:
-    if args.filename:
-        return [manifest_target(ctx, m) for m in read_manifests(args.filename, args.recursive)]
-    out: list[tuple[Resource, str | None, str]] = []
-    for t in targets_from_args(ctx, args.args, verb="rollout"):
-        ns = ctx.namespace if t.resource.namespaced else None
-        if t.names:
-            out.extend((t.resource, ns, n) for n in t.names)
-        elif args.selector:
-            objs, _ = list_objects(ctx, t.resource, ns, selector=args.selector)
-            out.extend((t.resource, ns, o["metadata"]["name"]) for o in objs)
-        else:
-            raise CommandError("required resource not specified")
+    out = named_targets(ctx, args, "rollout", no_name="required resource not specified", selector=args.selector)
     for res, _, _ in out:
         if res.kind not in ROLLABLE:
             raise CommandError(f'no {"status viewer" if args.rollout_command == "status" else "rollbacker"} has '

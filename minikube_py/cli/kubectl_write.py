@@ -29,6 +29,7 @@ from .kubectl_resources import (
     get_object,
     list_objects,
     manifest_target,
+    named_targets,
     quoted_name,
     read_manifests,
     targets_from_args,
@@ -425,19 +426,8 @@ def cmd_annotate(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_scale(ctx: Context, args: argparse.Namespace) -> int:
     if args.replicas < 0:
         raise CommandError("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
-    items: list[tuple[Resource, str | None, str]] = []
-    if args.filename:
-        items = [manifest_target(ctx, m) for m in read_manifests(args.filename, args.recursive)]
-    else:
-        for t in targets_from_args(ctx, args.args, verb="scale"):
-            ns = ctx.namespace if t.resource.namespaced else None
-            if t.names:
-                items.extend((t.resource, ns, n) for n in t.names)
-            elif args.all or args.selector:
-                objs, _ = list_objects(ctx, t.resource, ns, selector=args.selector)
-                items.extend((t.resource, ns, o["metadata"]["name"]) for o in objs)
-            else:
-                raise CommandError("resource(s) were provided, but no name was specified")
+    items = named_targets(ctx, args, "scale", no_name="resource(s) were provided, but no name was specified",
+                          selector=args.selector, allow_all=args.all)
     for res, ns, name in items:
         if not ctx.discovery.has_subresource(res, "scale"):
             ctx.error(f'error: no scaler has been implemented for {{"{res.group}" "{res.kind}"}}')
@@ -486,14 +476,7 @@ def cmd_patch(ctx: Context, args: argparse.Namespace) -> int:
         raise CommandError("json patch must be a list of operations")
     if args.type != "json" and not isinstance(body, dict):
         raise CommandError(f'unable to parse "{text}": the patch must be a JSON object')
-    items: list[tuple[Resource, str | None, str]] = []
-    if args.filename:
-        items = [manifest_target(ctx, m) for m in read_manifests(args.filename, args.recursive)]
-    else:
-        for t in targets_from_args(ctx, args.args, verb="patch"):
-            if not t.names:
-                raise CommandError("resource(s) were provided, but no name was specified")
-            items.extend((t.resource, ctx.namespace if t.resource.namespaced else None, n) for n in t.names)
+    items = named_targets(ctx, args, "patch", no_name="resource(s) were provided, but no name was specified")
     for res, ns, name in items:
         try:
             before = ctx.client.get(res.path(ns, name, args.subresource or None))
@@ -527,15 +510,7 @@ def _editor() -> list[str]:
 
 
 def cmd_edit(ctx: Context, args: argparse.Namespace) -> int:
-    items: list[tuple[Resource, str | None, str]] = []
-    if args.filename:
-        items = [manifest_target(ctx, m) for m in read_manifests(args.filename, args.recursive)]
-    else:
-        for t in targets_from_args(ctx, args.args, verb="edit"):
-            if not t.names:
-                raise CommandError("edit needs a name: mkctl edit TYPE NAME")
-            items.extend((t.resource, ctx.namespace if t.resource.namespaced else None, n) for n in t.names)
-    for res, ns, name in items:
+    for res, ns, name in named_targets(ctx, args, "edit", no_name="edit needs a name: mkctl edit TYPE NAME"):
         _edit_one(ctx, args, res, ns, name)
     return 0
 

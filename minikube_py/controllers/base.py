@@ -13,7 +13,6 @@ stale cache never causes duplicates), and pod helpers shared by the workload con
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Hashable
@@ -26,6 +25,7 @@ from ..client.aio import ApiClient
 from ..client.events import EventRecorder
 from ..client.informer import CURRENT_EVENT, Informer, InformerFactory, key_of, split_key
 from ..client.rest import StatusError
+from ..client.tasks import run_together
 from ..client.tracing import Tracer
 from ..client.workqueue import WorkQueue
 
@@ -160,19 +160,6 @@ def selector_matches(selector: Obj | None, labels: dict[str, str] | None) -> boo
     return True
 
 
-def selector_string(selector: Obj | None) -> str:
-    parts = [f"{k}={v}" for k, v in sorted(((selector or {}).get("matchLabels") or {}).items())]
-    for e in (selector or {}).get("matchExpressions") or []:
-        op = e.get("operator")
-        if op in ("In", "NotIn"):
-            parts.append(f"{e['key']} {op.lower()} ({','.join(e.get('values') or [])})")
-        elif op == "Exists":
-            parts.append(str(e["key"]))
-        elif op == "DoesNotExist":
-            parts.append(f"!{e['key']}")
-    return ",".join(parts)
-
-
 # --- the controller ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -297,14 +284,7 @@ class Controller:
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(self.worker(), name=f"{self.name}-{i}") for i in range(self.workers)]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+        await run_together(tasks)
 
 
 def namespaced(key: str) -> tuple[str, str]:

@@ -9,12 +9,12 @@ before the workers start, so the first reconciles see the whole cluster.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from ..client.aio import ApiClient
 from ..client.events import EventRecorder
 from ..client.informer import InformerFactory
+from ..client.tasks import run_together
 from ..client.tracing import Tracer
 from .base import TIMINGS, Controller, ControllerContext
 from .deployment import DeploymentController
@@ -65,11 +65,6 @@ class ControllerManager:
                 log.exception("%s: start failed", c.name)
         tasks = [asyncio.create_task(c.run(), name=c.name) for c in self.controllers]
         try:
-            await asyncio.gather(*tasks)
+            await run_together(tasks)
         finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
             await self.tracer.stop()

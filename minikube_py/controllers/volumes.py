@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.quantity import QuantityError, to_bytes
+from ..api.quantity import amount
 from ..client.informer import Informer
 from ..client.rest import StatusError
 from .base import POD, Controller, ControllerContext, kind_info, selector_matches
@@ -32,10 +32,7 @@ LOCAL_PATH_ROOT = "/var/lib/minikube-py/local-path"
 
 
 def _size(value: Any) -> int:
-    try:
-        return to_bytes(value or 0)
-    except (QuantityError, ValueError, TypeError):
-        return 0
+    return amount(value or 0, cpu=False)
 
 
 def _claim_volumes(pod: Obj) -> list[str]:

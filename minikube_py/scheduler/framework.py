@@ -13,20 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.quantity import QuantityError, millicores, to_bytes
+from ..api.quantity import amount
 
 Obj = dict[str, Any]
 
 # kube-scheduler's "non-zero" defaults: a pod without requests still counts this much when scoring
 DEFAULT_MILLI_CPU = 100
 DEFAULT_MEMORY = 200 * 1024 * 1024
-
-
-def _q(value: Any, cpu: bool) -> int:
-    try:
-        return millicores(value) if cpu else to_bytes(value)
-    except (QuantityError, ValueError, TypeError):
-        return 0
 
 
 @dataclass(frozen=True)
@@ -45,7 +38,7 @@ def pod_requests(pod: Obj) -> Requests:
 
     def of(c: Obj) -> tuple[int, int]:
         req = ((c.get("resources") or {}).get("requests")) or {}
-        return _q(req.get("cpu", 0), True), _q(req.get("memory", 0), False)
+        return amount(req.get("cpu", 0), cpu=True), amount(req.get("memory", 0), cpu=False)
 
     cpu = sum(of(c)[0] for c in spec.get("containers") or [])
     mem = sum(of(c)[1] for c in spec.get("containers") or [])
@@ -53,7 +46,7 @@ def pod_requests(pod: Obj) -> Requests:
         icpu, imem = of(c)
         cpu, mem = max(cpu, icpu), max(mem, imem)
     overhead = spec.get("overhead") or {}
-    return Requests(cpu + _q(overhead.get("cpu", 0), True), mem + _q(overhead.get("memory", 0), False))
+    return Requests(cpu + amount(overhead.get("cpu", 0), cpu=True), mem + amount(overhead.get("memory", 0), cpu=False))
 
 
 def host_ports(pod: Obj) -> set[tuple[str, str, int]]:
@@ -117,8 +110,8 @@ class NodeInfo:
         self.name = str(meta.get("name"))
         self.labels = dict(meta.get("labels") or {})
         alloc = status.get("allocatable") or status.get("capacity") or {}
-        self.allocatable = (_q(alloc.get("cpu", 0), True), _q(alloc.get("memory", 0), False),
-                            int(_q(alloc.get("pods", 110), False)))
+        self.allocatable = (amount(alloc.get("cpu", 0), cpu=True), amount(alloc.get("memory", 0), cpu=False),
+                            int(amount(alloc.get("pods", 110), cpu=False)))
         self.ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         self.unschedulable = bool(spec.get("unschedulable"))
         self.taints = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
