@@ -6,7 +6,9 @@ them Running and Ready (with a pod IP from the node's range), and confirms grace
 a kubelet does once the containers are stopped.  The control plane cannot tell them from real
 nodes, which is what makes them good for testing controllers end to end and for benchmarks.
 
-Only the apiserver is used (informer on pods, REST writes); one process simulates all N nodes.
+Only the apiserver is used (informer on pods, REST writes, a work queue with per-pod backoff);
+one process simulates all N nodes.  Like a kubelet it never exits because the apiserver is away:
+registration, heartbeats and pod reports are retried with backoff until it answers again.
 """
 
 from __future__ import annotations
@@ -15,39 +17,26 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.api import kinds
+from minikube_py.api.errors import AlreadyExists, ApiError, NotFound
+from minikube_py.api.times import format_micro_time, format_time
 from minikube_py.client.aio import ApiClient
+from minikube_py.client.clock import SYSTEM, Clock
 from minikube_py.client.informer import Informer, key_of
-from minikube_py.client.rest import StatusError
 from minikube_py.client.tasks import run_together
+from minikube_py.client.workqueue import WorkQueue
 
 log = logging.getLogger("minikube_py.hollow")
 Obj = dict[str, Any]
 
 
-def _info(api_version: str, kind: str) -> kinds.KindInfo:
-    info = kinds.by_kind(api_version, kind)
-    assert info is not None
-    return info
-
-
-NODE = _info("v1", "Node")
-POD = _info("v1", "Pod")
-LEASE = _info("coordination.k8s.io/v1", "Lease")
+NODE = kinds.require("v1", "Node")
+POD = kinds.require("v1", "Pod")
+LEASE = kinds.require("coordination.k8s.io/v1", "Lease")
 LEASE_NS = "kube-node-lease"
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _micro_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -65,16 +54,16 @@ class HollowConfig:
 
 
 class HollowNodes:
-    def __init__(self, client: ApiClient, config: HollowConfig) -> None:
+    def __init__(self, client: ApiClient, config: HollowConfig, *, clock: Clock = SYSTEM) -> None:
         self.client = client
         self.config = config
+        self.clock = clock
         self.names = [f"{config.prefix}-{i}" for i in range(config.count)]
         self.name_set = set(self.names)
         self.index = {name: i for i, name in enumerate(self.names)}
-        self.pods = Informer(client, POD)
+        self.pods = Informer(client, POD, clock=clock)
         self.pods.add_handler(self._on_pod)
-        self._work: asyncio.Queue[str] = asyncio.Queue()
-        self._pending: set[str] = set()
+        self._work = WorkQueue("hollow-pods", base_delay=0.2, max_delay=10.0, clock=clock)
         self.started = 0
         self.confirmed_deletes = 0
         self._ip_counter: dict[str, int] = {}
@@ -84,7 +73,7 @@ class HollowNodes:
 
     def node_body(self, index: int, name: str) -> Obj:
         c = self.config
-        stamp = _now()
+        stamp = format_time(self.clock.now())
         labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
                   "minikube-py/hollow": "true", **(c.labels or {})}
         capacity = {"cpu": c.cpu, "memory": c.memory, "pods": str(c.pods), "ephemeral-storage": "100Gi"}
@@ -120,46 +109,57 @@ class HollowNodes:
 
         async def one(index: int, name: str) -> None:
             async with sem:
+                await self._register_one(index, name)
+
+        await asyncio.gather(*(one(i, n) for i, n in enumerate(self.names)))
+
+    async def _register_one(self, index: int, name: str) -> None:
+        """Register (or take over) one node and its lease, retrying with backoff until the apiserver
+        answers: a kubelet started before its apiserver waits for it."""
+        delay = 0.5
+        while True:
+            try:
                 body = self.node_body(index, name)
                 try:
                     created = await self.client.create(NODE, None, body)
-                except StatusError as exc:
-                    if exc.code != 409:
-                        raise
+                except AlreadyExists:
                     created = await self.client.get(NODE, None, name)
                 if (created.get("status") or {}).get("conditions") != body["status"]["conditions"]:
                     created["status"] = body["status"]
                     await self.client.update(NODE, None, created, subresource="status")
                 await self._renew_lease(name)
-
-        await asyncio.gather(*(one(i, n) for i, n in enumerate(self.names)))
+                return
+            except ApiError as exc:
+                log.warning("node/%s: registration failed (%s %s: %s); retrying in %.1fs", name, exc.code,
+                            exc.reason, exc, delay)
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _renew_lease(self, name: str) -> None:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": name, "namespace": LEASE_NS},
-                "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": _micro_now()}}
+                "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                         "renewTime": format_micro_time(self.clock.now())}}
         try:
             await self.client.patch(LEASE, LEASE_NS, name, {"spec": body["spec"]})
-        except StatusError as exc:
-            if exc.code != 404:
-                raise
-            with contextlib.suppress(StatusError):
+        except NotFound:
+            with contextlib.suppress(AlreadyExists):
                 await self.client.create(LEASE, LEASE_NS, body)
 
     async def heartbeat(self) -> None:
         sem = asyncio.Semaphore(self.config.concurrency)
-        last_status = time.monotonic()
+        last_status = self.clock.monotonic()
 
         async def renew(name: str) -> None:
             async with sem:
                 try:
                     await self._renew_lease(name)
-                except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next round
-                    log.warning("node/%s: lease renewal failed: %s", name, exc)
+                except ApiError as exc:  # a missed heartbeat is retried next round
+                    log.warning("node/%s: lease renewal failed: %s %s: %s", name, exc.code, exc.reason, exc)
 
         async def status(index: int, name: str) -> None:
             async with sem:
-                stamp = _now()
+                stamp = format_time(self.clock.now())
                 try:
                     node = await self.client.get(NODE, None, name)
                     old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
@@ -170,17 +170,16 @@ class HollowNodes:
                             c["lastTransitionTime"] = prev.get("lastTransitionTime", stamp)
                     await self.client.patch(NODE, None, name, {"status": {"conditions": conds}},
                                             patch_type="strategic", subresource="status")
-                except StatusError as exc:
-                    if exc.code == 404:  # deleted under us: register again, as a kubelet does
-                        await self.client.create(NODE, None, self.node_body(index, name))
-                    else:
-                        log.warning("node/%s: status update failed: %s", name, exc)
+                except NotFound:  # deleted under us: register again, as a kubelet does
+                    await self._register_one(index, name)
+                except ApiError as exc:  # retried at the next status round
+                    log.warning("node/%s: status update failed: %s %s: %s", name, exc.code, exc.reason, exc)
 
         while True:
-            await asyncio.sleep(self.config.lease_renew)
+            await self.clock.sleep(self.config.lease_renew)
             await asyncio.gather(*(renew(n) for n in self.names))
-            if time.monotonic() - last_status >= self.config.status_every:
-                last_status = time.monotonic()
+            if self.clock.monotonic() - last_status >= self.config.status_every:
+                last_status = self.clock.monotonic()
                 await asyncio.gather(*(status(i, n) for i, n in enumerate(self.names)))
 
     # --- pods ----------------------------------------------------------------------------------
@@ -195,10 +194,7 @@ class HollowNodes:
         phase = (pod.get("status") or {}).get("phase")
         if meta.get("deletionTimestamp") or (phase in (None, "Pending") and not (pod.get("status") or {}).get(
                 "startTime")):
-            key = key_of(pod)
-            if key not in self._pending:
-                self._pending.add(key)
-                self._work.put_nowait(key)
+            self._work.add(key_of(pod))
 
     def _pod_ip(self, node: str) -> str:
         index = self.index.get(node, 0)
@@ -217,13 +213,12 @@ class HollowNodes:
             try:  # the containers are "stopped": confirm, as the kubelet does
                 await self.client.delete(POD, ns, name, grace_period=0, preconditions={"uid": meta.get("uid")})
                 self.confirmed_deletes += 1
-            except StatusError as exc:
-                if exc.code not in (404, 409):
-                    raise
+            except NotFound:
+                pass  # gone already (a Conflict is retried with the pod's backoff)
             return
         if self.config.start_delay:
-            await asyncio.sleep(self.config.start_delay)
-        stamp = _now()
+            await self.clock.sleep(self.config.start_delay)
+        stamp = format_time(self.clock.now())
         containers = spec.get("containers") or []
         status = {
             "phase": "Running", "hostIP": "10.199.0.1", "podIP": self._pod_ip(spec["nodeName"]), "startTime": stamp,
@@ -239,22 +234,20 @@ class HollowNodes:
         try:
             await self.client.patch(POD, ns, name, {"status": status}, subresource="status")
             self.started += 1
-        except StatusError as exc:
-            if exc.code != 404:
-                raise
+        except NotFound:
+            pass
 
     async def _worker(self) -> None:
         while True:
-            key = await self._work.get()
-            self._pending.discard(key)
+            key = str(await self._work.get())
             try:
                 await self._handle(key)
-            except Exception as exc:  # noqa: BLE001 - retry a failed report later
-                log.warning("pod/%s: report failed: %s; retrying", key, exc)
-                await asyncio.sleep(1)
-                if key not in self._pending:
-                    self._pending.add(key)
-                    self._work.put_nowait(key)
+                self._work.forget(key)
+            except Exception as exc:  # noqa: BLE001 - a failed report (or a bad pod) is retried with backoff
+                delay = self._work.add_rate_limited(key, getattr(exc, "retry_after", None) or 0.0)
+                log.warning("%s: report failed (%s: %s); retrying in %.1fs", key, type(exc).__name__, exc, delay)
+            finally:
+                self._work.done(key)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         await self.register()

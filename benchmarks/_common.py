@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import ssl
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,46 +17,9 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fixtures.server import RunningServer, free_port, start_hollow_nodes, start_server, stop_server
+from benchmarks._server import RunningServer, etcd, server, start_hollow_nodes, start_server, stop_server
 
-
-@contextlib.contextmanager
-def etcd() -> Iterator[str]:
-    """A throw-away etcd on loopback; yields HOST:PORT."""
-    binary = shutil.which("etcd") or "/usr/bin/etcd"
-    data = Path(tempfile.mkdtemp(prefix="bench-etcd-"))
-    client, peer = free_port(), free_port()
-    proc = subprocess.Popen(
-        [binary, "--data-dir", str(data / "etcd"), "--listen-client-urls", f"http://127.0.0.1:{client}",
-         "--advertise-client-urls", f"http://127.0.0.1:{client}", "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-         "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-         "--initial-cluster", f"default=http://127.0.0.1:{peer}", "--quota-backend-bytes", str(4 << 30)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", client), timeout=0.2):
-            break
-        time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{client}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(data, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def server(store: str) -> Iterator[RunningServer]:
-    """A running `minikube-py server` on 'sqlite' or 'etcd' (which starts its own etcd)."""
-    data = Path(tempfile.mkdtemp(prefix=f"bench-{store}-"))
-    with contextlib.ExitStack() as stack:
-        url = "sqlite" if store == "sqlite" else "etcd://" + stack.enter_context(etcd())
-        srv = start_server(data, url)
-        try:
-            yield srv
-        finally:
-            stop_server(srv.process)
-            shutil.rmtree(data, ignore_errors=True)
+__all__ = ["RunningServer", "cluster", "etcd", "pod", "report", "server", "session"]
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks._common import pod, report, server, session
-from tests.fixtures.server import free_port
+from benchmarks._server import free_port
 
 TARGETS = {"sqlite": 1500.0, "etcd": 1000.0}
 

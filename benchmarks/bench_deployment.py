@@ -15,7 +15,7 @@ import json
 import time
 
 from benchmarks._common import cluster, pod, report, session
-from tests.fixtures.server import RunningServer
+from benchmarks._server import RunningServer
 
 TARGET_S = 10.0
 

@@ -12,8 +12,8 @@ import time
 from aiohttp import web
 
 from benchmarks._common import report, server, session
+from benchmarks._server import free_port
 from benchmarks.bench_create import _drive
-from tests.fixtures.server import free_port
 
 
 async def static_fetch(payload: bytes, srv_pki: tuple[str, str, str]) -> float:

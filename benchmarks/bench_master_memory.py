@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from benchmarks._common import cluster, report, session
+from benchmarks._server import RunningServer
 from benchmarks.bench_deployment import deployment
-from tests.fixtures.server import RunningServer
 
 TARGET_MB = 1024.0
 

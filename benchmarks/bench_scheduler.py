@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks._common import pod, report, server, session
-from tests.fixtures.server import RunningServer, start_hollow_nodes, stop_server
+from benchmarks._server import RunningServer, start_hollow_nodes, stop_server
 
 TARGET = 500.0
 

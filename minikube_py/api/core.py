@@ -5,12 +5,12 @@ PersistentVolume, PersistentVolumeClaim, Event.  The kinds table (kinds.py) maps
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from . import quantity
+from .b64 import Base64Bytes, decoded_size
 from .errors import FieldError
 from .meta import K8sModel, K8sObject, LabelSelector, config_key_errors, merge_by
 from .pod import (
@@ -282,7 +282,7 @@ def _data_errors(keys: list[str], path: str) -> list[FieldError]:
 class ConfigMap(K8sObject):
     spec_fields = ()
     data: dict[str, str] | None = None
-    binary_data: dict[str, str] | None = None
+    binary_data: dict[str, Base64Bytes] | None = None
     immutable: bool | None = None
 
     def validation_errors(self) -> list[FieldError]:
@@ -290,7 +290,7 @@ class ConfigMap(K8sObject):
         for key in set(self.data or {}) & set(self.binary_data or {}):
             out.append(FieldError.invalid("data", key, "duplicate of key present in binaryData"))
         size = sum(len(k) + len(v) for k, v in (self.data or {}).items())
-        size += sum(len(k) + len(v) * 3 // 4 for k, v in (self.binary_data or {}).items())
+        size += sum(len(k) + decoded_size(v) for k, v in (self.binary_data or {}).items())
         if size > _MAX_DATA:
             out.append(FieldError.too_long("", "", _MAX_DATA))
         return out
@@ -304,7 +304,7 @@ class ConfigMap(K8sObject):
 
 class Secret(K8sObject):
     spec_fields = ()
-    data: dict[str, str] | None = None
+    data: dict[str, Base64Bytes] | None = None
     string_data: dict[str, str] | None = None
     type: str | None = None
     immutable: bool | None = None
@@ -323,13 +323,7 @@ class Secret(K8sObject):
 
     def validation_errors(self) -> list[FieldError]:
         out = _data_errors(list(self.data or {}), "data")
-        total = 0
-        for key, value in (self.data or {}).items():
-            try:
-                total += len(base64.b64decode(value, validate=True))
-            except (binascii.Error, ValueError):
-                out.append(FieldError.invalid(f"data[{key}]", "<secret contents redacted>",
-                                              "illegal base64 data"))
+        total = sum(decoded_size(value) for value in (self.data or {}).values())
         if total > _MAX_DATA:
             out.append(FieldError.too_long("data", "", _MAX_DATA))
         if self.type == "kubernetes.io/tls":

@@ -2,7 +2,11 @@
 
 Every failure the apiserver returns is one of these; the apiserver's error middleware turns it
 into a `meta/v1 Status` body with the same code, reason and message the real apiserver uses, and
-the client turns a Status back into the same class.  One flat tree, one class per status.
+the REST clients (client/aio.py, client/rest.py) turn a Status back into the same class, so
+callers catch classes (`except NotFound`), never numbers.  One flat tree, one class per status,
+plus the two ways a request can fail without an answer: `Unreachable` (it never reached the
+server: nothing happened) and `ConnectionLost` (it was sent and no answer came: it may have
+happened).  `temporary` marks what is worth retrying as it is.
 """
 
 from __future__ import annotations
@@ -95,8 +99,12 @@ class ApiError(Exception):
 
     message: str
     details: dict[str, Any] | None = field(default=None)
+    # on the client side: the Status body as the server sent it, and its Retry-After in seconds
+    received: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    retry_after: float | None = field(default=None, compare=False)
     code: ClassVar[int] = 500
     reason: ClassVar[str] = "InternalError"
+    temporary: ClassVar[bool] = False  # the same request may succeed later (after a backoff)
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
@@ -105,6 +113,8 @@ class ApiError(Exception):
         return self.message
 
     def status(self) -> dict[str, Any]:
+        if self.received is not None:
+            return self.received
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -163,6 +173,7 @@ class AlreadyExists(ApiError):
 
 class Conflict(ApiError):
     code, reason = 409, "Conflict"
+    temporary = True
 
     @classmethod
     def modified(cls, resource: str, group: str, name: str) -> Conflict:
@@ -178,6 +189,7 @@ class Conflict(ApiError):
 
 class Expired(ApiError):
     code, reason = 410, "Expired"
+    temporary = True
 
 
 class RequestEntityTooLarge(ApiError):
@@ -186,6 +198,12 @@ class RequestEntityTooLarge(ApiError):
 
 class UnsupportedMediaType(ApiError):
     code, reason = 415, "UnsupportedMediaType"
+
+
+class RequestHeaderFieldsTooLarge(ApiError):
+    """Go's net/http answers this (with no Status body) past 1 MiB of request line and headers."""
+
+    code, reason = 431, "RequestHeaderFieldsTooLarge"
 
 
 class Invalid(ApiError):
@@ -210,26 +228,40 @@ class Invalid(ApiError):
 
 class TooManyRequests(ApiError):
     code, reason = 429, "TooManyRequests"
+    temporary = True
 
 
 class InternalError(ApiError):
     code, reason = 500, "InternalError"
+    temporary = True
 
 
 class ServiceUnavailable(ApiError):
     code, reason = 503, "ServiceUnavailable"
+    temporary = True
 
 
 class Timeout(ApiError):
     code, reason = 504, "Timeout"
+    temporary = True
+
+
+class Unreachable(ServiceUnavailable):
+    """The request never reached the apiserver (refused, reset before sending, DNS, TLS):
+    nothing happened on the server, so it is safe to send again."""
+
+
+class ConnectionLost(Timeout):
+    """The request was sent and no answer came (the connection broke, the client timed out):
+    like a 504, it may have happened.  A create must not be repeated blindly."""
 
 
 _BY_REASON: dict[str, type[ApiError]] = {
     c.reason: c
     for c in (
         BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, AlreadyExists,
-        Conflict, Expired, RequestEntityTooLarge, UnsupportedMediaType, Invalid, TooManyRequests,
-        InternalError, ServiceUnavailable, Timeout,
+        Conflict, Expired, RequestEntityTooLarge, UnsupportedMediaType, RequestHeaderFieldsTooLarge, Invalid,
+        TooManyRequests, InternalError, ServiceUnavailable, Timeout,
     )
 }
 _BY_CODE: dict[int, type[ApiError]] = {}
@@ -237,10 +269,17 @@ for _cls in _BY_REASON.values():
     _BY_CODE.setdefault(_cls.code, _cls)
 
 
-def from_status(body: dict[str, Any], http_code: int) -> ApiError:
-    """The client side: a Status body (or its absence) back to the matching class."""
+def from_status(body: dict[str, Any], http_code: int, *, retry_after: float | None = None) -> ApiError:
+    """The client side: a Status body (or its absence) back to the matching class.  `code` stays the
+    HTTP code the server answered (a 502 is an InternalError with code 502), `received` the body."""
     reason = str(body.get("reason") or "")
-    cls = _BY_REASON.get(reason) or _BY_CODE.get(http_code) or InternalError
+    cls = _BY_REASON.get(reason) or _BY_CODE.get(http_code) or (
+        InternalError if http_code >= 500 else BadRequest)
     message = str(body.get("message") or f"the server responded with status {http_code}")
-    err = cls(message, body.get("details"))
+    if retry_after is None:
+        seconds = (body.get("details") or {}).get("retryAfterSeconds")
+        retry_after = float(seconds) if isinstance(seconds, int | float) and seconds > 0 else None
+    err = cls(message, body.get("details"), body, retry_after)
+    if http_code != cls.code:
+        object.__setattr__(err, "code", http_code)
     return err

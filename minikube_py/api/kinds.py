@@ -1,13 +1,15 @@
 """The kinds table: one entry per kind drives routes, discovery, openapi, tables and the client.
 
-Adding a kind is one `KindInfo` here plus its model; nothing else needs to learn about it.
+Adding a kind is one `KindInfo` here plus its model (and, for Table columns other than Name and
+Created At, its printer); nothing else needs to learn about it.  The apiserver's per-kind storage
+rules (apiserver/strategies.py) are looked up by the entry, never by the kind's name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import apps, coordination, core, events, networking, storage
+from . import apps, coordination, core, events, networking, printers, storage
 from .meta import K8sObject
 
 
@@ -24,6 +26,9 @@ class KindInfo:
     categories: tuple[str, ...] = ()
     subresources: frozenset[str] = field(default_factory=frozenset)  # "status", "scale", ...
     storage_resource: str = ""  # key prefix under /registry/; defaults to plural
+    printer: printers.Printer = printers.DEFAULT  # the Table columns of `kubectl get`
+    # the kind's message in apiserver/proto_schema.MESSAGES when kubectl may send it as protobuf
+    proto_message: str = ""
 
     @property
     def api_version(self) -> str:
@@ -63,29 +68,48 @@ _ALL = ("all",)
 
 KINDS: tuple[KindInfo, ...] = (
     # core/v1
-    KindInfo("Namespace", "", "v1", "namespaces", "namespace", False, core.Namespace, ("ns",), (), frozenset({"status", "finalize"})),
-    KindInfo("Node", "", "v1", "nodes", "node", False, core.Node, ("no",), (), _S),
-    KindInfo("Pod", "", "v1", "pods", "pod", True, core.Pod, ("po",), _ALL, frozenset({"status", "binding", "log", "exec", "attach", "portforward", "eviction"})),
-    KindInfo("Service", "", "v1", "services", "service", True, core.Service, ("svc",), _ALL, _S),
-    KindInfo("Endpoints", "", "v1", "endpoints", "endpoints", True, core.Endpoints, ("ep",)),
-    KindInfo("ConfigMap", "", "v1", "configmaps", "configmap", True, core.ConfigMap, ("cm",)),
-    KindInfo("Secret", "", "v1", "secrets", "secret", True, core.Secret),
-    KindInfo("PersistentVolume", "", "v1", "persistentvolumes", "persistentvolume", False, core.PersistentVolume, ("pv",), (), _S),
-    KindInfo("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", True, core.PersistentVolumeClaim, ("pvc",), (), _S),
-    KindInfo("Event", "", "v1", "events", "event", True, core.Event, ("ev",)),
+    KindInfo("Namespace", "", "v1", "namespaces", "namespace", False, core.Namespace, ("ns",), (),
+             frozenset({"status", "finalize"}), printer=printers.NAMESPACE, proto_message="Namespace"),
+    KindInfo("Node", "", "v1", "nodes", "node", False, core.Node, ("no",), (), _S,
+             printer=printers.NODE, proto_message="Node"),
+    KindInfo("Pod", "", "v1", "pods", "pod", True, core.Pod, ("po",), _ALL,
+             frozenset({"status", "binding", "log", "exec", "attach", "portforward", "eviction"}),
+             printer=printers.POD, proto_message="Pod"),
+    KindInfo("Service", "", "v1", "services", "service", True, core.Service, ("svc",), _ALL, _S,
+             printer=printers.SERVICE, proto_message="Service"),
+    KindInfo("Endpoints", "", "v1", "endpoints", "endpoints", True, core.Endpoints, ("ep",),
+             printer=printers.ENDPOINTS, proto_message="Endpoints"),
+    KindInfo("ConfigMap", "", "v1", "configmaps", "configmap", True, core.ConfigMap, ("cm",),
+             printer=printers.CONFIGMAP, proto_message="ConfigMap"),
+    KindInfo("Secret", "", "v1", "secrets", "secret", True, core.Secret,
+             printer=printers.SECRET, proto_message="Secret"),
+    KindInfo("PersistentVolume", "", "v1", "persistentvolumes", "persistentvolume", False, core.PersistentVolume,
+             ("pv",), (), _S, printer=printers.PV, proto_message="PersistentVolume"),
+    KindInfo("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", True,
+             core.PersistentVolumeClaim, ("pvc",), (), _S, printer=printers.PVC, proto_message="PersistentVolumeClaim"),
+    KindInfo("Event", "", "v1", "events", "event", True, core.Event, ("ev",),
+             printer=printers.EVENT, proto_message="Event"),
     # apps/v1
-    KindInfo("Deployment", "apps", "v1", "deployments", "deployment", True, apps.Deployment, ("deploy",), _ALL, _SS),
-    KindInfo("ReplicaSet", "apps", "v1", "replicasets", "replicaset", True, apps.ReplicaSet, ("rs",), _ALL, _SS),
-    KindInfo("StatefulSet", "apps", "v1", "statefulsets", "statefulset", True, apps.StatefulSet, ("sts",), _ALL, _SS),
+    KindInfo("Deployment", "apps", "v1", "deployments", "deployment", True, apps.Deployment, ("deploy",), _ALL, _SS,
+             printer=printers.DEPLOYMENT, proto_message="Deployment"),
+    KindInfo("ReplicaSet", "apps", "v1", "replicasets", "replicaset", True, apps.ReplicaSet, ("rs",), _ALL, _SS,
+             printer=printers.REPLICASET, proto_message="ReplicaSet"),
+    KindInfo("StatefulSet", "apps", "v1", "statefulsets", "statefulset", True, apps.StatefulSet, ("sts",), _ALL, _SS,
+             printer=printers.STATEFULSET),
     # networking.k8s.io/v1
-    KindInfo("Ingress", "networking.k8s.io", "v1", "ingresses", "ingress", True, networking.Ingress, ("ing",), (), _S),
-    KindInfo("IngressClass", "networking.k8s.io", "v1", "ingressclasses", "ingressclass", False, networking.IngressClass),
+    KindInfo("Ingress", "networking.k8s.io", "v1", "ingresses", "ingress", True, networking.Ingress, ("ing",), (),
+             _S, printer=printers.INGRESS, proto_message="Ingress"),
+    KindInfo("IngressClass", "networking.k8s.io", "v1", "ingressclasses", "ingressclass", False,
+             networking.IngressClass, printer=printers.INGRESSCLASS, proto_message="IngressClass"),
     # storage.k8s.io/v1
-    KindInfo("StorageClass", "storage.k8s.io", "v1", "storageclasses", "storageclass", False, storage.StorageClass, ("sc",)),
+    KindInfo("StorageClass", "storage.k8s.io", "v1", "storageclasses", "storageclass", False, storage.StorageClass,
+             ("sc",), printer=printers.STORAGECLASS),
     # coordination.k8s.io/v1
-    KindInfo("Lease", "coordination.k8s.io", "v1", "leases", "lease", True, coordination.Lease),
+    KindInfo("Lease", "coordination.k8s.io", "v1", "leases", "lease", True, coordination.Lease,
+             printer=printers.LEASE),
     # events.k8s.io/v1 (stored apart from core/v1 events: no version conversion yet)
-    KindInfo("Event", "events.k8s.io", "v1", "events", "event", True, events.Event, ("ev",), (), frozenset(), "events.k8s.io"),
+    KindInfo("Event", "events.k8s.io", "v1", "events", "event", True, events.Event, ("ev",), (), frozenset(),
+             "events.k8s.io", printer=printers.EVENT),
 )
 
 BY_GROUP_VERSION: dict[str, list[KindInfo]] = {}
@@ -102,6 +126,18 @@ def by_resource(api_version: str, plural: str) -> KindInfo | None:
 
 def by_kind(api_version: str, kind: str) -> KindInfo | None:
     return _BY_GV_KIND.get((api_version, kind))
+
+
+class UnknownKind(LookupError):
+    """A kind the code names that the table lacks: a programming error, not a client's."""
+
+
+def require(api_version: str, kind: str) -> KindInfo:
+    """The entry of a kind the caller knows is served (`require("apps/v1", "Deployment")`)."""
+    info = _BY_GV_KIND.get((api_version, kind))
+    if info is None:
+        raise UnknownKind(f"kind {kind!r} of {api_version!r} is not in the kinds table (minikube_py/api/kinds.py)")
+    return info
 
 
 def group_versions() -> list[str]:

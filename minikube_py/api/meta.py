@@ -24,6 +24,7 @@ from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from .errors import FieldError
+from .selectors import label_selector_matches
 
 # --- base classes -------------------------------------------------------------------------------
 
@@ -287,25 +288,11 @@ def label_selector_errors(sel: LabelSelector | None, path: str) -> list[FieldErr
 
 
 def selector_matches(sel: LabelSelector | None, labels: dict[str, str] | None) -> bool:
-    """A metav1.LabelSelector against a label set (an empty selector matches everything)."""
+    """A metav1.LabelSelector against a label set: no selector matches nothing, an empty one
+    everything (the rule itself is selectors.label_selector_matches, on the wire form)."""
     if sel is None:
         return False
-    labels = labels or {}
-    for k, v in (sel.match_labels or {}).items():
-        if labels.get(k) != v:
-            return False
-    for req in sel.match_expressions or []:
-        key = req.key or ""
-        present = key in labels
-        if req.operator == "In" and (not present or labels[key] not in (req.values or [])):
-            return False
-        if req.operator == "NotIn" and present and labels[key] in (req.values or []):
-            return False
-        if req.operator == "Exists" and not present:
-            return False
-        if req.operator == "DoesNotExist" and present:
-            return False
-    return True
+    return label_selector_matches(sel.dump(), labels)
 
 
 def object_meta_errors(meta: ObjectMeta, *, namespaced: bool, name_is_label: bool = False) -> list[FieldError]:

@@ -1,8 +1,9 @@
 """Server-side printers: the Table columns kube-apiserver defines for each kind, and their cells.
 
-The apiserver (apiserver/tables.py) calls `printer_for(group, kind)` when a client asks for
-`as=Table`; kubectl prints what comes back, so `kubectl get` and `mkctl get` show the same
-columns as against a real cluster.  Printers work on wire dicts (no pydantic) because a Table of
+Each kind's entry in the kinds table (api/kinds.py) names its printer (a kind without one gets
+DEFAULT), and the apiserver (apiserver/tables.py) uses it when a client asks for `as=Table`;
+kubectl prints what comes back, so `kubectl get` and `mkctl get` show the same columns as
+against a real cluster.  Printers work on wire dicts (no pydantic) because a Table of
 10,000 pods must stay fast.  Columns with priority 1 show with `-o wide`.
 """
 
@@ -451,20 +452,6 @@ EVENT = Printer((Column("Last Seen", description="Time when last this event was 
 
 DEFAULT = Printer((NAME, Column("Created At", "date", description="Time when the object was created.")),
                   lambda o, now: [_meta(o).get("name", ""), _meta(o).get("creationTimestamp", "")])
-
-_PRINTERS: dict[tuple[str, str], Printer] = {
-    ("", "Pod"): POD, ("", "Service"): SERVICE, ("", "Endpoints"): ENDPOINTS, ("", "Node"): NODE,
-    ("", "Namespace"): NAMESPACE, ("", "ConfigMap"): CONFIGMAP, ("", "Secret"): SECRET,
-    ("", "PersistentVolume"): PV, ("", "PersistentVolumeClaim"): PVC, ("", "Event"): EVENT,
-    ("apps", "Deployment"): DEPLOYMENT, ("apps", "ReplicaSet"): REPLICASET, ("apps", "StatefulSet"): STATEFULSET,
-    ("networking.k8s.io", "Ingress"): INGRESS, ("networking.k8s.io", "IngressClass"): INGRESSCLASS,
-    ("storage.k8s.io", "StorageClass"): STORAGECLASS, ("coordination.k8s.io", "Lease"): LEASE,
-    ("events.k8s.io", "Event"): EVENT,
-}
-
-
-def printer_for(group: str, kind: str) -> Printer:
-    return _PRINTERS.get((group, kind), DEFAULT)
 
 
 def now_utc() -> datetime:

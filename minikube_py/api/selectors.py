@@ -134,6 +134,30 @@ def parse_label_selector(text: str | None) -> LabelSelector:
     return LabelSelector(tuple(reqs))
 
 
+def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, str] | None) -> bool:
+    """A metav1.LabelSelector in its JSON form (matchLabels + matchExpressions) against a label set:
+    all terms must hold; an empty selector matches everything (callers that want "matches
+    nothing", as workload controllers do, check for emptiness first)."""
+    if not selector:
+        return True
+    labels = labels or {}
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key") or "", expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
 def format_label_selector(match_labels: dict[str, str] | None, match_expressions: list[dict[str, Any]] | None) -> str:
     """metav1.LabelSelector -> its string form (Scale.status.selector, kubectl describe)."""
     parts = [f"{k}={v}" for k, v in sorted((match_labels or {}).items())]

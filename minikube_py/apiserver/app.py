@@ -18,9 +18,10 @@ from aiohttp import web
 
 from ..api import errors as E
 from ..store.base import Expired as StoreExpired
-from ..store.base import Store, StoreError, Unavailable
-from . import debug, discovery, eventttl, openapi
+from ..store.base import OutcomeUnknown, Store, StoreError, Unavailable
+from . import debug, discovery, eventttl, openapi, watch
 from .auth import User
+from .httpserver import HANDLER_ARGS, header_limits
 from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
 from .registry import Registry, ensure_kubernetes_service, ensure_system_namespaces
 from .resources import REGISTRY_KEY, TARGET_KEY, ResourceHandlers
@@ -69,6 +70,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except StoreExpired as err:
         code = 410
         return _status_response(E.Expired(str(err)))
+    except OutcomeUnknown as err:  # as kube-apiserver answers a write whose etcd call timed out
+        code = 504
+        return _status_response(E.Timeout(f"Timeout: request did not complete within requested timeout - {err}; "
+                                          "the request may have succeeded: read the object before retrying"))
     except Unavailable as err:
         code = 503
         return _status_response(E.ServiceUnavailable(f"the storage backend is unavailable: {err}"))
@@ -86,7 +91,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status == 405:
             return _status_response(E.MethodNotAllowed("the server does not allow this method on the requested "
                                                        "resource"))
-        return _status_response(E.from_status({"message": exc.reason or exc.text or str(exc)}, exc.status))
+        generic = type(E.from_status({}, exc.status))(exc.reason or exc.text or str(exc))  # the class for the code
+        return web.Response(body=orjson.dumps(dict(generic.status(), code=exc.status)), status=exc.status,
+                            content_type="application/json")
     except Exception as exc:  # noqa: BLE001 - last line: never a traceback on the wire
         log.exception("%s %s: unexpected error", request.method, request.path)
         return _status_response(E.InternalError(f"an error on the server ({type(exc).__name__}: {exc}) has "
@@ -118,12 +125,24 @@ def _json(body: object) -> web.Response:
 
 def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_address: str = "127.0.0.1:6443",
              ensure_namespaces: bool = True, default_toleration_seconds: int = 300,
-             event_ttl: float = eventttl.DEFAULT_TTL) -> web.Application:
-    """The apiserver.  `tokens=None` disables authentication (unit tests only)."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY)
+             event_ttl: float = eventttl.DEFAULT_TTL, min_request_timeout: float = 1800.0,
+             watch_limits: watch.Limits | None = None) -> web.Application:
+    """The apiserver.  `tokens=None` disables authentication (unit tests only).
+
+    `min_request_timeout` is kube-apiserver's --min-request-timeout: a watch without
+    timeoutSeconds ends after a random time between it and twice it."""
+    app = web.Application(middlewares=[errors_middleware, header_limits, auth_middleware], client_max_size=MAX_BODY,
+                          handler_args=HANDLER_ARGS)
     registry = Registry(MeteredStore(store), default_toleration_seconds=default_toleration_seconds)
     app[REGISTRY_KEY] = registry
     app[TOKENS_KEY] = tokens
+    hub = watch.WatchHub(registry.store, limits=watch_limits, min_request_timeout=min_request_timeout)
+    app[watch.HUB_KEY] = hub
+
+    async def end_watches(_: web.Application) -> None:  # before aiohttp waits for handlers to finish
+        await hub.close()
+
+    app.on_shutdown.append(end_watches)
     res = ResourceHandlers(registry)
     debug.add_routes(app, debug.ReconcileHub())
 

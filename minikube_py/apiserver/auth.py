@@ -1,8 +1,10 @@
 """Security from the first start: a CA, a serving certificate, bearer tokens and a kubeconfig.
 
-`minikube-py server` calls `ensure_credentials(data_dir, hosts)` once at start: it creates what
-is missing in the data dir (and keeps what exists, so clients keep working across restarts)
-and returns what the app needs.  The middleware in app.py checks tokens on every request.
+`minikube-py server` calls `secure_data_dir` and then `ensure_credentials(data_dir, hosts)` once at
+start: it creates what is missing in the data dir (and keeps what exists, so clients keep working
+across restarts) and returns what the app needs.  The middleware in app.py checks tokens on every
+request.  The data dir holds the cluster's keys, tokens and state: it is 0700 and every file the
+server keeps in it 0600, whatever the umask, and a start fixes a dir made by an older version.
 """
 
 from __future__ import annotations
@@ -51,10 +53,37 @@ class Credentials:
         return ctx
 
 
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), PRIVATE_FILE)  # the mode of open() applies only to a new file, minus the umask
         f.write(data)
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    os.chmod(path, PRIVATE_DIR)
+
+
+def secure_data_dir(data_dir: Path, *, create: tuple[str, ...] = ()) -> None:
+    """The data dir (and pki/ in it) 0700 and every file in them 0600, also when an older version or a
+    loose umask made them.  `create` names files to make (empty, 0600) when missing, such as the
+    sqlite store, whose -wal and -shm files sqlite then creates with the database's mode."""
+    _private_dir(data_dir)
+    for name in create:
+        os.close(os.open(data_dir / name, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    pki = data_dir / "pki"
+    if pki.is_dir() and not pki.is_symlink():
+        _private_dir(pki)
+    for d in (data_dir, pki):
+        if not d.is_dir() or d.is_symlink():
+            continue
+        for entry in d.iterdir():
+            if entry.is_file() and not entry.is_symlink():
+                os.chmod(entry, PRIVATE_FILE)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -74,7 +103,7 @@ def _make_ca(d: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
                                          content_commitment=False, key_encipherment=False, data_encipherment=False,
                                          key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
             .sign(key, hashes.SHA256()))
-    (d / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(d / "ca.crt", cert.public_bytes(serialization.Encoding.PEM))
     _write_private(d / "ca.key", _key_pem(key))
     return cert, key
 
@@ -95,9 +124,9 @@ def _make_server_cert(d: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePri
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    (d / "apiserver.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(d / "apiserver.crt", cert.public_bytes(serialization.Encoding.PEM))
     _write_private(d / "apiserver.key", _key_pem(key))
-    (d / "apiserver.hosts").write_text("\n".join(sorted(hosts)) + "\n")
+    _write_private(d / "apiserver.hosts", ("\n".join(sorted(hosts)) + "\n").encode())
 
 
 def default_hosts(bind: str) -> list[str]:
@@ -123,7 +152,7 @@ def read_tokens(path: Path) -> dict[str, User]:
 
 def ensure_credentials(data_dir: Path, *, hosts: list[str], server_url: str) -> Credentials:
     pki = data_dir / "pki"
-    pki.mkdir(parents=True, exist_ok=True)
+    _private_dir(pki)
     if (pki / "ca.crt").exists() and (pki / "ca.key").exists():
         ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
         loaded = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)

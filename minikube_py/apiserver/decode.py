@@ -4,10 +4,17 @@ Called by the registry on create, update and patch.  Decoding follows the real a
 a value of the wrong type is a 400 ("cannot be handled as a Deployment"), an unknown field is
 rejected (Strict), reported in a Warning header and dropped (Warn, the default) or silently
 dropped (Ignore); semantic validation (422) happens later, on the decoded model.
+
+Every body, and every patch and patched object (patch.py), is also bounded in nesting depth
+(`nesting_problem`): Go's JSON decoder stops at 10000 levels with "exceeded max depth", but this
+server's Python parts (deep copies, pydantic, orjson's encoder, which stops at 255) cannot go near
+that, so bodies nest at most MAX_DEPTH levels.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
 from typing import Any
 
@@ -21,6 +28,7 @@ from ..api.meta import K8sObject
 from . import protobuf
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+MAX_DEPTH = 200  # objects and lists in one body; orjson cannot encode 255, Python's stack overflows near 300
 _TYPE_TAG = re.compile(r"^(int|str|float|bool|none|list\[.*\]|dict\[.*\]|function-.*|tagged-union\[.*\]|.*\[.*\])$")
 
 try:  # the C loader is ~10x faster; Debian/PyPI wheels ship it
@@ -29,8 +37,90 @@ except AttributeError:  # pragma: no cover
     _YamlLoader = yaml.SafeLoader
 
 
+def nesting_problem(value: Any, *, max_values: int | None = None, limit: int = MAX_DEPTH,
+                    json_only: bool = False) -> str | None:
+    """Why `value` may not be handled ("exceeded max depth: ..."), or None.  Iterative: deep input
+    must not overflow the stack here.  `max_values` bounds the values visited, which stops YAML
+    aliases that expand a small document into billions of values; `json_only` also refuses what
+    JSON cannot carry and YAML can (.nan, .inf, integers beyond 64 bits, !!binary, non-string keys)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    seen = 0
+    while stack:
+        current, depth = stack.pop()
+        seen += 1
+        if max_values is not None and seen > max_values:
+            return "exceeded max values: the document contains excessive aliasing"
+        if isinstance(current, dict):
+            if json_only and not all(isinstance(k, str) for k in current):
+                return _not_json(value)
+            children: Any = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            if json_only and _not_a_json_scalar(current):
+                return _not_json(value)
+            continue
+        if depth > limit:
+            return f"exceeded max depth: objects and lists may nest at most {limit} levels"
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _not_a_json_scalar(value: Any) -> bool:
+    if value is None or isinstance(value, bool | str | datetime.date):  # YAML timestamps encode as strings
+        return False
+    if isinstance(value, int):
+        return not -(2**63) <= value < 2**64
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return True
+
+
+def _not_json(value: Any) -> str:
+    """The first value JSON cannot carry, with its path (searched again: only on this error)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        current, path = stack.pop()
+        if isinstance(current, dict):
+            for k, v in current.items():
+                if not isinstance(k, str):
+                    return f"{path or 'the object'}: the key {str(k)[:40]} is not a string"
+                stack.append((v, f"{path}.{k}" if path else k))
+        elif isinstance(current, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(current))
+        elif _not_a_json_scalar(current):
+            what = ("an integer beyond 64 bits" if isinstance(current, int) else
+                    "not a finite number" if isinstance(current, float) else f"a {type(current).__name__}")
+            return f"{path or 'the value'}: {str(current)[:40]}: {what} cannot be represented in JSON"
+    return "a value cannot be represented in JSON"
+
+
 def parse_body(body: bytes, content_type: str) -> Any:
-    """JSON, YAML or Kubernetes protobuf bytes -> Python value; 400 on malformed input, 415 on other types."""
+    """JSON, YAML or Kubernetes protobuf bytes -> Python value; 400 on malformed or too deeply nested
+    input, 415 on other types."""
+    value = _parse(body, content_type)
+    # a JSON, YAML or protobuf document cannot hold more values than twice its bytes, except by aliases
+    problem = nesting_problem(value, max_values=2 * len(body) + 16, json_only=True)
+    if problem is not None:
+        raise BadRequest(f"the body of the request was not valid: {problem}")
+    return value
+
+
+def _check_yaml_depth(body: bytes) -> None:
+    """libyaml's composer recurses in C: a document nested ~100000 levels deep crashes the process,
+    so the (iterative, lazy) event stream is measured first."""
+    depth = 0
+    for event in yaml.parse(body, Loader=_YamlLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise BadRequest("the body of the request was not valid YAML: exceeded max depth: objects and "
+                                 f"lists may nest at most {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _parse(body: bytes, content_type: str) -> Any:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("", "application/json", "*/*") or media.endswith("+json"):
         try:
@@ -39,12 +129,15 @@ def parse_body(body: bytes, content_type: str) -> Any:
             raise BadRequest(f"the body of the request was not valid JSON: {e}") from None
     if media in ("application/yaml", "application/x-yaml", "text/yaml") or media.endswith("+yaml"):
         try:
+            _check_yaml_depth(body)
             return yaml.load(body, Loader=_YamlLoader)  # noqa: S506 - safe loader
         except yaml.YAMLError as e:
             raise BadRequest(f"the body of the request was not valid YAML: {str(e).splitlines()[0]}") from None
     if media == protobuf.CONTENT_TYPE:
         try:
             return protobuf.decode(body)
+        except RecursionError:
+            raise BadRequest("the body of the request was not a valid protobuf object: exceeded max depth") from None
         except protobuf.ProtobufError as e:
             raise BadRequest(f"the body of the request was not a valid protobuf object: {e}") from None
     raise UnsupportedMediaType(
@@ -97,6 +190,8 @@ def decode_object(info: KindInfo, data: Any, field_validation: str = "Warn") -> 
             if others:
                 first = others[0]
                 path = field_path(first["loc"])
+                if first["type"] == "base64":  # a value of a []byte map: name it by its key
+                    path = f"{field_path(first['loc'][:-1])}[{first['loc'][-1]}]"
                 raise BadRequest(
                     f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
                     f"{path + ': ' if path else ''}{first['msg']}"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from ..api.times import parse_time
 from ..store.base import KeyNotFound, RevisionMismatch, Store
 
 log = logging.getLogger("minikube_py.apiserver.events")
@@ -21,15 +22,14 @@ SWEEP_EVERY = 300.0
 
 
 def _last_seen(event: dict[str, object]) -> float | None:
+    """The first readable of the event's times, newest kind first (stored objects may be anything)."""
     meta = event.get("metadata")
     candidates = [event.get("lastTimestamp"), event.get("eventTime"), event.get("deprecatedLastTimestamp"),
                   (meta or {}).get("creationTimestamp") if isinstance(meta, dict) else None]
     for value in candidates:
-        if isinstance(value, str) and len(value) >= 19:
-            try:
-                return datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
-            except ValueError:
-                continue
+        seen = parse_time(value) if isinstance(value, str) and len(value) >= 19 else None
+        if seen is not None:
+            return seen
     return None
 
 

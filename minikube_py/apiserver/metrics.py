@@ -8,6 +8,7 @@ build several apps in one process from colliding.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +27,10 @@ LATENCY = Histogram("apiserver_request_duration_seconds", "Request latency by ve
 WATCHERS = Gauge("apiserver_registered_watchers", "Open watches by resource.", ["resource"], registry=REGISTRY)
 WATCH_EVENTS = Counter("apiserver_watch_events_total", "Watch events sent by resource.", ["resource"],
                        registry=REGISTRY)
+TERMINATED_WATCHERS = Counter("apiserver_terminated_watchers_total",
+                              "Watches closed by the server because the client fell behind, by resource and reason "
+                              "(queue_full: too many events or bytes waiting; blocked: the client read nothing within "
+                              "the write time budget).", ["resource", "reason"], registry=REGISTRY)
 STORE_LATENCY = Histogram("etcd_request_duration_seconds", "Store operation latency by operation.",
                           ["operation"], registry=REGISTRY,
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1))
@@ -77,8 +82,9 @@ class MeteredStore:
         finally:
             self._h["delete"].observe(time.perf_counter() - t)
 
-    def watch(self, prefix: str, *, start_revision: int = 0) -> AsyncIterator[WatchEvent]:
-        return self.inner.watch(prefix, start_revision=start_revision)
+    def watch(self, prefix: str, *, start_revision: int = 0,
+              started: asyncio.Event | None = None) -> AsyncIterator[WatchEvent]:
+        return self.inner.watch(prefix, start_revision=start_revision, started=started)
 
     async def current_revision(self) -> int:
         return await self.inner.current_revision()

@@ -6,10 +6,16 @@ patch all send one).  Strategic merge patch follows apimachinery's rules: lists 
 by that key (the models carry the markers, see api/meta.py `merge_by`), other lists replace,
 `null` deletes, and the directives `$patch` (replace/delete/merge), `$retainKeys`,
 `$setElementOrder/<field>` and `$deleteFromPrimitiveList/<field>` are honoured.
+
+A patch is bounded as kube-apiserver bounds it: at most 10000 JSON patch operations (413), `copy`
+operations that add at most 3 MiB in all (`--json-patch-max-copy-bytes`: without it ~30 copies of
+a document into itself need terabytes), and patches and patched objects nested at most
+decode.MAX_DEPTH levels (Go's decoder stops at 10000; Python's stack cannot).
 """
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from functools import lru_cache
@@ -20,11 +26,15 @@ import jsonpointer
 import orjson
 from pydantic import BaseModel
 
+from .decode import MAX_DEPTH, nesting_problem
+
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH)
+MAX_JSON_PATCH_OPERATIONS = 10000  # kube-apiserver's maxJSONPatchOperations
+MAX_COPY_BYTES = 3 * 1024 * 1024  # kube-apiserver's --json-patch-max-copy-bytes default
 
 
 class PatchError(Exception):
@@ -37,6 +47,10 @@ class PatchFailed(PatchError):
 
 class UnsupportedPatchType(PatchError):
     """Not one of the patch media types (415)."""
+
+
+class PatchTooLarge(PatchError):
+    """More JSON patch operations than kube-apiserver takes (413)."""
 
 
 def apply_patch(content_type: str, original: dict[str, Any], patch_body: bytes,
@@ -52,6 +66,22 @@ def apply_patch(content_type: str, original: dict[str, Any], patch_body: bytes,
         patch = orjson.loads(patch_body)
     except orjson.JSONDecodeError as exc:
         raise PatchError(f"the patch is not valid JSON: {exc}") from None
+    problem = nesting_problem(patch)
+    if problem is not None:
+        raise PatchError(f"the patch is not valid: {problem}")
+    try:
+        patched = _apply(media, original, patch, model)
+    except RecursionError:  # a safety net: the depth checks should make this unreachable
+        patched = None
+        problem = f"exceeded max depth: objects and lists may nest at most {MAX_DEPTH} levels"
+    else:
+        problem = nesting_problem(patched)
+    if problem is not None:
+        raise PatchFailed(f"the patched object is not valid: {problem}")
+    return patched
+
+
+def _apply(media: str, original: dict[str, Any], patch: Any, model: type[BaseModel] | None) -> Any:
     if media == JSON_PATCH:
         if not isinstance(patch, list):
             raise PatchError("a JSON patch must be a list of operations")
@@ -85,14 +115,65 @@ def json_patch(original: dict[str, Any], ops: list[Any]) -> Any:
     for i, op in enumerate(ops):
         if not isinstance(op, dict) or not isinstance(op.get("op"), str) or not isinstance(op.get("path"), str):
             raise PatchError(f"JSON patch operation {i} must be an object with string fields op and path")
+        if op["op"] in ("copy", "move") and not isinstance(op.get("from"), str):
+            raise PatchError(f"JSON patch operation {i} ({op['op']}) must have a string field from")
+    if len(ops) > MAX_JSON_PATCH_OPERATIONS:
+        raise PatchTooLarge(f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, "
+                            f"got {len(ops)}")
     try:
-        return jsonpatch.JsonPatch(ops).apply(original)
+        doc = copy.deepcopy(original)
+        bound = _depth(doc)  # an upper bound of the depth of doc, kept as the operations apply
+        copied = 0
+        for op in ops:
+            bound, copied = _check_growth(doc, op, bound, copied)
+            doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
+        return doc
     except jsonpatch.JsonPatchTestFailed as exc:
         raise PatchFailed(f"the JSON patch test operation failed: {exc}") from None
     except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException) as exc:
         raise PatchFailed(f"the JSON patch cannot be applied: {exc}") from None
-    except (jsonpatch.InvalidJsonPatch, TypeError, ValueError, KeyError, IndexError) as exc:
+    except (jsonpatch.InvalidJsonPatch, TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
         raise PatchError(f"the JSON patch is invalid: {exc}") from None
+
+
+def _depth(value: Any) -> int:
+    """Levels of objects and lists in value (0 for a scalar); iterative."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        children = current.values() if isinstance(current, dict) else current if isinstance(current, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((c, depth + 1) for c in children)
+    return deepest
+
+
+def _check_growth(doc: Any, op: dict[str, Any], bound: int, copied: int) -> tuple[int, int]:
+    """What one operation may add: copies within MAX_COPY_BYTES, the result within MAX_DEPTH."""
+    kind = op["op"]
+    if kind not in ("add", "replace", "copy", "move"):
+        return bound, copied
+    landing = len(jsonpointer.JsonPointer(op["path"]).parts)
+    if kind == "move":  # nothing is copied: bound the moved value by where it was, measure only if needed
+        source = len(jsonpointer.JsonPointer(op["from"]).parts)
+        grown = max(bound, landing + bound - source)
+        if grown <= MAX_DEPTH:
+            return grown, copied
+        value = jsonpointer.resolve_pointer(doc, op["from"])
+    elif kind == "copy":
+        value = jsonpointer.resolve_pointer(doc, op["from"])
+        copied += len(orjson.dumps(value))
+        if copied > MAX_COPY_BYTES:
+            raise PatchFailed(f"Unable to copy, the accumulated size increase of copy is {copied}, exceeding the "
+                              f"limit {MAX_COPY_BYTES}")
+    else:
+        value = op.get("value")
+    grown = max(bound, landing + _depth(value))
+    if grown > MAX_DEPTH:
+        raise PatchFailed(f"the patched object is not valid: exceeded max depth: objects and lists may nest at most "
+                          f"{MAX_DEPTH} levels (operation {kind} {op['path']})")
+    return grown, copied
 
 
 # --- strategic merge patch ----------------------------------------------------------------------

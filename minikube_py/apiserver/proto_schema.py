@@ -2,7 +2,8 @@
 
 kubectl's generator commands (`create namespace|configmap|secret|service|deployment|ingress`, `run`,
 `expose`) encode their object as `application/vnd.kubernetes.protobuf`; `apiserver.protobuf` reads
-them with these tables.  Each message maps a field number to (JSON name, type[, repeated]); the JSON
+them with these tables, starting from the message a kind's entry in the kinds table names
+(`KindInfo.proto_message`).  Each message maps a field number to (JSON name, type[, repeated]); the JSON
 name '' marks an embedded struct whose fields are inlined in JSON (Volume's VolumeSource, Probe's
 handler).  Types: string, bytes (base64 in JSON), bool, int, double, float, Time, Quantity,
 IntOrString, Raw (embedded JSON), Duration, map:<value type>, or another message of this table.

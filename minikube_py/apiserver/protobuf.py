@@ -4,8 +4,9 @@ kubectl sends the objects of its generator commands (`create namespace`, `create
 `run`, ...) as protobuf and does not retry with JSON, so the apiserver must read them.  A body is
 the magic `k8s\\x00` followed by a runtime.Unknown message: typeMeta (1: apiVersion, 2: kind),
 raw (2: the object's own message), contentEncoding (3), contentType (4).  The object is decoded
-with the field tables of `proto_schema` into the same dict the JSON decoder would give, so the
-rest of the apiserver never sees protobuf.  Responses stay JSON: clients accept it.
+with the field tables of `proto_schema` (each kind's entry in the kinds table names its message)
+into the same dict the JSON decoder would give, so the rest of the apiserver never sees protobuf.
+Responses stay JSON: clients accept it.
 
 Called by `apiserver.decode.parse_body`.
 """
@@ -15,19 +16,19 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from datetime import UTC, datetime
 from typing import Any
 
+from ..api.kinds import KINDS
+from ..api.times import format_time
 from .proto_schema import MESSAGES
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 
-# The message of each kind that can arrive as protobuf.  Kinds of one group share names.
-_TOP: dict[str, str] = {name: name for name in (
-    "Namespace", "Node", "Pod", "Service", "Endpoints", "ConfigMap", "Secret", "PersistentVolume",
-    "PersistentVolumeClaim", "Event", "Deployment", "ReplicaSet", "Ingress", "IngressClass", "DeleteOptions",
-)}
+# The message of each kind that can arrive as protobuf, from the kinds table, found by the
+# envelope's kind alone: a wrong apiVersion is the registry's 400, as for a JSON body.
+_TOP: dict[str, str] = {info.kind: info.proto_message for info in KINDS if info.proto_message}
+_TOP["DeleteOptions"] = "DeleteOptions"  # the body of a DELETE, not a kind of the table
 
 
 # Go encodes every non-pointer field, so an empty string, a 0 or a false on the wire usually means
@@ -120,7 +121,7 @@ def _time(raw: bytes) -> str | None:
             seconds = _signed(value)
     if seconds is None or seconds <= _ZERO_TIME:  # an empty message is Go's zero time
         return None
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(seconds)
 
 
 def _int_or_string(raw: bytes) -> int | str:

@@ -3,8 +3,9 @@
 The HTTP handlers call one `Registry` per apiserver.  It turns verbs into guarded store writes:
 system metadata (uid, creationTimestamp, generation, resourceVersion), validation, namespace
 existence, optimistic concurrency with retries when the client sent no resourceVersion,
-status subresource isolation, and deletion through finalizers and graceful pod termination.
-Objects cross this module as wire dicts (camelCase JSON shapes).
+status subresource isolation, and deletion through finalizers and grace periods.  What one kind
+does differently (a Service's addresses, a Pod's graceful delete, ...) is its strategy's
+(strategies.py).  Objects cross this module as wire dicts (camelCase JSON shapes).
 """
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ from __future__ import annotations
 import copy
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from ..api import errors as E
-from ..api.kinds import KindInfo, by_resource
+from ..api import kinds
+from ..api.kinds import KindInfo
 from ..api.meta import K8sObject, object_meta_errors
-from ..store.base import KeyExists, KeyNotFound, KeyValue, RevisionMismatch, Store
-from .allocator import AllocationError, ServiceAllocator
+from ..store.base import KeyExists, KeyNotFound, KeyValue, OutcomeUnknown, RevisionMismatch, Store
 from .decode import decode_object
+from .strategies import NOTHING, PLAIN, Strategy, strategies
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_RETRIES = 16
 Obj = dict[str, Any]
@@ -77,25 +79,17 @@ def _has_generation(info: KindInfo) -> bool:
     return any(f in info.model.model_fields for f in info.model.spec_fields)
 
 
-def _is_service(info: KindInfo) -> bool:
-    return info.kind == "Service" and info.group == ""
-
-
 class Registry:
     def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None,
                  default_toleration_seconds: int = 300) -> None:
         self.store = store
         self.clock = clock
-        self.services = ServiceAllocator(store)
-        self.default_toleration_seconds = default_toleration_seconds
-
-    async def _service_hook(self, name: str, hook: Awaitable[list[tuple[str, Any]]]) -> list[tuple[str, Any]]:
-        try:
-            return await hook
-        except AllocationError as exc:
-            raise E.Invalid.of("Service", "", name, [exc.error]) from None
+        self.strategies = strategies(store, default_toleration_seconds=default_toleration_seconds)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def strategy(self, info: KindInfo) -> Strategy:
+        return self.strategies.get(info, PLAIN)
 
     def _now(self) -> str:
         return now_rfc3339(self.clock)
@@ -105,15 +99,6 @@ class Registry:
         if kv is None:
             raise E.NotFound.of(info.plural, info.group, name)
         return decode(kv)
-
-    async def _default_storage_class(self) -> str | None:
-        listing = await self.store.list("/registry/storageclasses/")
-        for kv in listing.items:
-            sc = decode(kv)
-            if ((sc.get("metadata") or {}).get("annotations") or {}).get(
-                    "storageclass.kubernetes.io/is-default-class") == "true":
-                return str(sc["metadata"]["name"])
-        return None
 
     async def ensure_namespace(self, namespace: str, *, for_create: bool) -> None:
         kv = await self.store.get(f"/registry/namespaces/{namespace}")
@@ -138,7 +123,12 @@ class Registry:
         errs = object_meta_errors(model.metadata, namespaced=info.namespaced, name_is_label=model.name_is_dns_label())
         errs += model.validation_errors()
         if old is not None and type(model).update_errors is not K8sObject.update_errors:
-            errs += model.update_errors(info.model.model_validate(old))
+            try:
+                old_model = info.model.model_validate(old)
+            except ValidationError:  # stored before today's decoding rules (e.g. bad base64): nothing to compare
+                old_model = None
+            if old_model is not None:
+                errs += model.update_errors(old_model)
         if errs:
             name = model.metadata.name or model.metadata.generate_name or ""
             raise E.Invalid.of(info.kind, info.group, name, errs)
@@ -193,23 +183,18 @@ class Registry:
             await self.ensure_namespace(str(namespace), for_create=True)
         if opts.dry_run:
             return obj
-        if info.kind == "Pod" and info.group == "":
-            add_default_tolerations(obj, self.default_toleration_seconds)
-        if info.kind == "PersistentVolumeClaim" and info.group == "" and \
-                (obj.get("spec") or {}).get("storageClassName") is None:
-            default = await self._default_storage_class()
-            if default:  # DefaultStorageClass admission: a claim that names no class gets the default
-                obj.setdefault("spec", {})["storageClassName"] = default
-        allocated: list[tuple[str, Any]] = []
-        if _is_service(info):  # cluster IP and node ports, as the real apiserver assigns them
-            allocated = await self._service_hook(m["name"], self.services.on_create(obj))
+        strategy = self.strategy(info)
+        await strategy.admit(obj)
+        held = await strategy.reserve(obj)
         try:
             kv = await self.store.create(info.key(namespace, m["name"]), encode(obj))
         except KeyExists:
-            await self.services.rollback(ServiceAllocator.owner(namespace, m["name"]), allocated)
+            await held.undo()
             raise E.AlreadyExists.of(info.plural, info.group, m["name"]) from None
+        except OutcomeUnknown:
+            raise  # the object may exist with what it reserved (a ClusterIP): keep it, never hand it out twice
         except BaseException:
-            await self.services.rollback(ServiceAllocator.owner(namespace, m["name"]), allocated)
+            await held.undo()
             raise
         obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
         return obj
@@ -228,6 +213,7 @@ class Registry:
     ) -> Obj:
         """Read, mutate, check and write, retrying on a lost race unless the client pinned a resourceVersion."""
         key = info.key(namespace, name)
+        strategy = self.strategy(info)
         for _ in range(_MAX_RETRIES):
             kv = await self.store.get(key)
             if kv is None:
@@ -241,43 +227,40 @@ class Registry:
             if pinned and pinned != str(kv.mod_revision):
                 raise E.Conflict.modified(info.plural, info.group, name)
             new = self._merge_system_fields(info, cur, new, subresource)
-            allocated: list[tuple[str, Any]] = []
-            service_spec = _is_service(info) and subresource != "status" and not opts.dry_run
-            if service_spec:
-                keep_allocated_values(cur, new)
-                allocated = await self._service_hook(name, self.services.on_update(cur, new))
-            owner = ServiceAllocator.owner(namespace, name)
+            held = NOTHING if opts.dry_run else await strategy.reserve_update(cur, new, subresource=subresource)
             try:
                 # binding is the apiserver's own write of spec.nodeName: no pod-immutability check for it
                 new = self._checked(info, new, opts, None if subresource == "binding" else _without_rv(cur))
                 self._bump_generation(info, cur, new)
                 if new == _without_rv(cur, copy_=True):
-                    await self.services.rollback(owner, allocated)
+                    await held.undo()
                     return cur  # no-op: no write, no new resourceVersion
                 if opts.dry_run:
                     new["metadata"]["resourceVersion"] = str(kv.mod_revision)
                     return new
                 meta = new["metadata"]
-                if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _ns_finalizers(info, new):
+                # kube's ShouldDeleteDuringUpdate: the last finalizer gone, and no grace period running
+                if meta.get("deletionTimestamp") and not meta.get("finalizers") and not strategy.holds_deletion(new) \
+                        and not cur["metadata"].get("deletionGracePeriodSeconds"):
                     deleted = await self.store.delete(key, expected_revision=kv.mod_revision)
                     new["metadata"]["resourceVersion"] = str(deleted.mod_revision)
-                    if _is_service(info):
-                        await self.services.on_delete(new)
+                    await strategy.after_delete(new)
                     return new
                 written = await self.store.update(key, encode(new), expected_revision=kv.mod_revision)
             except RevisionMismatch:
-                await self.services.rollback(owner, allocated)
+                await held.undo()
                 if pinned:
                     raise E.Conflict.modified(info.plural, info.group, name) from None
                 continue
             except KeyNotFound:
-                await self.services.rollback(owner, allocated)
+                await held.undo()
                 raise E.NotFound.of(info.plural, info.group, name) from None
+            except OutcomeUnknown:
+                raise  # the update may have been applied: keep what it reserved
             except BaseException:
-                await self.services.rollback(owner, allocated)
+                await held.undo()
                 raise
-            if service_spec:
-                await self.services.after_update(cur, new)
+            await held.commit(new)
             new["metadata"]["resourceVersion"] = str(written.mod_revision)
             return new
         raise E.Conflict.modified(info.plural, info.group, name)
@@ -292,6 +275,9 @@ class Registry:
         if info.namespaced and nmeta.get("namespace") and nmeta["namespace"] != cmeta.get("namespace"):
             raise E.BadRequest("the namespace of the provided object does not match the namespace sent on the "
                                "request")
+        errs = immutable_metadata_errors(cmeta, nmeta)
+        if errs:
+            raise E.Invalid.of(info.kind, info.group, cmeta["name"], errs)
         has_status = "status" in info.subresources
         if subresource in ("status", "finalize"):
             merged = copy.deepcopy(cur)
@@ -344,9 +330,8 @@ class Registry:
 
     async def delete(self, info: KindInfo, namespace: str | None, name: str, opts: DeleteOptions) -> tuple[Obj, bool]:
         """Returns (object, deleted_now).  deleted_now False: deletion pending (finalizers, grace)."""
-        if info.kind == "Namespace" and info.group == "" and name in IMMORTAL_NAMESPACES:
-            raise E.Forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                              {"name": name, "kind": "namespaces"})
+        strategy = self.strategy(info)
+        strategy.check_delete(name)
         key = info.key(namespace, name)
         for _ in range(_MAX_RETRIES):
             kv = await self.store.get(key)
@@ -361,7 +346,7 @@ class Registry:
                 raise E.Conflict(f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
                                  f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
                                  {"name": name, "kind": info.plural})
-            pending = self._pending_deletion(info, cur, opts)
+            pending = self._pending_deletion(strategy, cur, opts)
             if opts.dry_run:
                 return (pending or cur), pending is None
             try:
@@ -376,13 +361,12 @@ class Registry:
                 continue
             except KeyNotFound:
                 raise E.NotFound.of(info.plural, info.group, name) from None
-            if _is_service(info):
-                await self.services.on_delete(cur)
+            await strategy.after_delete(cur)
             cur["metadata"]["resourceVersion"] = str(deleted.mod_revision)
             return cur, True
         raise E.Conflict.modified(info.plural, info.group, name)
 
-    def _pending_deletion(self, info: KindInfo, cur: Obj, opts: DeleteOptions) -> Obj | None:
+    def _pending_deletion(self, strategy: Strategy, cur: Obj, opts: DeleteOptions) -> Obj | None:
         """The object marked for deletion, or None when it can go now."""
         new = copy.deepcopy(cur)
         meta = new["metadata"]
@@ -394,43 +378,40 @@ class Registry:
             finalizers.append("foregroundDeletion")
         if policy in ("Orphan", "Foreground") and not meta.get("deletionTimestamp"):
             meta["finalizers"] = finalizers
-        grace = self._grace_period(info, cur, opts)
-        terminating_ns = info.kind == "Namespace" and info.group == "" and bool(_ns_finalizers(info, cur))
-        if not finalizers and not grace and not terminating_ns:
+        grace = strategy.grace_period(cur, opts.grace_period_seconds)
+        held = strategy.holds_deletion(cur)
+        if not finalizers and not grace and not held:
             return None
-        if info.kind == "Namespace" and info.group == "":
-            new.setdefault("status", {})["phase"] = "Terminating"
+        strategy.mark_deleting(new)
         if not meta.get("deletionTimestamp"):
             meta["deletionTimestamp"] = self._deadline(grace)
             meta["deletionGracePeriodSeconds"] = grace
         elif grace < int(meta.get("deletionGracePeriodSeconds") or 0):  # a shorter grace period wins
             meta["deletionTimestamp"] = self._deadline(grace)
             meta["deletionGracePeriodSeconds"] = grace
-        elif not finalizers and not terminating_ns and grace == 0:
+        elif not finalizers and not held and grace == 0:
             return None
         return new
 
     def _deadline(self, grace: int) -> str:
         base = self.clock() if self.clock else datetime.now(UTC)
-        return (base + timedelta(seconds=grace)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    @staticmethod
-    def _grace_period(info: KindInfo, cur: Obj, opts: DeleteOptions) -> int:
-        """Only pods bound to a node and not finished terminate gracefully (their kubelet confirms)."""
-        if info.kind != "Pod" or info.group != "":
-            return 0
-        spec, status = cur.get("spec") or {}, cur.get("status") or {}
-        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
-            return 0
-        if opts.grace_period_seconds is not None:
-            return max(0, int(opts.grace_period_seconds))
-        return int(spec.get("terminationGracePeriodSeconds", 30) or 0)
+        try:
+            return (base + timedelta(seconds=grace)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except OverflowError:  # any int64 grace period is valid; past year 9999 is "never"
+            return "9999-12-31T23:59:59Z"
 
 
-def _ns_finalizers(info: KindInfo, obj: Obj) -> list[str]:
-    if info.kind != "Namespace" or info.group != "":
-        return []
-    return list((obj.get("spec") or {}).get("finalizers") or [])
+def immutable_metadata_errors(cmeta: Obj, nmeta: Obj) -> list[E.FieldError]:
+    """kube-apiserver's BeforeUpdate then ValidateObjectMetaUpdate, on the metadata an update sent:
+    a missing uid or deletionGracePeriodSeconds takes the stored one, creationTimestamp (and a
+    deletionTimestamp already set) is silently kept, and any other change to uid, deletionTimestamp
+    or deletionGracePeriodSeconds is a 422 "field is immutable" (only DELETE sets the last two).
+    name and namespace are checked against the URL (400) and generation is the server's, before."""
+    fields = ["uid", "deletionGracePeriodSeconds"]
+    if not cmeta.get("deletionTimestamp"):
+        fields.append("deletionTimestamp")
+    return [E.FieldError.invalid(f"metadata.{f}", nmeta[f], "field is immutable") for f in fields
+            if nmeta.get(f) not in (None, "") and nmeta[f] != cmeta.get(f)]
 
 
 def _without_rv(obj: Obj, *, copy_: bool = False) -> Obj:
@@ -439,50 +420,11 @@ def _without_rv(obj: Obj, *, copy_: bool = False) -> Obj:
     return out
 
 
-def add_default_tolerations(pod: Obj, seconds: int) -> None:
-    """Kubernetes' DefaultTolerationSeconds admission: a pod tolerates a not-ready or unreachable
-    node for `seconds` (300 by default) before the node lifecycle controller evicts it."""
-    spec = pod.setdefault("spec", {})
-    tolerations = list(spec.get("tolerations") or [])
-    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
-        if any(t.get("key") == key and t.get("effect") in ("NoExecute", None, "") for t in tolerations) or any(
-                t.get("operator") == "Exists" and not t.get("key") and t.get("effect") in ("NoExecute", None, "")
-                for t in tolerations):
-            continue
-        tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds})
-    spec["tolerations"] = tolerations
-
-
-def keep_allocated_values(cur: Obj, new: Obj) -> None:
-    """An update that leaves out clusterIP or nodePorts keeps the allocated ones (Kubernetes does
-    this, so `kubectl apply` of a file without them works)."""
-    ospec, nspec = cur.get("spec") or {}, new.get("spec")
-    if not isinstance(nspec, dict):
-        return
-    if nspec.get("type", ospec.get("type")) == "ExternalName":
-        return
-    if not nspec.get("clusterIP") and ospec.get("clusterIP"):
-        nspec["clusterIP"] = ospec["clusterIP"]
-    if not nspec.get("clusterIPs") and ospec.get("clusterIPs"):
-        nspec["clusterIPs"] = list(ospec["clusterIPs"])
-    for family in ("ipFamilies", "ipFamilyPolicy"):
-        if family not in nspec and family in ospec:
-            nspec[family] = ospec[family]
-    if nspec.get("type") in ("NodePort", "LoadBalancer"):
-        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in ospec.get("ports") or []}
-        for p in nspec.get("ports") or []:
-            if isinstance(p, dict) and not p.get("nodePort"):
-                held = old_ports.get((p.get("port"), p.get("protocol", "TCP")))
-                if held:
-                    p["nodePort"] = held
-
-
 async def ensure_kubernetes_service(registry: Registry, server_address: str) -> None:
     """`default/kubernetes`: the apiserver's own service at 10.96.0.1:443, with its endpoints."""
     import ipaddress
 
-    svc_info, ep_info = by_resource("v1", "services"), by_resource("v1", "endpoints")
-    assert svc_info is not None and ep_info is not None
+    svc_info, ep_info = kinds.require("v1", "Service"), kinds.require("v1", "Endpoints")
     host, _, port = server_address.rpartition(":")
     svc = {"metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
            "spec": {"clusterIP": "10.96.0.1", "type": "ClusterIP", "sessionAffinity": "None",
@@ -508,8 +450,7 @@ async def ensure_kubernetes_service(registry: Registry, server_address: str) -> 
 
 
 async def ensure_system_namespaces(registry: Registry) -> None:
-    info = by_resource("v1", "namespaces")
-    assert info is not None
+    info = kinds.require("v1", "Namespace")
     for ns in SYSTEM_NAMESPACES:
         try:
             await registry.create(info, None, {"metadata": {"name": ns}}, WriteOptions())

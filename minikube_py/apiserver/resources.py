@@ -18,9 +18,11 @@ from aiohttp import web
 from ..api import errors as E
 from ..api.kinds import BY_GROUP_VERSION, KindInfo, by_resource
 from ..api.selectors import compile_filter, format_label_selector, parse_field_selector, parse_label_selector
-from . import tables, watch
+from ..store.base import Expired as StoreExpired
+from ..store.base import FutureRevision
+from . import listing, params, tables, watch
 from .decode import parse_body
-from .patch import PatchError, PatchFailed, UnsupportedPatchType, apply_patch
+from .patch import PatchError, PatchFailed, PatchTooLarge, UnsupportedPatchType, apply_patch
 from .registry import DeleteOptions, Obj, Registry, WriteOptions, decode
 
 REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
@@ -99,9 +101,12 @@ def _encode_continue(revision: int, key: str) -> str:
 def _decode_continue(token: str) -> tuple[int, str]:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return int(data["rv"]), str(data["start"])
+        revision, start = data["rv"], data["start"]
     except Exception:  # noqa: BLE001 - any malformed token is the client's error
         raise E.BadRequest("continue: Invalid value: the continue token is not valid") from None
+    if not isinstance(start, str):
+        raise E.BadRequest("continue: Invalid value: the continue token is not valid")
+    return params.continue_revision(revision), start
 
 
 class ResourceHandlers:
@@ -142,6 +147,7 @@ class ResourceHandlers:
             if method == "GET":
                 if _bool(request.query.get("watch")):
                     return await self.list_or_watch(request, target)
+                params.resource_version(request.query.get("resourceVersion"))
                 obj = await self._get(target)
                 rep = tables.negotiate(request.headers.get("Accept", ""))
                 return _json(tables.render_object(target.info, obj, rep, tables.include_object_mode(
@@ -171,26 +177,35 @@ class ResourceHandlers:
         match = compile_filter(label, field)
         rep = tables.negotiate(request.headers.get("Accept", ""))
         include = tables.include_object_mode(q.get("includeObject"))
+        resource_version = params.resource_version(q.get("resourceVersion"))
         if _bool(q.get("watch")):
             req = watch.WatchRequest(
-                info=t.info, namespace=t.namespace, match=match, resource_version=q.get("resourceVersion", ""),
+                info=t.info, namespace=t.namespace, match=match, resource_version=resource_version,
                 send_initial_events=_bool(q.get("sendInitialEvents")),
                 allow_bookmarks=_bool(q.get("allowWatchBookmarks")),
-                timeout=watch.default_timeout(q.get("timeoutSeconds")), rep=rep, include_object=include)
+                timeout=watch.default_timeout(params.timeout_seconds(q.get("timeoutSeconds"))), rep=rep,
+                include_object=include)
             return await watch.serve(request, self.registry, req)
         if _bool(q.get("sendInitialEvents")):
             raise E.Invalid("sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
                             {"causes": [{"reason": "FieldValueForbidden", "field": "sendInitialEvents"}]})
-        try:
-            limit = int(q.get("limit") or 0)
-        except ValueError:
-            raise E.BadRequest(f'limit: Invalid value: "{q.get("limit")}": must be an integer') from None
-        revision, start_after = 0, ""
+        limit = params.list_limit(q.get("limit"))
+        continue_revision, start_after = None, ""
         if q.get("continue"):
-            revision, start_after = _decode_continue(q["continue"])
+            if resource_version not in ("", "0"):
+                raise E.BadRequest("specifying resource version is not allowed when using continue")
+            continue_revision, start_after = _decode_continue(q["continue"])
+        list_plan = listing.plan(resource_version, q.get("resourceVersionMatch", ""),
+                                 continue_revision=continue_revision, limit=limit)
         if t.info.namespaced and t.namespace:
             await self.registry.ensure_namespace(t.namespace, for_create=False)
-        items, revision, next_key = await self._list(t, match, limit, start_after, revision)
+        try:
+            items, revision, next_key = await self._list(t, match, limit, start_after, list_plan.revision)
+        except StoreExpired:
+            raise listing.expired(list_plan, _encode_continue(-1, start_after)) from None
+        except FutureRevision as exc:
+            raise listing.too_large(exc.requested, exc.current) from None
+        listing.check_minimum(list_plan, revision)
         list_meta: Obj = {"resourceVersion": str(revision)}
         if next_key:
             list_meta["continue"] = _encode_continue(revision, next_key)
@@ -248,6 +263,8 @@ class ResourceHandlers:
                 return apply_patch(ctype, cur, raw, model)
             except UnsupportedPatchType as exc:
                 raise E.UnsupportedMediaType(str(exc)) from None
+            except PatchTooLarge as exc:
+                raise E.RequestEntityTooLarge(str(exc)) from None
             except PatchFailed as exc:
                 raise E.Invalid(str(exc)) from None
             except PatchError as exc:
@@ -283,31 +300,9 @@ class ResourceHandlers:
         return _json(tables.render_list(t.info, deleted, {"resourceVersion": str(revision)}, tables.PLAIN, "Object"))
 
     async def _delete_options(self, request: web.Request) -> DeleteOptions:
-        q = request.query
-        body: Obj = {}
         raw = await request.read()
-        if raw.strip():
-            parsed = parse_body(raw, request.headers.get("Content-Type", "application/json"))
-            if not isinstance(parsed, dict):
-                raise E.BadRequest("DeleteOptions must be a map")
-            body = parsed
-        grace = body.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
-        policy = body.get("propagationPolicy", q.get("propagationPolicy"))
-        orphan = body.get("orphanDependents", q.get("orphanDependents"))
-        if policy is None and orphan is not None:
-            policy = "Orphan" if _bool(str(orphan)) else "Background"
-        if policy not in (None, "Background", "Foreground", "Orphan"):
-            raise E.BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported values: "Background", '
-                               '"Foreground", "Orphan"')
-        try:
-            grace_int = None if grace is None or grace == "" else int(grace)
-        except (TypeError, ValueError):
-            raise E.BadRequest(f'gracePeriodSeconds: Invalid value: "{grace}": must be an integer') from None
-        pre = body.get("preconditions") or {}
-        dry = list(body.get("dryRun") or []) + list(q.getall("dryRun", []))
-        return DeleteOptions(grace_period_seconds=grace_int, propagation_policy=policy,
-                             precondition_uid=pre.get("uid"), precondition_rv=pre.get("resourceVersion"),
-                             dry_run="All" in dry)
+        body = parse_body(raw, request.headers.get("Content-Type", "application/json")) if raw.strip() else {}
+        return params.delete_options(request.query, body)
 
     # --- subresources --------------------------------------------------------------------------
 
@@ -337,20 +332,31 @@ class ResourceHandlers:
                     new_scale = apply_patch(ctype, scale, raw, None)
             except UnsupportedPatchType as exc:
                 raise E.UnsupportedMediaType(str(exc)) from None
+            except PatchTooLarge as exc:
+                raise E.RequestEntityTooLarge(str(exc)) from None
+            except PatchFailed as exc:
+                raise E.Invalid(str(exc)) from None
             except PatchError as exc:
                 raise E.BadRequest(str(exc)) from None
             if not isinstance(new_scale, dict):
                 raise E.BadRequest("the Scale must be a map")
-            replicas = (new_scale.get("spec") or {}).get("replicas")
-            if not isinstance(replicas, int) or isinstance(replicas, bool):
-                raise E.BadRequest("Scale in version \"v1\" cannot be handled as a Scale: spec.replicas: must be an "
-                                   "integer")
+            spec, scale_meta = new_scale.get("spec") or {}, new_scale.get("metadata") or {}
+            for part, value in (("spec", spec), ("metadata", scale_meta)):
+                if not isinstance(value, dict):
+                    raise E.BadRequest(f'Scale in version "v1" cannot be handled as a Scale: {part}: must be an object')
+            replicas = spec.get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or not -(2**31) <= replicas < 2**31:
+                raise E.BadRequest("Scale in version \"v1\" cannot be handled as a Scale: spec.replicas: must be a "
+                                   "32-bit integer")
             if replicas < 0:
                 raise E.Invalid.of("Scale", "autoscaling", str(t.name), [E.FieldError.invalid(
                     "spec.replicas", replicas, "must be greater than or equal to 0")])
             new = copy.deepcopy(cur)
             new.setdefault("spec", {})["replicas"] = replicas
-            rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+            rv = scale_meta.get("resourceVersion")
+            if rv is not None and not isinstance(rv, str):
+                raise E.BadRequest('Scale in version "v1" cannot be handled as a Scale: metadata.resourceVersion: '
+                                   "must be a string")
             if rv:
                 new["metadata"]["resourceVersion"] = rv
             return new
@@ -361,9 +367,13 @@ class ResourceHandlers:
     async def bind(self, request: web.Request, t: Target) -> web.Response:
         body = await _body(request)
         target = (body.get("target") or {}) if isinstance(body, dict) else {}
+        if not isinstance(target, dict):
+            raise E.BadRequest('Binding in version "v1" cannot be handled as a Binding: target: must be an object')
         node = target.get("name")
         if not node:
             raise E.Invalid.of("Binding", "", str(t.name), [E.FieldError.required("target.name")])
+        if not isinstance(node, str):
+            raise E.BadRequest('Binding in version "v1" cannot be handled as a Binding: target.name: must be a string')
 
         def mutate(cur: Obj) -> Obj:
             spec = cur.setdefault("spec", {})

@@ -2,7 +2,7 @@
 
 kubectl get asks for `application/json;as=Table;v=v1;g=meta.k8s.io`; the handlers ask this
 module which representation a request wants and render lists, single objects and watch events
-through the kind's printer (minikube_py.api.printers).
+through the printer of the kind's entry in the kinds table (minikube_py.api.printers).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..api import printers
 from ..api.errors import BadRequest
 from ..api.kinds import KindInfo
 
@@ -63,7 +62,7 @@ def partial(obj: Obj, rep: Representation) -> Obj:
 
 def table(info: KindInfo, objs: list[Obj], rep: Representation, *, list_meta: Obj | None = None,
           include_object: str = "Metadata", with_columns: bool = True, now: datetime | None = None) -> Obj:
-    printer = printers.printer_for(info.group, info.kind)
+    printer = info.printer
     now = now or datetime.now(UTC)
     rows = []
     for obj in objs:

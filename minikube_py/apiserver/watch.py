@@ -5,6 +5,14 @@ ADDED/MODIFIED/DELETED with selector transitions (an object that stops matching 
 this watcher), synthetic ADDED events for the initial state (resourceVersion unset or "0", or
 `sendInitialEvents=true` followed by the `k8s.io/initial-events-end` BOOKMARK), periodic
 BOOKMARKs when asked, and an ERROR event with a 410 Status when the start revision is too old.
+
+The fan-out (one store watch per resource shared by every watcher, bounded queues, cutting the
+watchers that fall behind) is broadcast.py; this module is one request's life: the initial state,
+joining the broadcaster (after replaying the store's history when the client resumes from
+further back than the broadcaster remembers), bookmarks, the timeout and the end of the stream.
+Timeouts are kube-apiserver's: `timeoutSeconds` when given, else a random time between the
+server's min request timeout (1800 s by default) and twice that; they end a stream whether or not
+its client reads.
 """
 
 from __future__ import annotations
@@ -23,15 +31,21 @@ from aiohttp import web
 
 from ..api import errors as E
 from ..api.kinds import KindInfo
-from ..store.base import Expired, WatchEvent
+from ..store.base import Expired
 from . import tables
-from .metrics import WATCH_EVENTS, WATCHERS
+from .broadcast import Broadcaster, Limits, Watcher, WatchHub
+from .metrics import WATCHERS
 from .registry import Registry, decode
+from .watchevent import CachedEvent, Encoder
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 BOOKMARK_INTERVAL = 15.0
 LIVENESS_CHECK = 5.0  # how often an idle watch checks that its client is still there
+FINISH_GRACE = 1.0  # seconds a stream gets to end cleanly before its connection is dropped
+HUB_KEY: web.AppKey[WatchHub] = web.AppKey("watch_hub", WatchHub)
+
+__all__ = ["HUB_KEY", "Limits", "WatchHub", "WatchRequest", "default_timeout", "parse_start", "serve"]
 
 
 @dataclass(slots=True)
@@ -42,60 +56,9 @@ class WatchRequest:
     resource_version: str
     send_initial_events: bool
     allow_bookmarks: bool
-    timeout: float
+    timeout: float  # seconds; 0: the server's default (see default_timeout)
     rep: tables.Representation
     include_object: str
-
-
-async def _initial(registry: Registry, req: WatchRequest) -> tuple[list[Obj], int]:
-    result = await registry.store.list(req.info.prefix(req.namespace))
-    items = [decode(kv) for kv in result.items]
-    if req.match is not None:
-        items = [o for o in items if req.match(o)]
-    return items, result.revision
-
-
-def _translate(ev: WatchEvent, match: Callable[[Obj], bool] | None) -> tuple[str, Obj] | None:
-    obj = decode(ev.kv)
-    if ev.type == "DELETE":
-        return ("DELETED", obj) if match is None or match(obj) else None
-    if match is None:
-        return ("ADDED" if ev.is_create else "MODIFIED"), obj
-    now_ok = match(obj)
-    before_ok = ev.prev is not None and match(decode(ev.prev))
-    if now_ok and before_ok:
-        return "MODIFIED", obj
-    if now_ok:
-        return "ADDED", obj
-    if before_ok:
-        return "DELETED", obj
-    return None
-
-
-class _Encoder:
-    def __init__(self, req: WatchRequest) -> None:
-        self.req = req
-        self.columns_sent = False
-
-    def event(self, type_: str, obj: Obj) -> bytes:
-        rep = self.req.rep
-        if type_ in ("BOOKMARK", "ERROR") or rep.kind == "":
-            out = obj
-        elif rep.kind == "Table":
-            out = tables.table(self.req.info, [obj], rep, include_object=self.req.include_object,
-                               with_columns=not self.columns_sent,
-                               list_meta={"resourceVersion": obj["metadata"].get("resourceVersion")})
-            self.columns_sent = True
-        else:
-            out = tables.partial(obj, rep)
-        return orjson.dumps({"type": type_, "object": out}) + b"\n"
-
-    def bookmark(self, revision: int, *, initial_end: bool = False) -> bytes:
-        meta: Obj = {"resourceVersion": str(revision)}
-        if initial_end:
-            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        obj = {"kind": self.req.info.kind, "apiVersion": self.req.info.api_version, "metadata": meta}
-        return self.event("BOOKMARK", obj)
 
 
 def parse_start(rv: str) -> int:
@@ -110,111 +73,154 @@ def parse_start(rv: str) -> int:
     return value
 
 
+def default_timeout(timeout_seconds: str | None) -> float:
+    """`timeoutSeconds` as seconds; 0 when absent or 0 (the server then picks its randomised default)."""
+    if timeout_seconds:
+        try:
+            return float(int(timeout_seconds))
+        except ValueError:
+            raise E.BadRequest(f'timeoutSeconds: Invalid value: "{timeout_seconds}": must be an integer') from None
+    return 0.0
+
+
+def _deadline(req: WatchRequest, hub: WatchHub) -> float:
+    timeout = req.timeout
+    if timeout == 0 and hub.min_request_timeout > 0:
+        timeout = hub.min_request_timeout * (1 + random.random())
+    return time.monotonic() + max(0.0, timeout)
+
+
+def _who(request: web.Request) -> str:
+    from .app import USER_KEY  # app.py imports this module
+
+    user = request.get(USER_KEY)
+    name = user.name if user is not None else "anonymous"
+    return f"{name} from {request.remote} ({request.headers.get('User-Agent', '-')})"
+
+
 async def serve(request: web.Request, registry: Registry, req: WatchRequest) -> web.StreamResponse:
     start = parse_start(req.resource_version)
     if req.send_initial_events and not req.allow_bookmarks:
         raise E.Invalid("sendInitialEvents: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true",
                         {"causes": [{"reason": "FieldValueForbidden", "field": "sendInitialEvents"}]})
+    hub = request.app[HUB_KEY]
+    deadline = _deadline(req, hub)
+    bc = await hub.broadcaster(req.info.prefix(None), req.info.plural)  # a store that is down: a 503 Status
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                    "Cache-Control": "no-cache, private"})
     resp.enable_chunked_encoding()
     await resp.prepare(request)
-    enc = _Encoder(req)
-    resource = req.info.plural
-    WATCHERS.labels(resource).inc()
-    deadline = time.monotonic() + req.timeout
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return resp
+    watcher = Watcher(hub, resource=req.info.plural, key_prefix=req.info.prefix(req.namespace), match=req.match,
+                      encoder=Encoder(req.info, req.rep, req.include_object), transport=transport,
+                      who=_who(request), limits=hub.limits)
+    hub.register(watcher)
+    WATCHERS.labels(req.info.plural).inc()
+    feed = asyncio.create_task(_feed(registry, bc, watcher, req, start), name=f"watch {req.info.plural}")
     try:
-        initial: list[Obj] = []
-        synthetic = req.send_initial_events or start == 0
-        if synthetic:
-            initial, revision = await _initial(registry, req)
-            start = revision + 1
-            for obj in initial:
-                await resp.write(enc.event("ADDED", obj))
-            if req.send_initial_events:
-                await resp.write(enc.bookmark(revision, initial_end=True))
-        else:
-            start += 1
-        await _stream(resp, registry, req, enc, start, deadline, request)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    except Exception as exc:  # noqa: BLE001 - the 200 is sent: end the stream with an ERROR event, not a 500
-        log.exception("%s: watch failed", req.info.qualified_plural)
-        status = E.InternalError(f"watch of {req.info.qualified_plural} ended: {exc}").status()
-        with contextlib.suppress(ConnectionResetError, RuntimeError):
-            await resp.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
+        await _supervise(watcher, req, feed, deadline)
     finally:
-        WATCHERS.labels(resource).dec()
-    with contextlib.suppress(ConnectionResetError, RuntimeError):
-        await resp.write_eof()
+        WATCHERS.labels(req.info.plural).dec()
+        feed.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feed
+        watcher.finish("the watch ended")
+    await _end_stream(resp, watcher)
     return resp
 
 
-async def _stream(resp: web.StreamResponse, registry: Registry, req: WatchRequest, enc: _Encoder,
-                  start: int, deadline: float, request: web.Request) -> None:
-    """Pump store events through a queue so that timeouts never cancel the store iterator.
+async def _initial(registry: Registry, req: WatchRequest) -> tuple[list[Obj], int]:
+    result = await registry.store.list(req.info.prefix(req.namespace))
+    items = [decode(kv) for kv in result.items]
+    if req.match is not None:
+        items = [o for o in items if req.match(o)]
+    return items, result.revision
 
-    The queue is small: a client that reads slowly holds the pump back, so its backlog stays in the
-    store's bounded per-watcher queue, which tells it to relist when it overflows, instead of
-    growing here without limit."""
-    last_seen = start - 1
-    queue: asyncio.Queue[WatchEvent | BaseException | None] = asyncio.Queue(maxsize=1024)
 
-    async def pump() -> None:
-        try:
-            async for ev in registry.store.watch(req.info.prefix(req.namespace), start_revision=start):
-                await queue.put(ev)
-            await queue.put(None)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            await queue.put(exc)
-
-    pump_task = asyncio.create_task(pump())
-    next_bookmark = time.monotonic() + BOOKMARK_INTERVAL * (0.8 + 0.4 * random.random())
+async def _feed(registry: Registry, bc: Broadcaster, watcher: Watcher, req: WatchRequest, start: int) -> None:
+    """Everything the watcher needs before it runs on the broadcaster alone."""
+    enc = watcher.encoder
     try:
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
+        if req.send_initial_events or start == 0:
+            items, revision = await _initial(registry, req)
+            for obj in items:
+                watcher.push(enc.event("ADDED", obj))
+                await watcher.wait_writable()
+            if req.send_initial_events:
+                watcher.push(enc.bookmark(revision, initial_end=True))
+            start = revision
+        if bc.covers(start + 1):
+            bc.attach(watcher, after=start)
+            return
+        await _catch_up(registry, bc, watcher, req, start + 1)
+    except asyncio.CancelledError:
+        raise
+    except Expired as exc:
+        status = E.Expired(f"too old resource version: {exc.requested} ({exc.oldest})").status()
+        watcher.push(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
+        watcher.finish("expired")
+    except Exception as exc:  # noqa: BLE001 - the 200 is sent: end the stream with an ERROR event, not a 500
+        log.exception("%s: watch failed", req.info.qualified_plural)
+        status = E.InternalError(f"watch of {req.info.qualified_plural} ended: {exc}").status()
+        watcher.push(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
+        watcher.finish("failed")
+
+
+async def _catch_up(registry: Registry, bc: Broadcaster, watcher: Watcher, req: WatchRequest, start: int) -> None:
+    """Replay the store's history from `start` on a private store watch until the broadcaster's ring
+    overlaps it, then join the broadcaster (events are deduplicated by revision)."""
+    events = registry.store.watch(req.info.prefix(req.namespace), start_revision=start)
+    try:
+        async for ev in events:
+            watcher.offer(CachedEvent(ev))
+            if watcher.done.done():
                 return
-            wait = min(deadline - now, LIVENESS_CHECK)
-            if req.allow_bookmarks:
-                wait = min(wait, max(0.0, next_bookmark - now))
-            try:
-                item = await asyncio.wait_for(queue.get(), timeout=wait)
-            except TimeoutError:
-                transport = request.transport
-                if transport is None or transport.is_closing():
-                    return
-                if req.allow_bookmarks and time.monotonic() >= next_bookmark:
-                    await resp.write(enc.bookmark(last_seen))
-                    next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
-                continue
-            if item is None:
+            if bc.covers(watcher.last_revision + 1):
+                bc.attach(watcher, after=watcher.last_revision)
                 return
-            if isinstance(item, Expired):
-                status = E.Expired(f"too old resource version: {item.requested} ({item.oldest})").status()
-                await resp.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
-                return
-            if isinstance(item, BaseException):
-                status = E.InternalError(f"watch of {req.info.qualified_plural} ended: {item}").status()
-                await resp.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
-                return
-            last_seen = item.revision
-            out = _translate(item, req.match)
-            if out is not None:
-                WATCH_EVENTS.labels(req.info.plural).inc()
-                await resp.write(enc.event(*out))
+            await watcher.wait_writable()
     finally:
-        pump_task.cancel()
-        with contextlib.suppress(BaseException):
-            await pump_task
+        with contextlib.suppress(Exception):
+            await events.aclose()  # type: ignore[attr-defined]
 
 
-def default_timeout(timeout_seconds: str | None) -> float:
-    if timeout_seconds:
-        try:
-            return max(0.0, float(int(timeout_seconds)))
-        except ValueError:
-            raise E.BadRequest(f'timeoutSeconds: Invalid value: "{timeout_seconds}": must be an integer') from None
-    return 1800.0 * (1 + random.random())
+async def _supervise(watcher: Watcher, req: WatchRequest, feed: asyncio.Task[None], deadline: float) -> None:
+    """Until the watch ends: its deadline, its client's liveness, its bookmarks."""
+    next_bookmark = time.monotonic() + BOOKMARK_INTERVAL * (0.8 + 0.4 * random.random())
+    while not watcher.done.done():
+        now = time.monotonic()
+        if now >= deadline:
+            watcher.finish("timeout")
+            return
+        wait = min(deadline - now, LIVENESS_CHECK)
+        if req.allow_bookmarks:
+            wait = min(wait, max(0.0, next_bookmark - now))
+        await asyncio.wait([watcher.done], timeout=wait)
+        if watcher.done.done():
+            return
+        if watcher.transport.is_closing():
+            watcher.finish("the client closed the connection")
+            return
+        if req.allow_bookmarks and time.monotonic() >= next_bookmark:
+            if feed.done() and watcher.last_revision:
+                watcher.push(watcher.encoder.bookmark(watcher.last_revision))
+            next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
+
+
+async def _end_stream(resp: web.StreamResponse, watcher: Watcher) -> None:
+    """Send what is queued and the last chunk; drop the connection of a client that does not read."""
+    transport = watcher.transport
+    if transport.is_closing():
+        return
+    if not watcher.cut_reason:
+        watcher.flush_remaining()
+    if watcher.cut_reason and transport.get_write_buffer_size() >= watcher.limits.write_high:
+        transport.abort()
+        return
+    try:
+        async with asyncio.timeout(FINISH_GRACE):
+            await resp.write_eof()
+    except (TimeoutError, ConnectionError):
+        transport.abort()

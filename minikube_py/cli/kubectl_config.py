@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from .. import __version__
+from ..api.errors import ApiError
 from ..client.kubeconfig import ConfigError
-from ..client.rest import StatusError
 from .mkctl import CommandError, Context
 from .printing import tabulate, to_json, to_yaml
 
@@ -27,7 +27,7 @@ def cmd_version(ctx: Context, args: argparse.Namespace) -> int:
     if not args.client:
         try:
             server = ctx.client.get("/version")
-        except (StatusError, ConfigError, Exception) as exc:  # printed after the client version, as kubectl does
+        except (ApiError, ConfigError, Exception) as exc:  # printed after the client version, as kubectl does
             error = exc
     if args.output in ("yaml", "json"):
         doc: dict[str, Any] = {"clientVersion": client}

@@ -14,10 +14,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from ..api.errors import ApiError, NotFound
 from ..api.printers import age
 from ..api.quantity import amount
+from ..api.times import parse_time
 from ..client.discovery import Resource
-from ..client.rest import StatusError
 from .kubectl_resources import (
     Obj,
     get_object,
@@ -45,13 +46,11 @@ class _W:
 
 
 def _ts(value: str | None) -> str:
-    if not value:
-        return "<unset>"
-    try:
-        dt = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return value
-    return dt.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    """A Time or MicroTime as kubectl describe shows it (RFC 1123), or the text itself if unreadable."""
+    seconds = parse_time(value)
+    if seconds is None:
+        return value or "<unset>"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
 def _multiline(w: _W, level: int, title: str, values: dict[str, str] | None) -> None:
@@ -332,7 +331,7 @@ def _pod_phases(ctx: Context, namespace: str | None, selector: Obj | None, owner
     text = _selector_text(selector)
     try:
         pods = ctx.client.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=text).get("items") or []
-    except StatusError:
+    except ApiError:
         return counts
     for p in pods:
         owners = (p.get("metadata") or {}).get("ownerReferences") or []
@@ -425,7 +424,7 @@ def _service(ctx: Context, obj: Obj, w: _W) -> None:
     if spec.get("type") != "ExternalName":
         try:
             endpoints = ctx.client.get(f"/api/v1/namespaces/{meta.get('namespace')}/endpoints/{meta.get('name')}")
-        except StatusError:
+        except ApiError:
             endpoints = {}
     for p in spec.get("ports") or []:
         name = p.get("name") or "<unset>"
@@ -505,8 +504,8 @@ def _node(ctx: Context, obj: Obj, w: _W) -> None:
         w.write(1, f"HolderIdentity:\t{lspec.get('holderIdentity') or '<unset>'}\n")
         w.write(1, f"AcquireTime:\t{_ts(lspec.get('acquireTime'))}\n")
         w.write(1, f"RenewTime:\t{_ts(lspec.get('renewTime'))}\n")
-    except StatusError as exc:
-        w.write(0, f"Lease:\tFailed to get lease: {exc.status.get('message', exc)}\n")
+    except ApiError as exc:
+        w.write(0, f"Lease:\tFailed to get lease: {exc.status().get('message', exc)}\n")
     conditions = status.get("conditions") or []
     if conditions:
         w.write(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n"
@@ -547,7 +546,7 @@ def _node_pods(ctx: Context, node: str, allocatable: dict[str, str], w: _W) -> N
     try:
         pods = ctx.client.get("/api/v1/pods", fieldSelector=f"spec.nodeName={node},status.phase!=Succeeded,"
                                                             "status.phase!=Failed").get("items") or []
-    except StatusError:
+    except ApiError:
         pods = []
 
     def of(resource: str, value: Any) -> int:
@@ -585,7 +584,7 @@ def _node_pods(ctx: Context, node: str, allocatable: dict[str, str], w: _W) -> N
                  for r in ("cpu", "memory") for kind in ("requests", "limits")]
         meta = p.get("metadata") or {}
         w.write(1, f"{meta.get('namespace')}\t{meta.get('name')}\t\t" + "\t".join(cells)
-                + f"\t{_age(meta.get('creationTimestamp'), now)}\n")
+                + f"\t{age(meta.get('creationTimestamp'), now)}\n")
     w.write(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n")
     w.write(1, "Resource\tRequests\tLimits\n")
     w.write(1, "--------\t--------\t------\n")
@@ -618,7 +617,7 @@ def _pvc(ctx: Context, obj: Obj, w: _W) -> None:
     w.write(0, f"Namespace:\t{meta.get('namespace', '')}\n")
     w.write(0, f"StorageClass:\t{spec.get('storageClassName', '')}\n")
     if meta.get("deletionTimestamp"):
-        w.write(0, f"Status:\tTerminating (lasts {_age(meta['deletionTimestamp'], datetime.now(UTC))})\n")
+        w.write(0, f"Status:\tTerminating (lasts {age(meta['deletionTimestamp'], datetime.now(UTC))})\n")
     else:
         w.write(0, f"Status:\t{status.get('phase', 'Pending')}\n")
     w.write(0, f"Volume:\t{spec.get('volumeName', '')}\n")
@@ -634,7 +633,7 @@ def _pvc(ctx: Context, obj: Obj, w: _W) -> None:
         users = [p["metadata"]["name"] for p in pods
                  if any((v.get("persistentVolumeClaim") or {}).get("claimName") == meta.get("name")
                         for v in (p.get("spec") or {}).get("volumes") or [])]
-    except StatusError:
+    except ApiError:
         pass
     w.write(0, f"Used By:\t{users[0] if users else '<none>'}\n")
     for u in users[1:]:
@@ -702,8 +701,8 @@ def _ingress(ctx: Context, obj: Obj, w: _W) -> None:
                 for p in subset.get("ports") or []:
                     addrs += [f"{a.get('ip')}:{p.get('port')}" for a in subset.get("addresses") or []]
             where = ",".join(addrs) or "<none>"
-        except StatusError as exc:
-            where = f"<error: {exc.status.get('message', exc)}>"
+        except ApiError as exc:
+            where = f"<error: {exc.status().get('message', exc)}>"
         return f"{svc.get('name')}:{port_text} ({where})"
 
     default = spec.get("defaultBackend")
@@ -809,7 +808,7 @@ def _events(ctx: Context, obj: Obj, w: _W) -> None:
         events = ctx.client.get(f"/api/v1/namespaces/{meta.get('namespace') or 'default'}/events"
                                 if meta.get("namespace") else "/api/v1/events",
                                 fieldSelector=",".join(selector)).get("items") or []
-    except StatusError:
+    except ApiError:
         events = []
     if not events:
         w.write(0, "Events:\t<none>\n")
@@ -820,17 +819,13 @@ def _events(ctx: Context, obj: Obj, w: _W) -> None:
     for e in events:
         first = e.get("firstTimestamp") or e.get("eventTime")
         last = e.get("lastTimestamp") or first
-        age = _age(last, now)
+        seen = age(last, now)
         count = int(e.get("count") or 1)
         if count > 1 and first:
-            age = f"{age} (x{count} over {_age(first, now)})"
+            seen = f"{seen} (x{count} over {age(first, now)})"
         source = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
-        w.write(1, f"{e.get('type', '')}\t{e.get('reason', '')}\t{age}\t{source}\t"
+        w.write(1, f"{e.get('type', '')}\t{e.get('reason', '')}\t{seen}\t{source}\t"
                    f"{str(e.get('message', '')).strip()}\n")
-
-
-def _age(ts: str | None, now: datetime) -> str:
-    return age(ts, now)
 
 
 def describe_text(ctx: Context, obj: Obj, show_events: bool = True) -> str:
@@ -878,8 +873,8 @@ def _by_name_or_prefix(ctx: Context, res: Resource, ns: str | None, name: str) -
     """kubectl describes the object of that name, or else every object whose name starts with it."""
     try:
         return [get_object(ctx, res, ns, name)], False
-    except StatusError as exc:
-        if exc.code != 404:
+    except ApiError as exc:
+        if not isinstance(exc, NotFound):
             raise
         items, _ = list_objects(ctx, res, ns)
         found = [o for o in items if str(o["metadata"].get("name", "")).startswith(name)]

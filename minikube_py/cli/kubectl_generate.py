@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..api.errors import ApiError
 from ..client.discovery import Resource
-from ..client.rest import StatusError
 from .kubectl_get import parse_output, print_objects
 from .kubectl_resources import Obj, get_object, resolve_one, targets_from_args, typed_name
 from .mkctl import CommandError, Context
@@ -44,9 +44,9 @@ def _send(ctx: Context, args: argparse.Namespace, typed: str, obj: Obj, *, verb:
             suffix = " (server dry run)"
         try:
             result = ctx.client.request("POST", res.path(namespace), params=params, body=obj).json()
-        except StatusError as exc:
+        except ApiError as exc:
             if failure:
-                raise CommandError(f"failed to create {failure}: {exc.status.get('message') or exc}") from None
+                raise CommandError(f"failed to create {failure}: {exc.status().get('message') or exc}") from None
             raise
     fmt = parse_output(args.output or "")
     if fmt.kind != "table":
@@ -333,7 +333,7 @@ def cmd_expose(ctx: Context, args: argparse.Namespace) -> int:
         raise CommandError(f"cannot expose a {res.kind}")
     try:
         obj = get_object(ctx, res, ctx.namespace, name)
-    except StatusError as exc:
+    except ApiError as exc:
         raise exc from None
     selector = _labels(args.selector) if args.selector else _selector_of(res, obj)
     if not selector:

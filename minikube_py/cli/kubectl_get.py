@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.errors import ApiError, NotFound
 from ..client.discovery import Resource
-from ..client.rest import StatusError
 from .jsonpath import JSONPathError, Template, format_value
 from .kubectl_resources import (
     Obj,
@@ -109,8 +109,8 @@ def _fetch_table(ctx: Context, res: Resource, namespace: str | None, names: list
         for name in names:
             try:
                 resp = ctx.client.request("GET", res.path(namespace, name), params=params, accept=TABLE_ACCEPT)
-            except StatusError as exc:
-                if not (args.ignore_not_found and exc.code == 404):
+            except ApiError as exc:
+                if not (args.ignore_not_found and isinstance(exc, NotFound)):
                     ctx.error(server_error(exc))
                 continue
             _take_table(out, resp.json())
@@ -142,8 +142,8 @@ def _fetch_objects(ctx: Context, res: Resource, namespace: str | None, names: li
         for name in names:
             try:
                 out.objects.append(get_object(ctx, res, namespace, name))
-            except StatusError as exc:
-                if not (args.ignore_not_found and exc.code == 404):
+            except ApiError as exc:
+                if not (args.ignore_not_found and isinstance(exc, NotFound)):
                     ctx.error(server_error(exc))
         return out
     out.objects, out.resource_version = list_objects(ctx, res, namespace, selector=args.selector,

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from ..api.errors import ApiError
 from ..client.discovery import Resource, UnknownResource
-from ..client.rest import StatusError
 from .mkctl import CommandError, Context
 
 Obj = dict[str, Any]
@@ -232,7 +232,7 @@ def named_targets(ctx: Context, args: Any, verb: str, *, no_name: str, selector:
     return out
 
 
-def error_when(exc: StatusError, verb: str, source: str) -> str:
+def error_when(exc: ApiError, verb: str, source: str) -> str:
     """kubectl's `Error from server (Reason): error when creating "file": message`."""
     from .mkctl import server_error
 

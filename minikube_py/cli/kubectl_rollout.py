@@ -12,11 +12,11 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from ..api.errors import ApiError
+from ..api.times import now_iso
 from ..client.discovery import Resource
-from ..client.rest import StatusError
 from .kubectl_resources import (
     Obj,
     get_object,
@@ -134,7 +134,7 @@ def _next_version(ctx: Context, res: Resource, ns: str | None, name: str, obj: O
                 return new
             if event.get("type") == "ERROR":
                 break
-    except StatusError:
+    except ApiError:
         pass
     return get_object(ctx, res, ns, name)
 
@@ -222,7 +222,7 @@ def cmd_rollout_undo(ctx: Context, args: argparse.Namespace) -> int:
                  {"op": "test", "path": "/metadata/resourceVersion", "value": dep["metadata"]["resourceVersion"]}]
         try:
             ctx.client.request("PATCH", res.path(ns, name), body=patch, content_type="application/json-patch+json")
-        except StatusError as exc:
+        except ApiError as exc:
             ctx.error(server_error(exc))
             continue
         print(f"{res.kind_qualified}/{name} rolled back")
@@ -244,7 +244,7 @@ def _patch(ctx: Context, res: Resource, ns: str | None, name: str, patch: Obj) -
 
 
 def cmd_rollout_restart(ctx: Context, args: argparse.Namespace) -> int:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = now_iso()
     for res, ns, name in _items(ctx, args):
         obj = get_object(ctx, res, ns, name)
         if res.kind == "Deployment" and (obj.get("spec") or {}).get("paused"):

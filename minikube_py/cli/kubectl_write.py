@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
+from ..api.errors import AlreadyExists, ApiError, Conflict, NotFound
 from ..client.discovery import Resource
-from ..client.rest import StatusError
 from .kubectl_get import parse_output, print_objects
 from .kubectl_resources import (
     Obj,
@@ -88,7 +88,7 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> int:
         try:
             created = ctx.client.request("POST", res.path(ns), params={**_validation(args), **_dry_run(args)},
                                          body=body).json()
-        except StatusError as exc:
+        except ApiError as exc:
             ctx.error(error_when(exc, "creating", m.source))
             continue
         _report(ctx, args, res, created, "created")
@@ -127,8 +127,8 @@ def cmd_apply(ctx: Context, args: argparse.Namespace) -> int:
         for attempt in range(5):
             try:
                 current = get_object(ctx, res, ns, name)
-            except StatusError as exc:
-                if exc.code != 404:
+            except ApiError as exc:
+                if not isinstance(exc, NotFound):
                     ctx.error(server_error(exc, f'error when retrieving current configuration of:\n'
                                                 f'Resource: "{res.qualified}", Name: "{name}", '
                                                 f'Namespace: "{ns or ""}"\nfrom server for: "{m.source}"'))
@@ -139,8 +139,8 @@ def cmd_apply(ctx: Context, args: argparse.Namespace) -> int:
                 try:
                     created = ctx.client.request("POST", res.path(ns), body=modified,
                                                  params={**_validation(args), **_dry_run(args)}).json()
-                except StatusError as exc2:
-                    if exc2.code == 409 and attempt < 4:
+                except ApiError as exc2:
+                    if isinstance(exc2, (Conflict, AlreadyExists)) and attempt < 4:
                         continue  # created meanwhile: apply to it
                     ctx.error(error_when(exc2, "creating", m.source))
                     break
@@ -174,8 +174,8 @@ def cmd_apply(ctx: Context, args: argparse.Namespace) -> int:
                 patched = ctx.client.request(
                     "PATCH", res.path(ns, name), body=patch, content_type="application/strategic-merge-patch+json",
                     params={**_validation(args), **_dry_run(args)}).json()
-            except StatusError as exc:
-                if exc.code == 409 and attempt < 4:
+            except ApiError as exc:
+                if isinstance(exc, (Conflict, AlreadyExists)) and attempt < 4:
                     continue  # changed under us: read it again and recompute
                 ctx.error(error_when(exc, "patching", m.source))
                 break
@@ -204,14 +204,14 @@ def cmd_replace(ctx: Context, args: argparse.Namespace) -> int:
             if args.force:
                 try:
                     _delete_one(ctx, args, res, ns, name, wait=True, quiet=False)
-                except StatusError as exc:
-                    if exc.code != 404:
+                except ApiError as exc:
+                    if not isinstance(exc, NotFound):
                         raise
                 m.obj["metadata"].pop("resourceVersion", None)
                 obj = ctx.client.request("POST", res.path(ns), body=m.obj, params=_validation(args)).json()
             else:
                 obj = ctx.client.request("PUT", res.path(ns, name), body=m.obj, params=_validation(args)).json()
-        except StatusError as exc:
+        except ApiError as exc:
             ctx.error(error_when(exc, "replacing", m.source))
             continue
         _report(ctx, args, res, obj, "replaced")
@@ -255,8 +255,8 @@ def _wait_gone(ctx: Context, args: argparse.Namespace, res: Resource, ns: str | 
     while True:
         try:
             obj = ctx.client.get(res.path(ns, name))
-        except StatusError as exc:
-            if exc.code == 404:
+        except ApiError as exc:
+            if isinstance(exc, NotFound):
                 return
             raise
         if uid and (obj.get("metadata") or {}).get("uid") != uid:
@@ -306,8 +306,8 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> int:
     for res, ns, name in items:
         try:
             resp = ctx.client.request("DELETE", res.path(ns, name), body=_delete_options(args))
-        except StatusError as exc:
-            if exc.code == 404 and args.ignore_not_found:
+        except ApiError as exc:
+            if isinstance(exc, NotFound) and args.ignore_not_found:
                 continue
             ctx.error(server_error(exc) if not args.filename else error_when(exc, "deleting", args.filename[0]))
             continue
@@ -366,7 +366,7 @@ def _label_like(ctx: Context, args: argparse.Namespace, field: str, what: str, p
                 for n in t.names:
                     try:
                         objects.append((t.resource, get_object(ctx, t.resource, ns, n)))
-                    except StatusError as exc:
+                    except ApiError as exc:
                         ctx.error(server_error(exc))
             elif args.all or args.selector or args.field_selector:
                 objs, _ = list_objects(ctx, t.resource, ns, selector=args.selector, field_selector=args.field_selector)
@@ -400,7 +400,7 @@ def _label_like(ctx: Context, args: argparse.Namespace, field: str, what: str, p
         try:
             updated = ctx.client.request("PATCH", res.path(meta.get("namespace") if res.namespaced else None, name),
                                          body=patch, content_type="application/merge-patch+json").json()
-        except StatusError as exc:
+        except ApiError as exc:
             ctx.error(server_error(exc))
             continue
         verb = past
@@ -446,7 +446,7 @@ def cmd_scale(ctx: Context, args: argparse.Namespace) -> int:
             if args.resource_version:
                 patch["metadata"] = {"resourceVersion": args.resource_version}
             ctx.client.request("PATCH", path, body=patch, content_type="application/merge-patch+json")
-        except StatusError as exc:
+        except ApiError as exc:
             ctx.error(server_error(exc))
             continue
         print(f"{typed_name(res, name)} scaled")
@@ -482,7 +482,7 @@ def cmd_patch(ctx: Context, args: argparse.Namespace) -> int:
             before = ctx.client.get(res.path(ns, name, args.subresource or None))
             after = ctx.client.request("PATCH", res.path(ns, name, args.subresource or None), body=body,
                                        content_type=PATCH_TYPES[args.type]).json()
-        except StatusError as exc:
+        except ApiError as exc:
             ctx.error(server_error(exc))
             continue
         changed = before != after
@@ -568,12 +568,12 @@ def _edit_one(ctx: Context, args: argparse.Namespace, res: Resource, ns: str | N
         try:
             ctx.client.request("PATCH", res.path(ns, name), body=patch, content_type="application/merge-patch+json",
                                params=STRICT)
-        except StatusError as exc:
+        except ApiError as exc:
             errors = [f'{res.qualified} "{name}" was not valid:'] + [
                 f"* {c.get('field', '')}: {c.get('message', '')}" if c.get("field") else f"* {c.get('message', '')}"
-                for c in ((exc.status.get("details") or {}).get("causes") or [])] or [exc.status.get("message", "")]
+                for c in ((exc.status().get("details") or {}).get("causes") or [])] or [exc.status().get("message", "")]
             if len(errors) == 1:
-                errors.append(f"* {exc.status.get('message', '')}")
+                errors.append(f"* {exc.status().get('message', '')}")
             text, previous = body, body
             continue
         print(f"{typed_name(res, name)} edited")

@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
                         "(10 s, 30 s)")
     s.add_argument("--no-control-plane", action="store_true",
                    help="serve the API only (run `scheduler` and `controller-manager` yourself)")
+    s.add_argument("--min-request-timeout", type=float, default=1800.0,
+                   help="a watch without timeoutSeconds ends after a random time between this and twice this, in "
+                        "seconds (kube-apiserver's flag; default: %(default)s)")
+    s.add_argument("--etcd-compaction-interval", type=float, default=300.0,
+                   help="seconds between etcd compactions, each keeping the last interval of history; 0 turns "
+                        "them off (kube-apiserver's flag; default: %(default)s)")
 
     def client_flags(c: argparse.ArgumentParser) -> None:
         c.add_argument("--kubeconfig", default=None,
@@ -46,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("scheduler", help="run the scheduler alone, against an apiserver")
     client_flags(c)
     c.add_argument("--profile", default="binpack", choices=["binpack", "spread"])
+    c.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"],
+                   help="Kubernetes' backoffs (1 s to 10 s per pod) or the fast test profile's (0.2 s to 2 s)")
     c = sub.add_parser("controller-manager", help="run the controllers alone, against an apiserver")
     client_flags(c)
     c.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"])
@@ -60,6 +68,24 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--node-labels", default="", help="extra labels for every node: k=v[,k=v...]")
     h.add_argument("--start-delay", type=float, default=0.0,
                    help="seconds a pod takes to start (Running and Ready), like pulling and starting containers")
+    f = sub.add_parser("fault-proxy", help="a proxy to the apiserver that injects failures (to watch loops heal)")
+    client_flags(f)
+    f.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    f.add_argument("--write-kubeconfig", type=Path, default=None,
+                   help="write a kubeconfig that points at the proxy here (give it to a component)")
+    f.add_argument("--fail-writes", type=float, default=0.2,
+                   help="fraction of writes answered 500/503/409/429 before forwarding (default: 0.2)")
+    f.add_argument("--codes", default="500,503,409,429",
+                   help="the answers a failed write gets, picked at random (default: %(default)s)")
+    f.add_argument("--unknown-writes", type=float, default=0.0,
+                   help="fraction of writes forwarded, then answered 504 Timeout (default: 0)")
+    f.add_argument("--delay", type=float, default=0.0, help="fraction of requests delayed up to 0.3 s")
+    f.add_argument("--cut-watches", type=float, default=5.0,
+                   help="cut watch streams after about this many seconds (0: never; default: 5)")
+    f.add_argument("--watch-lag", type=float, default=0.0,
+                   help="hold every watch event back this many seconds (a cache that runs behind; default: 0)")
+    f.add_argument("--only", default="", help="faults only for these resources: pods,pods/binding,deployments/status,...")
+    f.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
     return p
 
 
@@ -79,7 +105,16 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_server(data_dir=args.data_dir.expanduser(), bind=args.bind, port=args.port,
                               store_url=args.store, log_level=args.log_level, profile=args.scheduler_profile,
-                              control_plane=not args.no_control_plane, timing=args.timing)
+                              control_plane=not args.no_control_plane, timing=args.timing,
+                              min_request_timeout=args.min_request_timeout,
+                              compaction_interval=args.etcd_compaction_interval)
+        if args.command == "fault-proxy":
+            import logging
+
+            from .faultproxy import run_fault_proxy
+
+            logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            return run_fault_proxy(args)
         if args.command in ("scheduler", "controller-manager", "hollow-nodes"):
             from .components import run_component
 

@@ -16,9 +16,10 @@ import sys
 from functools import cached_property
 from typing import Any, NoReturn
 
+from ..api.errors import ApiError, Unreachable
 from ..client.discovery import UnknownResource
 from ..client.kubeconfig import ConfigError, Connection, KubeConfig
-from ..client.rest import RestClient, StatusError, Unreachable
+from ..client.rest import RestClient
 
 PROG = "mkctl"
 
@@ -83,10 +84,13 @@ class Context:
         self.errors += 1
 
 
-def server_error(exc: StatusError, action: str = "") -> str:
+def server_error(exc: ApiError, action: str = "") -> str:
     """`Error from server (Reason): [action: ]message`, kubectl's wording of a Status."""
-    reason = exc.reason or _reason_for(exc.code)
-    message = exc.status.get("message") or str(exc)
+    if isinstance(exc, Unreachable):
+        return str(exc)  # no answer came: kubectl's own words, not a server's
+    status = exc.status()
+    reason = str(status.get("reason") or "") or _reason_for(exc.code)
+    message = status.get("message") or str(exc)
     return f"Error from server ({reason}): {action + ': ' if action else ''}{message}"
 
 
@@ -523,11 +527,11 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except StatusError as exc:
-        print(server_error(exc), file=sys.stderr)
-        return 1
-    except Unreachable as exc:
+    except Unreachable as exc:  # before ApiError: it is one, but kubectl words it on its own
         print(str(exc), file=sys.stderr)
+        return 1
+    except ApiError as exc:
+        print(server_error(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

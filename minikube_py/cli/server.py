@@ -16,12 +16,15 @@ from pathlib import Path
 from aiohttp import web
 
 from ..apiserver.app import make_app
-from ..apiserver.auth import Credentials, default_hosts, ensure_credentials
+from ..apiserver.auth import Credentials, default_hosts, ensure_credentials, secure_data_dir
+from ..apiserver.httpserver import ApiRunner
 from ..client.aio import ApiClient
 from ..client.kubeconfig import Connection
 from ..store import open_store
 from ..store.base import Store, StoreError
 from .main import UserError
+
+SHUTDOWN_TIMEOUT = 3.0  # seconds in-flight requests get to finish after SIGTERM
 
 
 def _progress(msg: str) -> None:
@@ -44,16 +47,17 @@ async def run_control_plane(client: ApiClient, *, profile: str = "binpack", sche
     """The scheduler and the controller manager over one set of informers (used in-process by
     `server`, and alone by `scheduler` / `controller-manager`)."""
     from ..client.informer import InformerFactory
+    from ..controllers.base import TIMINGS
     from ..controllers.manager import ControllerManager
     from ..scheduler.runner import build_scheduler
 
-    informers = InformerFactory(client)
+    informers = InformerFactory(client, resync=TIMINGS[timing].resync)
     parts = []
     if controllers:
         manager = ControllerManager(client, informers, timing=timing)
         parts.append(manager.run())
     if scheduler:
-        parts.append(build_scheduler(client, informers, profile=profile).run_after_sync(informers))
+        parts.append(build_scheduler(client, informers, profile=profile, timing=timing).run_after_sync(informers))
     informers.start()
     try:
         await asyncio.gather(*parts)
@@ -62,9 +66,10 @@ async def run_control_plane(client: ApiClient, *, profile: str = "binpack", sche
 
 
 async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds: Credentials,
-                 profile: str = "binpack", control_plane: bool = True, timing: str = "kubernetes") -> None:
+                 profile: str = "binpack", control_plane: bool = True, timing: str = "kubernetes",
+                 min_request_timeout: float = 1800.0, compaction_interval: float = 300.0) -> None:
     _progress(f"opening the store ({store_url}) ...")
-    store: Store = open_store(store_url, data_dir)
+    store: Store = open_store(store_url, data_dir, compaction_interval=compaction_interval)
     try:
         await asyncio.wait_for(store.current_revision(), timeout=10)
     except (StoreError, OSError, TimeoutError) as exc:
@@ -76,8 +81,11 @@ async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds:
     from ..controllers.base import TIMINGS
 
     app = make_app(store, tokens=creds.tokens, server_address=f"{host_for_url}:{port}",
-                   default_toleration_seconds=TIMINGS[timing].eviction_toleration)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+                   default_toleration_seconds=TIMINGS[timing].eviction_toleration,
+                   min_request_timeout=min_request_timeout)
+    # At shutdown the app's on_shutdown ends every watch at once; then aiohttp waits at most
+    # SHUTDOWN_TIMEOUT for the other handlers (its default, 60 s twice over, kept SIGTERM for minutes).
+    runner = ApiRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     site = web.TCPSite(runner, bind, port, ssl_context=creds.ssl_context(), backlog=1024)
     try:
@@ -121,21 +129,29 @@ def _host_for_url(bind: str) -> str:
     return "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
 
 
+def prepare_data_dir(data_dir: Path, *, bind: str, port: int, store_url: str) -> Credentials:
+    """The data dir private (0700, its files 0600: see apiserver.auth), with credentials in it."""
+    try:
+        # the sqlite store (store.open_store: <data dir>/state.db) is made 0600 before sqlite opens it
+        secure_data_dir(data_dir, create=("state.db",) if store_url == "sqlite" else ())
+        _progress("preparing certificates and tokens ...")
+        return ensure_credentials(data_dir, hosts=default_hosts(bind),
+                                  server_url=f"https://{_host_for_url(bind)}:{port}")
+    except OSError as exc:
+        raise UserError(f"cannot use the data dir {data_dir}: {exc.strerror or exc}; pass --data-dir") from None
+
+
 def run_server(*, data_dir: Path, bind: str, port: int, store_url: str, log_level: str, profile: str = "binpack",
-               control_plane: bool = True, timing: str = "kubernetes") -> int:
+               control_plane: bool = True, timing: str = "kubernetes", min_request_timeout: float = 1800.0,
+               compaction_interval: float = 300.0) -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0 < port < 65536:
         raise UserError(f"--port {port} is out of range (1-65535)")
     _check_store_url(store_url)
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        _progress("preparing certificates and tokens ...")
-        creds = ensure_credentials(data_dir, hosts=default_hosts(bind),
-                                   server_url=f"https://{_host_for_url(bind)}:{port}")
-    except OSError as exc:
-        raise UserError(f"cannot use the data dir {data_dir}: {exc.strerror or exc}; pass --data-dir") from None
+    creds = prepare_data_dir(data_dir, bind=bind, port=port, store_url=store_url)
     import uvloop
 
     uvloop.run(_serve(data_dir=data_dir, bind=bind, port=port, store_url=store_url, creds=creds, profile=profile,
-                      control_plane=control_plane, timing=timing))
+                      control_plane=control_plane, timing=timing, min_request_timeout=min_request_timeout,
+                      compaction_interval=compaction_interval))
     return 0

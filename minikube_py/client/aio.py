@@ -2,9 +2,11 @@
 hollow nodes; later the node agent): one aiohttp session over HTTPS with a bearer token.
 
 Objects stay plain JSON dicts (as they travel), addressed by `minikube_py.api.kinds.KindInfo`.
-Errors come back as `client.rest.StatusError` carrying the server's Status, so `exc.code == 409`
-means a conflict whatever the call.  `watch` yields `(type, object)` pairs until the server ends
-the stream.
+Errors come back as the `api.errors` class of the server's Status reason (`except Conflict`),
+transport failures as `Unreachable` (nothing was sent: safe to repeat) or `ConnectionLost` (sent,
+no answer: it may have happened).  A 429 or 5xx that carries Retry-After is waited out and sent
+again, up to `max_retries` times, as client-go does.  `watch` yields `(type, object)` pairs until
+the server ends the stream.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from typing import Any
 import aiohttp
 import orjson
 
+from ..api.errors import ApiError, ConnectionLost, Unreachable, from_status
 from ..api.kinds import KindInfo
+from .clock import SYSTEM, Clock
 from .kubeconfig import Connection, KubeConfig
-from .rest import StatusError, _status_of
+from .rest import retry_after_of, status_of
 from .tracing import note_write
 
 Obj = dict[str, Any]
 
+MAX_RETRY_AFTER = 30.0  # a Retry-After longer than this is waited out by the caller's backoff instead
 PATCH_TYPES = {"merge": "application/merge-patch+json", "strategic": "application/strategic-merge-patch+json",
                "json": "application/json-patch+json"}
 
@@ -42,8 +47,11 @@ def path_for(info: KindInfo, namespace: str | None = None, name: str | None = No
 
 
 class ApiClient:
-    def __init__(self, conn: Connection, *, user_agent: str = "minikube-py", connections: int = 64) -> None:
+    def __init__(self, conn: Connection, *, user_agent: str = "minikube-py", connections: int = 64,
+                 max_retries: int = 10, clock: Clock = SYSTEM) -> None:
         self.conn = conn
+        self.max_retries = max_retries
+        self.clock = clock
         self.server = conn.server.rstrip("/")
         self.user_agent = user_agent
         self.connections = connections
@@ -92,14 +100,37 @@ class ApiClient:
         headers = {"Content-Type": content_type} if data is not None else {}
         query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()
                  if v is not None and v != ""}
-        async with self.session.request(method, path, params=query, data=data, headers=headers,
-                                        timeout=aiohttp.ClientTimeout(total=request_timeout)) as resp:
-            payload = await resp.read()
+        attempt = 0
+        while True:
+            status, payload, retry_after = await self._send(method, path, query, data, headers, request_timeout)
             if method != "GET" and not path.startswith("/debug/"):
-                note_write(method, path, resp.status)  # into the reconcile trace, if one is being recorded
-            if resp.status >= 400:
-                raise StatusError(resp.status, _status_of(resp.status, payload))
-            return orjson.loads(payload) if payload else None
+                note_write(method, path, status)  # into the reconcile trace, if one is being recorded
+            if status < 400:
+                return orjson.loads(payload) if payload else None
+            err = from_status(status_of(status, payload), status, retry_after=retry_after)
+            if not self._retry_after(err, attempt):
+                raise err
+            attempt += 1
+            assert err.retry_after is not None
+            await self.clock.sleep(err.retry_after)
+
+    def _retry_after(self, err: ApiError, attempt: int) -> bool:
+        """client-go's rule: a 429 or 5xx with Retry-After was not acted on; wait and send it again."""
+        return (err.retry_after is not None and err.retry_after <= MAX_RETRY_AFTER and attempt < self.max_retries
+                and (err.code == 429 or err.code >= 500))
+
+    async def _send(self, method: str, path: str, query: dict[str, str], data: bytes | None, headers: dict[str, str],
+                    request_timeout: float) -> tuple[int, bytes, float | None]:
+        """One HTTP exchange; transport failures become Unreachable or ConnectionLost."""
+        try:
+            async with self.session.request(method, path, params=query, data=data, headers=headers,
+                                            timeout=aiohttp.ClientTimeout(total=request_timeout)) as resp:
+                return resp.status, await resp.read(), retry_after_of(resp.headers.get("Retry-After"))
+        except aiohttp.ClientConnectorError as exc:
+            raise Unreachable(f"the apiserver at {self.server} is unreachable: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise ConnectionLost(f"{method} {path}: the connection to {self.server} was lost before an answer "
+                                 f"came ({type(exc).__name__}: {exc}); the request may have succeeded") from exc
 
     # --- typed helpers ---------------------------------------------------------------------------
 
@@ -145,15 +176,22 @@ class ApiClient:
         query = {"watch": "true", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
                  "timeoutSeconds": timeout_seconds, **params}
         query = {k: str(v) for k, v in query.items() if v is not None and v != ""}
-        async with self.session.get(path_for(info, namespace), params=query,
-                                    timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
-            if resp.status >= 400:
-                raise StatusError(resp.status, _status_of(resp.status, await resp.read()))
-            buffer = b""
-            async for chunk in resp.content.iter_any():
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if line.strip():
-                        event = orjson.loads(line)
-                        yield str(event.get("type")), event.get("object") or {}
+        try:
+            async with self.session.get(path_for(info, namespace), params=query,
+                                        timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
+                if resp.status >= 400:
+                    raise from_status(status_of(resp.status, await resp.read()), resp.status,
+                                      retry_after=retry_after_of(resp.headers.get("Retry-After")))
+                buffer = b""
+                async for chunk in resp.content.iter_any():
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if line.strip():
+                            event = orjson.loads(line)
+                            yield str(event.get("type")), event.get("object") or {}
+        except aiohttp.ClientConnectorError as exc:
+            raise Unreachable(f"the apiserver at {self.server} is unreachable: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise ConnectionLost(f"watch {info.plural}: the stream from {self.server} broke "
+                                 f"({type(exc).__name__}: {exc})") from exc

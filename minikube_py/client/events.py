@@ -6,26 +6,23 @@ existing one rather than duplicated.  Used by the scheduler, the controllers and
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from ..api import kinds
+from ..api.errors import ApiError, NotFound
+from ..api.times import format_time, now_iso
 from .aio import ApiClient
+from .clock import SYSTEM, Clock
 from .informer import key_of
-from .rest import StatusError
+from .tracing import TALLY
 
 Obj = dict[str, Any]
 log = logging.getLogger("minikube_py.events")
-_EVENT = kinds.by_kind("v1", "Event")
-assert _EVENT is not None
-EVENT: kinds.KindInfo = _EVENT
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+EVENT = kinds.require("v1", "Event")
+__all__ = ["EVENT", "EventRecorder", "now_iso"]
 
 
 SIMILAR_LIMIT = 10  # Kubernetes' event aggregator: beyond 10 similar events, combine them
@@ -43,8 +40,9 @@ class EventRecorder:
     more than 10 events of one reason about one object within 10 minutes (messages differing, as
     "Created pod: <name>") are combined into one, as Kubernetes' event aggregator does."""
 
-    def __init__(self, client: ApiClient, component: str) -> None:
+    def __init__(self, client: ApiClient, component: str, *, clock: Clock = SYSTEM) -> None:
         self.client = client
+        self.clock = clock
         self.component = component
         self._seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}  # -> (event name, count)
         self._similar: dict[tuple[str, str, str], list[float]] = {}
@@ -54,15 +52,18 @@ class EventRecorder:
         meta = obj.get("metadata") or {}
         log.debug("%s %s: %s %s", obj.get("kind"), key_of(obj), reason, message)
         group = (str(meta.get("uid")), reason, type_)
-        now = time.monotonic()
+        now = self.clock.monotonic()
         stamps = [t for t in self._similar.get(group, []) if now - t < SIMILAR_WINDOW] + [now]
         self._similar[group] = stamps[-(SIMILAR_LIMIT + 1):]
         _forget_oldest(self._similar)  # bounded: a long-running master must not grow
         _forget_oldest(self._seen)
         if len(stamps) > SIMILAR_LIMIT:
             message = f"(combined from similar events): {message}"
+        context = contextvars.copy_context()
+        context.run(TALLY.set, None)  # an event written is not progress of the pass that reported it
         try:
-            task = asyncio.get_running_loop().create_task(self._write(obj, meta, type_, reason, message))
+            task = asyncio.get_running_loop().create_task(self._write(obj, meta, type_, reason, message),
+                                                          context=context)
         except RuntimeError:
             return  # no loop (a unit test calling without one)
         self._pending.add(task)
@@ -72,7 +73,7 @@ class EventRecorder:
         ns = meta.get("namespace") or "default"
         combined = message.startswith("(combined from similar events): ")
         ident = (str(meta.get("uid")), reason, "(combined)" if combined else message, type_)
-        stamp = now_iso()
+        stamp = format_time(self.clock.now())
         try:
             if ident in self._seen:
                 name, count = self._seen[ident]
@@ -90,12 +91,14 @@ class EventRecorder:
                 "reason": reason, "message": message, "type": type_, "count": 1,
                 "firstTimestamp": stamp, "lastTimestamp": stamp,
                 "source": {"component": self.component}, "reportingComponent": self.component})
-        except StatusError as exc:
-            if exc.code == 404 and ident in self._seen:
+        except ApiError as exc:
+            if isinstance(exc, NotFound) and ident in self._seen:
                 self._seen.pop(ident, None)  # the event expired: next time write a new one
-            log.debug("event %s for %s not written: %s", reason, meta.get("name"), exc)
-        except Exception as exc:  # noqa: BLE001 - events are best effort
-            log.debug("event %s for %s not written: %s", reason, meta.get("name"), exc)
+            log.warning("%s %s: event %s not written: %s %s: %s", obj.get("kind"), key_of(obj), reason, exc.code,
+                        exc.reason, exc)
+        except Exception as exc:  # noqa: BLE001 - events are best effort, never a reason to fail a pass
+            log.warning("%s %s: event %s not written: %s: %s", obj.get("kind"), key_of(obj), reason,
+                        type(exc).__name__, exc)
 
     async def flush(self) -> None:
         if self._pending:

@@ -3,7 +3,11 @@
 `Informer.run()` lists (in pages), replaces its cache and tells its handlers what changed, then
 watches from the list's resourceVersion; a watch that ends is resumed from the last version seen,
 a 410 Expired (the version left the server's history) or a failure starts over with a list.
-Handlers only enqueue keys (see controllers/base.py): no business logic runs in them.
+Every `resync` seconds the cache is replayed to the handlers as MODIFIED events with the same
+object as old and new (client-go's resync), so a key lost to a failed handler or pass heals;
+handlers of secondary objects skip those with `is_resync`.  Handlers only enqueue keys (see
+controllers/base.py): no business logic runs in them, and one that raises is logged at WARNING
+with the object's key and does not stop the others.
 
 Indexes (`add_index`) answer "pods on node X" or "pods owned by Y" without a scan.  Components
 that share a kind share one informer through `InformerFactory`.
@@ -22,9 +26,10 @@ from typing import Any
 
 import orjson
 
+from ..api.errors import ApiError, Expired
 from ..api.kinds import KindInfo
 from .aio import ApiClient
-from .rest import StatusError
+from .clock import SYSTEM, Clock
 
 log = logging.getLogger("minikube_py.informer")
 # the event a handler is being called for ("MODIFIED Pod default/web-1"): controllers note it as
@@ -120,6 +125,13 @@ def strip_heavy_metadata(obj: Obj) -> Obj:
     return obj
 
 
+def is_resync(kind: str, obj: Obj, old: Obj | None) -> bool:
+    """A periodic resync: a MODIFIED event with the same version as before (never a DELETED one,
+    whose old object is the last version too)."""
+    return kind == "MODIFIED" and old is not None and (old.get("metadata") or {}).get("resourceVersion") == \
+        (obj.get("metadata") or {}).get("resourceVersion")
+
+
 def key_of(obj: Obj) -> str:
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
@@ -133,8 +145,11 @@ def split_key(key: str) -> tuple[str | None, str]:
 
 class Informer:
     def __init__(self, client: ApiClient, info: KindInfo, *, namespace: str | None = None,
-                 label_selector: str = "", field_selector: str = "", page_size: int = 1000) -> None:
+                 label_selector: str = "", field_selector: str = "", page_size: int = 1000,
+                 resync: float | None = None, clock: Clock = SYSTEM) -> None:
         self.client = client
+        self.resync = resync
+        self.clock = clock
         self.info = info
         self.namespace = namespace
         self.label_selector = label_selector
@@ -150,6 +165,8 @@ class Informer:
         self._indexers: dict[str, Callable[[Obj], list[str]]] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {}
         self.relists = 0
+        self.resyncs = 0
+        self.handler_errors = 0
 
     # --- reading the cache -------------------------------------------------------------------
 
@@ -160,6 +177,9 @@ class Informer:
         if namespace is None:
             return list(self.cache.values())
         return [o for o in self.cache.values() if (o.get("metadata") or {}).get("namespace") == namespace]
+
+    def has_index(self, name: str) -> bool:
+        return name in self._indexers
 
     def add_index(self, name: str, fn: Callable[[Obj], list[str]]) -> None:
         self._indexers[name] = fn
@@ -194,15 +214,34 @@ class Informer:
             self._index(key, obj)
             if kind == "ADDED" and old is not None:
                 kind = "MODIFIED"
+        self._notify(kind, key, obj, old)
+
+    def _notify(self, kind: str, key: str, obj: Obj, old: Obj | None) -> None:
         token = CURRENT_EVENT.set(f"{kind} {self.info.kind} {key}")
         try:
             for handler in self.handlers:
                 try:
                     handler(kind, obj, old)
-                except Exception:  # noqa: BLE001 - one bad handler must not stop the informer
-                    log.exception("%s %s: handler failed", self.info.plural, key)
+                except Exception as exc:  # noqa: BLE001 - one bad handler must not stop the informer
+                    self.handler_errors += 1
+                    log.warning("%s: %s handler %s failed on %s: %s: %s (the next resync retries it)", key,
+                                self.info.plural, getattr(handler, "__qualname__", handler), kind,
+                                type(exc).__name__, exc, exc_info=True)
         finally:
             CURRENT_EVENT.reset(token)
+
+    def resync_now(self) -> None:
+        """Replay the cache to the handlers (MODIFIED, old is new), as client-go's resync does."""
+        self.resyncs += 1
+        for key, obj in list(self.cache.items()):
+            self._notify("MODIFIED", key, obj, obj)
+
+    async def _resync_loop(self) -> None:
+        assert self.resync
+        while True:
+            await self.clock.sleep(self.resync)
+            if self.synced.is_set():
+                self.resync_now()
 
     def _index(self, key: str, obj: Obj) -> None:
         for name, fn in self._indexers.items():
@@ -255,13 +294,26 @@ class Informer:
         self.replace(items, rv)
 
     async def run(self) -> None:
+        resyncer = asyncio.create_task(self._resync_loop()) if self.resync else None
+        try:
+            await self._run()
+        finally:
+            if resyncer is not None:
+                resyncer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await resyncer
+
+    async def _run(self) -> None:
         backoff = 0.2
         need_list = True
+        opened = self.clock.monotonic()
         while True:
             try:
                 if need_list:
                     await self._list()
                     need_list = False
+                    backoff = 0.2
+                opened = self.clock.monotonic()
                 async for kind, obj in self.client.watch(self.info, self.namespace,
                                                          resource_version=self.resource_version,
                                                          labelSelector=self.label_selector,
@@ -284,31 +336,37 @@ class Informer:
                 backoff = 0.2
             except asyncio.CancelledError:
                 raise
-            except StatusError as exc:
-                need_list = need_list or exc.code == 410
-                log.warning("%s: watch failed (%s %s); retrying in %.1fs", self.info.plural, exc.code, exc,
-                            backoff)
-                await asyncio.sleep(backoff)
+            except ApiError as exc:
+                need_list = need_list or isinstance(exc, Expired)
+                if not need_list and self.clock.monotonic() - opened >= 1.0:
+                    backoff = 0.2  # a watch that was up and then broke: resume at once, not after a long backoff
+                delay = max(backoff, exc.retry_after or 0.0)
+                log.warning("%s: %s failed (%s %s: %s); retrying in %.1fs", self.info.plural,
+                            "list" if need_list else "watch", exc.code, exc.reason, exc, delay)
+                await self.clock.sleep(delay)
                 backoff = min(backoff * 2, 10.0)
-            except Exception as exc:  # noqa: BLE001 - connection problems: back off and resume
-                log.warning("%s: watch broke (%s: %s); retrying in %.1fs", self.info.plural, type(exc).__name__,
+            except Exception as exc:  # noqa: BLE001 - a bad answer (not JSON...): back off and relist
+                need_list = True
+                log.warning("%s: watch broke (%s: %s); relisting in %.1fs", self.info.plural, type(exc).__name__,
                             exc, backoff)
-                await asyncio.sleep(backoff)
+                await self.clock.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
 
 class InformerFactory:
     """One informer per kind for all the components of a process."""
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: ApiClient, *, resync: float | None = None, clock: Clock = SYSTEM) -> None:
         self.client = client
+        self.resync = resync
+        self.clock = clock
         self.informers: dict[str, Informer] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     def get(self, info: KindInfo) -> Informer:
         key = info.qualified_plural
         if key not in self.informers:
-            self.informers[key] = Informer(self.client, info)
+            self.informers[key] = Informer(self.client, info, resync=self.resync, clock=self.clock)
         return self.informers[key]
 
     def start(self) -> None:

@@ -1,8 +1,9 @@
 """A small synchronous Kubernetes REST client on the standard library (http.client + ssl).
 
 mkctl uses it: a command line tool must start fast, and one keep-alive HTTPS connection with no
-event loop is the quickest way to send the few requests a command makes.  Errors come back as
-`StatusError` carrying the server's Status, or `Unreachable` with kubectl's wording.
+event loop is the quickest way to send the few requests a command makes.  Errors come back as the
+`api.errors` class of the server's Status (its body in `.status()`), or `Unreachable` with
+kubectl's wording.
 """
 
 from __future__ import annotations
@@ -18,26 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from ..api.errors import ApiError, Unreachable, from_status
 from .kubeconfig import Connection
 
 USER_AGENT = "mkctl/0.1.0 (minikube-py)"
-
-
-class Unreachable(Exception):
-    """The apiserver did not answer (refused, DNS, TLS); the message is kubectl's."""
-
-
-class StatusError(Exception):
-    """The apiserver answered with an error Status."""
-
-    def __init__(self, code: int, status: dict[str, Any]) -> None:
-        self.code = code
-        self.status = status
-        super().__init__(status.get("message") or f"the server answered {code}")
-
-    @property
-    def reason(self) -> str:
-        return str(self.status.get("reason") or "")
+__all__ = ["ApiError", "Response", "RestClient", "Unreachable", "retry_after_of", "status_of"]
 
 
 @dataclass
@@ -142,7 +128,8 @@ class RestClient:
                           self.timeout)
         payload = resp.read()
         if resp.status >= 400:
-            raise StatusError(resp.status, _status_of(resp.status, payload))
+            raise from_status(status_of(resp.status, payload), resp.status,
+                              retry_after=retry_after_of(resp.headers.get("Retry-After")))
         return Response(resp.status, resp.headers, payload)
 
     def get(self, path: str, **params: Any) -> Any:
@@ -153,7 +140,7 @@ class RestClient:
         self.close()  # the stream owns its own connection
         resp = self._send("GET", self.url(path, params), None, self._headers(accept, None), None)
         if resp.status >= 400:
-            raise StatusError(resp.status, _status_of(resp.status, resp.read()))
+            raise from_status(status_of(resp.status, resp.read()), resp.status)
         try:
             while True:
                 line = resp.readline()
@@ -169,7 +156,18 @@ class RestClient:
             self._http = None
 
 
-def _status_of(code: int, payload: bytes) -> dict[str, Any]:
+def retry_after_of(header: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is not sent by apiservers)."""
+    if not header:
+        return None
+    try:
+        seconds = float(header.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def status_of(code: int, payload: bytes) -> dict[str, Any]:
     try:
         data = json.loads(payload)
     except ValueError:

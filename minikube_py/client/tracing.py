@@ -26,8 +26,25 @@ log = logging.getLogger("minikube_py.tracing")
 CURRENT: contextvars.ContextVar[Obj | None] = contextvars.ContextVar("minikube_py_trace", default=None)
 
 
+class WriteTally:
+    """The writes of one pass that the apiserver accepted (the reconcile loop's progress measure:
+    a failing pass that still got writes through does not escalate its backoff)."""
+
+    __slots__ = ("accepted",)
+
+    def __init__(self) -> None:
+        self.accepted = 0
+
+
+TALLY: contextvars.ContextVar[WriteTally | None] = contextvars.ContextVar("minikube_py_tally", default=None)
+
+
 def note_write(method: str, path: str, status: int | str) -> None:
-    """Called by ApiClient for every write: appended to the pass being traced, if any."""
+    """Called by ApiClient for every write: counted for the pass running, and appended to the pass
+    being traced, if any."""
+    tally = TALLY.get()
+    if tally is not None and isinstance(status, int) and status < 400:
+        tally.accepted += 1
     trace = CURRENT.get()
     if trace is not None:
         trace["wrote"].append(f"{method} {path} -> {status}")

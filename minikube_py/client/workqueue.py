@@ -9,6 +9,8 @@
 - `cool_down(key, seconds)` holds the next pass of a key back for a while: a controller whose
   pass over a large object is expensive (a 1,000-pod ReplicaSet) lets the changes of that while
   pile up into one pass instead of spending the whole CPU on passes that see one change each.
+
+Delays run on the queue's `Clock` (client/clock.py), so tests move time by hand.
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ import asyncio
 import collections
 from collections.abc import Hashable
 
+from .clock import SYSTEM, Clock, Timer
+
 
 class WorkQueue:
-    def __init__(self, name: str = "", *, base_delay: float = 0.005, max_delay: float = 1000.0) -> None:
+    def __init__(self, name: str = "", *, base_delay: float = 0.005, max_delay: float = 1000.0,
+                 clock: Clock = SYSTEM) -> None:
         self.name = name
+        self.clock = clock
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._queue: collections.deque[Hashable] = collections.deque()
         self._dirty: set[Hashable] = set()
         self._processing: set[Hashable] = set()
         self._failures: dict[Hashable, int] = {}
-        self._timers: dict[Hashable, asyncio.TimerHandle] = {}
+        self._timers: dict[Hashable, tuple[float, Timer]] = {}  # key -> (when, timer)
         self._cool_until: dict[Hashable, float] = {}
         self._ready = asyncio.Condition()
         self._shutdown = False
@@ -41,7 +47,7 @@ class WorkQueue:
             return
         until = self._cool_until.get(key)
         if until is not None:
-            left = until - asyncio.get_running_loop().time()
+            left = until - self.clock.monotonic()
             if left > 0:
                 self.add_after(key, left)
                 return
@@ -63,33 +69,40 @@ class WorkQueue:
         if delay <= 0:
             self.add(key)
             return
-        loop = asyncio.get_running_loop()
-        timer = self._timers.get(key)
-        when = loop.time() + delay
-        if timer is not None:
-            if timer.when() <= when:
+        if self._shutdown:
+            return
+        when = self.clock.monotonic() + delay
+        pending = self._timers.get(key)
+        if pending is not None:
+            if pending[0] <= when:
                 return  # an earlier wake-up is already set
-            timer.cancel()
+            pending[1].cancel()
 
         def fire() -> None:
             self._timers.pop(key, None)
             self._cool_until.pop(key, None)
             self.add(key)
-        self._timers[key] = loop.call_at(when, fire)
+        self._timers[key] = (when, self.clock.call_later(delay, fire))
+
+    def waiting(self, key: Hashable) -> float | None:
+        """Seconds until `key` is queued again by a delay or a backoff (None: no timer)."""
+        pending = self._timers.get(key)
+        return None if pending is None else max(0.0, pending[0] - self.clock.monotonic())
 
     def backoff(self, key: Hashable) -> float:
         failures = self._failures.get(key, 0)
         return float(min(self.base_delay * (2 ** failures), self.max_delay))
 
-    def add_rate_limited(self, key: Hashable) -> float:
-        delay = self.backoff(key)
+    def add_rate_limited(self, key: Hashable, at_least: float = 0.0) -> float:
+        """Requeue after the key's backoff (or `at_least`, a server's Retry-After, if longer)."""
+        delay = max(self.backoff(key), at_least)
         self._failures[key] = self._failures.get(key, 0) + 1
         self.add_after(key, delay)
         return delay
 
     def cool_down(self, key: Hashable, seconds: float) -> None:
         if seconds > 0:
-            self._cool_until[key] = asyncio.get_running_loop().time() + seconds
+            self._cool_until[key] = self.clock.monotonic() + seconds
 
     def forget(self, key: Hashable) -> None:
         self._failures.pop(key, None)
@@ -125,6 +138,6 @@ class WorkQueue:
 
     def shutdown(self) -> None:
         self._shutdown = True
-        for timer in self._timers.values():
+        for _, timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -2,9 +2,12 @@
 
 A controller registers informer handlers that only enqueue keys; its workers take a key, call
 `reconcile(key)` (read the cache, compare with what is wanted, act through the apiserver, write
-status last) and requeue on failure with the queue's exponential backoff, so a bad object is
-logged, evented and retried, never hot-looped.  `reconcile` may return a delay to be called again
-after it (deadlines, availability that matures).
+status last) and requeue on failure with the queue's per-key exponential backoff (or the
+server's Retry-After, if longer), so a bad object is logged, evented and retried, never
+hot-looped.  The retry contract: a pass that fails any write raises (after writing status), and
+`process` is the one place that turns that into a backoff.  `reconcile` may return a delay to be
+called again after it (deadlines, availability that matures).  Objects from the informers are
+shared and read-only: copy before changing (the unit harness checks it after every pass).
 
 Also here: `Expectations` (creates and deletes a controller has asked for and not yet seen in its cache, so a
 stale cache never causes duplicates), and pod helpers shared by the workload controllers.
@@ -17,59 +20,50 @@ import logging
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ..api import kinds
+from ..api.errors import AlreadyExists, ApiError, Conflict
+from ..api.selectors import label_selector_matches
+from ..api.times import parse_time
+from ..api.timing import TIMINGS, Timing
 from ..client.aio import ApiClient
+from ..client.clock import SYSTEM, Clock
 from ..client.events import EventRecorder
 from ..client.informer import CURRENT_EVENT, Informer, InformerFactory, key_of, split_key
-from ..client.rest import StatusError
 from ..client.tasks import run_together
-from ..client.tracing import Tracer
+from ..client.tracing import TALLY, Tracer, WriteTally
 from ..client.workqueue import WorkQueue
+from .claims import controller_of, owner_ref
 
 Obj = dict[str, Any]
 log = logging.getLogger("minikube_py.controllers")
-
-def kind_info(api_version: str, kind: str) -> kinds.KindInfo:
-    info = kinds.by_kind(api_version, kind)
-    if info is None:
-        raise KeyError(f"{api_version} {kind}")
-    return info
+__all__ = ["TIMINGS", "Timing", "controller_of", "owner_ref", "parse_time"]
 
 
-POD = kind_info("v1", "Pod")
-
-
-def parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
+POD = kinds.require("v1", "Pod")
 
 
 # --- expectations --------------------------------------------------------------------------------
 
 @dataclass
 class _Expectation:
-    adds: int = 0
-    deletes: int = 0
-    stamp: float = field(default_factory=time.monotonic)
+    adds: int
+    deletes: int
+    stamp: float
 
 
 class Expectations:
     """What a controller has asked for and not yet observed; a key is satisfied when both counts
     reached zero or the record is older than `ttl` (a lost watch event must not block forever)."""
 
-    def __init__(self, ttl: float = 300.0) -> None:
+    def __init__(self, ttl: float = 300.0, clock: Clock = SYSTEM) -> None:
         self.ttl = ttl
+        self.clock = clock
         self._records: dict[str, _Expectation] = {}
 
     def expect(self, key: str, adds: int = 0, deletes: int = 0) -> None:
-        self._records[key] = _Expectation(adds, deletes)
+        self._records[key] = _Expectation(adds, deletes, self.clock.monotonic())
 
     def observed_add(self, key: str) -> None:
         rec = self._records.get(key)
@@ -85,26 +79,13 @@ class Expectations:
         rec = self._records.get(key)
         if rec is None:
             return True
-        return (rec.adds <= 0 and rec.deletes <= 0) or time.monotonic() - rec.stamp > self.ttl
+        return (rec.adds <= 0 and rec.deletes <= 0) or self.clock.monotonic() - rec.stamp > self.ttl
 
     def forget(self, key: str) -> None:
         self._records.pop(key, None)
 
 
 # --- pods ------------------------------------------------------------------------------------------
-
-def controller_of(obj: Obj) -> Obj | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return dict(ref)
-    return None
-
-
-def owner_ref(owner: Obj, *, block: bool = True) -> Obj:
-    meta = owner.get("metadata") or {}
-    return {"apiVersion": owner.get("apiVersion"), "kind": owner.get("kind"), "name": meta.get("name"),
-            "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": block}
-
 
 def pod_condition(pod: Obj, type_: str) -> Obj | None:
     for c in (pod.get("status") or {}).get("conditions") or []:
@@ -137,43 +118,12 @@ def pod_active(pod: Obj) -> bool:
 def selector_matches(selector: Obj | None, labels: dict[str, str] | None) -> bool:
     """A LabelSelector (matchLabels + matchExpressions) against labels; an empty one matches nothing
     for controllers (as Kubernetes' workload controllers treat it)."""
-    if not selector:
+    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         return False
-    labels = labels or {}
-    match_labels = selector.get("matchLabels") or {}
-    exprs = selector.get("matchExpressions") or []
-    if not match_labels and not exprs:
-        return False
-    for k, v in match_labels.items():
-        if labels.get(k) != v:
-            return False
-    for e in exprs:
-        key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
+    return label_selector_matches(selector, labels)
 
 
 # --- the controller ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Timing:
-    """Kubernetes' timings, or the fast test profile with the same ratios (DESIGN.md)."""
-
-    name: str
-    lease_renew: float
-    node_grace: float
-    eviction_toleration: int
-
-
-TIMINGS = {"kubernetes": Timing("kubernetes", 10.0, 50.0, 300), "fast": Timing("fast", 2.0, 10.0, 30)}
-
 
 @dataclass
 class ControllerContext:
@@ -182,6 +132,7 @@ class ControllerContext:
     recorder: EventRecorder
     timing: Timing = field(default_factory=lambda: TIMINGS["kubernetes"])
     tracer: Tracer | None = None
+    clock: Clock = SYSTEM
 
 
 
@@ -200,7 +151,8 @@ class Controller:
         self.ctx = ctx
         self.client = ctx.client
         self.recorder = ctx.recorder
-        self.queue = WorkQueue(self.name)
+        self.clock = ctx.clock
+        self.queue = WorkQueue(self.name, clock=ctx.clock)
         self.reconciles = 0
         self.errors = 0
         self.triggers: dict[Hashable, str] = {}  # key -> what last asked for a pass (for traces)
@@ -230,15 +182,23 @@ class Controller:
         started = time.perf_counter()
         trigger = self.triggers.pop(key, "") or "requeue"
         token = self.tracer.begin(self.name, self.kind, str(key), trigger) if self.tracer else None
+        tally = WriteTally()
+        tally_token = TALLY.set(tally)
         try:
             again = await self.reconcile(key)
-        except StatusError as exc:
+        except ApiError as exc:
             self.errors += 1
-            delay = self.queue.add_rate_limited(key)
-            level = logging.DEBUG if exc.code == 409 else logging.WARNING
-            log.log(level, "%s %s: %s %s; retrying in %.2fs", self.name, key, exc.code, exc, delay)
+            if tally.accepted:
+                # the pass failed but got writes through (a 500-pod ReplicaSet whose creates fail one
+                # in five): progress, so the backoff starts again from its base instead of growing
+                # toward minutes and stalling the work
+                self.queue.forget(key)
+            delay = self.queue.add_rate_limited(key, exc.retry_after or 0.0)
+            conflict = isinstance(exc, Conflict | AlreadyExists)
+            level = logging.DEBUG if conflict else logging.WARNING
+            log.log(level, "%s: %s: %s %s: %s; retrying in %.2fs", key, self.name, exc.code, exc.reason, exc, delay)
             if self.tracer:
-                what = "conflict" if exc.code == 409 else f"error {exc.code}"
+                what = "conflict" if conflict else f"error {exc.code} {exc.reason}"
                 self.tracer.end(token, f"{what}: {exc}; requeued in {delay:.2f}s")
             return
         except asyncio.CancelledError:
@@ -246,7 +206,7 @@ class Controller:
         except Exception as exc:  # noqa: BLE001 - a bug or a bad object: log, event, back off, go on
             self.errors += 1
             delay = self.queue.add_rate_limited(key)
-            log.exception("%s %s: reconcile failed (%s); retrying in %.2fs", self.name, key, exc, delay)
+            log.exception("%s: %s: reconcile failed (%s); retrying in %.2fs", key, self.name, exc, delay)
             obj = self.primary.get(str(key)) if self.primary is not None else None
             if obj is not None:
                 self.recorder.event(obj, "Warning", "ReconcileError",
@@ -254,10 +214,12 @@ class Controller:
             if self.tracer:
                 self.tracer.end(token, f"failed: {type(exc).__name__}: {exc}; requeued in {delay:.2f}s")
             return
+        finally:
+            TALLY.reset(tally_token)
         if self.tracer:
             self.tracer.end(token, "ok" if again is None else f"ok; again in {again:.2f}s")
         self.queue.forget(key)
-        spent = time.perf_counter() - started
+        spent = time.perf_counter() - started  # CPU spent, not clock time: stays real
         if spent > 0.002 and self.cool_down_factor:
             self.queue.cool_down(key, min(spent * self.cool_down_factor, 1.0))
         if again is not None:

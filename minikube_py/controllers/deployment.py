@@ -21,31 +21,31 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from typing import Any
 
 import orjson
 
-from ..client.events import now_iso
-from ..client.informer import Informer
-from ..client.rest import StatusError
+from ..api import kinds
+from ..api.errors import AlreadyExists, ApiError, NotFound
+from ..api.times import format_time
+from ..client.informer import Informer, is_resync
 from ..client.tracing import observe, want
 from .base import (
     POD,
     Controller,
     ControllerContext,
     controller_of,
-    kind_info,
     namespaced,
     owner_ref,
     parse_time,
     pod_active,
     selector_matches,
 )
+from .claims import claim, index_by_controller, owned
 
 Obj = dict[str, Any]
-DEPLOY = kind_info("apps/v1", "Deployment")
-RS = kind_info("apps/v1", "ReplicaSet")
+DEPLOY = kinds.require("apps/v1", "Deployment")
+RS = kinds.require("apps/v1", "ReplicaSet")
 
 REVISION = "deployment.kubernetes.io/revision"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
@@ -129,15 +129,14 @@ class DeploymentController(Controller):
         self.primary = self.deployments
         self.sets: Informer = ctx.informers.get(RS)
         self.pods: Informer = ctx.informers.get(POD)
-        if "owner" not in self.sets._indexers:
-            self.sets.add_index("owner", lambda o: [f"{o['metadata'].get('namespace')}/{r.get('uid')}"
-                                                    for r in o["metadata"].get("ownerReferences") or []
-                                                    if r.get("controller")])
-        self.deployments.add_handler(lambda kind, obj, old: self.enqueue(obj))
+        index_by_controller(self.sets)
+        self.deployments.add_handler(lambda kind, obj, old: self.enqueue(obj))  # resyncs too: the primary
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_pod)
 
     def _on_set(self, kind: str, rs: Obj, old: Obj | None) -> None:
+        if is_resync(kind, rs, old):
+            return  # the deployments' own resync covers them
         ref = controller_of(rs)
         ns = (rs.get("metadata") or {}).get("namespace")
         if ref is not None:
@@ -170,7 +169,9 @@ class DeploymentController(Controller):
             return None
         ns, _ = namespaced(key)
         d = copy.deepcopy(d)
-        sets = await self._claim(d, ns)
+        # the sets are the informer's: a pass replaces their spec with what its writes returned, so it
+        # works on shallow copies and the cache is never touched
+        sets = [dict(rs) for rs in await self._claim(d, ns)]
         spec = d.get("spec") or {}
         if (d.get("metadata") or {}).get("deletionTimestamp"):
             return await self._sync_status(d, sets, None, progress=False)
@@ -192,25 +193,11 @@ class DeploymentController(Controller):
         return await self._rolling(d, ns, new_rs, old_sets)
 
     async def _claim(self, d: Obj, ns: str) -> list[Obj]:
-        meta = d["metadata"]
+        """The sets this deployment owns after adopting matching orphans and releasing misfits."""
         selector = (d.get("spec") or {}).get("selector")
-        owned = self.sets.by_index("owner", f"{ns}/{meta.get('uid')}")
-        result = [rs for rs in owned if selector_matches(selector, (rs.get("metadata") or {}).get("labels"))]
-        if meta.get("deletionTimestamp"):
-            return result
-        for rs in self.sets.objects(ns):
-            rmeta = rs.get("metadata") or {}
-            if controller_of(rs) is None and not rmeta.get("deletionTimestamp") and \
-                    selector_matches(selector, rmeta.get("labels")):
-                refs = [*(rmeta.get("ownerReferences") or []), owner_ref(d)]
-                try:
-                    result.append(await self.client.patch(RS, ns, rmeta["name"],
-                                                          {"metadata": {"ownerReferences": refs,
-                                                                        "uid": rmeta.get("uid")}}))
-                except StatusError as exc:
-                    if exc.code not in (404, 409, 422):
-                        raise
-        return result
+        return await claim(self.client, RS, d,
+                           matches=lambda rs: selector_matches(selector, (rs.get("metadata") or {}).get("labels")),
+                           owned_now=owned(self.sets, d), orphans=self.sets.objects(ns))
 
     def _split(self, d: Obj, sets: list[Obj]) -> tuple[Obj | None, list[Obj]]:
         wanted = _without_hash((d.get("spec") or {}).get("template") or {})
@@ -262,8 +249,8 @@ class DeploymentController(Controller):
                          "selector": selector, "template": template}}
         try:
             created = await self.client.create(RS, ns, body)
-        except StatusError as exc:
-            if exc.code != 409:
+        except ApiError as exc:
+            if not isinstance(exc, AlreadyExists):
                 raise
             # it exists: ours from a pass the cache has not caught up with, or a true hash collision.
             # Ask the apiserver, not the cache: a stale cache must never look like a collision (that
@@ -460,8 +447,8 @@ class DeploymentController(Controller):
         for rs in dead[:max(0, len(dead) - limit)]:
             try:
                 await self.client.delete(RS, ns, rs["metadata"]["name"], preconditions={"uid": rs["metadata"]["uid"]})
-            except StatusError as exc:
-                if exc.code not in (404, 409):
+            except ApiError as exc:
+                if not isinstance(exc, NotFound):  # a Conflict (replaced, or a stale cache) is retried
                     raise
 
     async def _sync_status(self, d: Obj, all_sets: list[Obj], new_rs: Obj | None, *, progress: bool,
@@ -482,7 +469,7 @@ class DeploymentController(Controller):
         }
         if old.get("collisionCount"):
             status["collisionCount"] = old["collisionCount"]
-        stamp = now_iso()
+        stamp = format_time(self.clock.now())
         conditions = {c.get("type"): dict(c) for c in old.get("conditions") or []}
 
         def set_condition(type_: str, value: str, reason: str, message: str) -> None:
@@ -519,8 +506,8 @@ class DeploymentController(Controller):
                 set_condition("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.')
             cond = conditions.get("Progressing") or {}
             if deadline is not None and cond.get("status") == "True" and cond.get("reason") != "NewReplicaSetAvailable":
-                since = parse_time(cond.get("lastUpdateTime")) or time.time()
-                left = since + int(deadline) - time.time()
+                since = parse_time(cond.get("lastUpdateTime")) or self.clock.now()
+                left = since + int(deadline) - self.clock.now()
                 if left <= 0:
                     set_condition("Progressing", "False", "ProgressDeadlineExceeded",
                                   f'ReplicaSet "{rs_name}" has timed out progressing.')
@@ -531,13 +518,9 @@ class DeploymentController(Controller):
         order = {"Available": 0, "Progressing": 1}
         status["conditions"] = sorted(conditions.values(), key=lambda c: order.get(str(c.get("type")), 9))
         if any(old.get(k) != v for k, v in status.items()):
-            body = copy.deepcopy(d)
-            body["status"] = status
             try:
-                await self.client.update(DEPLOY, d["metadata"].get("namespace"), body, subresource="status")
-            except StatusError as exc:
-                if exc.code == 409:
-                    return 0.05  # the deployment changed under us: look again
-                if exc.code != 404:
-                    raise
+                await self.client.update(DEPLOY, d["metadata"].get("namespace"), {**d, "status": status},
+                                         subresource="status")
+            except NotFound:
+                pass  # deleted meanwhile; a Conflict (changed under us) fails the pass and is retried
         return requeue

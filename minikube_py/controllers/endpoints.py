@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client.informer import Informer, key_of
-from ..client.rest import StatusError
+from ..api import kinds
+from ..api.errors import ApiError, NotFound
+from ..client.informer import Informer, is_resync, key_of
 from ..client.tracing import observe, want
-from .base import POD, Controller, ControllerContext, kind_info, namespaced, pod_ready
+from .base import POD, Controller, ControllerContext, namespaced, pod_ready
 
 Obj = dict[str, Any]
-SERVICE = kind_info("v1", "Service")
-ENDPOINTS = kind_info("v1", "Endpoints")
+SERVICE = kinds.require("v1", "Service")
+ENDPOINTS = kinds.require("v1", "Endpoints")
 
 
 def _selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
@@ -94,6 +95,8 @@ class EndpointsController(Controller):
             self.add(key)  # someone changed or removed what we manage: put it back
 
     def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
+        if is_resync(kind, pod, old):
+            return  # the services' own resync covers them
         ns = (pod.get("metadata") or {}).get("namespace")
         labels = (pod.get("metadata") or {}).get("labels")
         old_labels = ((old or {}).get("metadata") or {}).get("labels")
@@ -110,8 +113,8 @@ class EndpointsController(Controller):
             if current is not None:
                 try:
                     await self.client.delete(ENDPOINTS, ns, name)
-                except StatusError as exc:
-                    if exc.code != 404:
+                except ApiError as exc:
+                    if not isinstance(exc, NotFound):
                         raise
             return None
         selector = (svc.get("spec") or {}).get("selector")
@@ -129,12 +132,7 @@ class EndpointsController(Controller):
         body: Obj = {"apiVersion": "v1", "kind": "Endpoints",
                      "metadata": {"name": name, "namespace": ns, "labels": labels}, "subsets": subsets}
         if current is None:
-            try:
-                await self.client.create(ENDPOINTS, ns, body)
-            except StatusError as exc:
-                if exc.code != 409:
-                    raise
-                return 0.05  # it exists after all: update it on the next pass
+            await self.client.create(ENDPOINTS, ns, body)  # AlreadyExists: the cache is behind; retried
             return None
         body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
         if (current.get("metadata") or {}).get("annotations"):

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api import kinds
+from ..api.errors import ApiError, NotFound
 from ..client.informer import Informer, key_of
-from ..client.rest import StatusError
 from .base import Controller, ControllerContext
 
 Obj = dict[str, Any]
@@ -65,6 +65,12 @@ class GarbageCollector(Controller):
             self.by_uid.pop(uid, None)
             for dep in list(self.dependents.get(uid, ())):  # dependents of a vanished owner: check them
                 self.add(dep)
+            # a dependent gone may unblock an owner waiting in the foreground (as the graph builder
+            # does): without this the owner only noticed on its next poll
+            for ref in meta.get("ownerReferences") or []:
+                owner = self.by_uid.get(str(ref.get("uid")))
+                if owner is not None and self._owner_waiting(ref):
+                    self.add((owner[0].info.qualified_plural, owner[1]))
             return
         self.by_uid[uid] = (inf, key)
         refs = meta.get("ownerReferences") or []
@@ -114,8 +120,8 @@ class GarbageCollector(Controller):
             return True  # a kind this server does not know: never collect on a guess
         try:
             live = await self.client.get(info, namespace if info.namespaced else None, str(ref.get("name")))
-        except StatusError as exc:
-            if exc.code == 404:
+        except ApiError as exc:
+            if isinstance(exc, NotFound):
                 return False
             raise
         return str((live.get("metadata") or {}).get("uid")) == uid
@@ -137,8 +143,8 @@ class GarbageCollector(Controller):
         log.info("%s %s: all owners gone; deleting (%s)", inf.info.plural, key_of(obj), policy)
         try:
             await self.client.delete(inf.info, ns, name, propagation=policy, preconditions={"uid": meta.get("uid")})
-        except StatusError as exc:
-            if exc.code not in (404, 409):
+        except ApiError as exc:
+            if not isinstance(exc, NotFound):  # a Conflict is retried: the next pass reads again
                 raise
 
     def _owner_waiting(self, ref: Obj) -> bool:
@@ -178,8 +184,8 @@ class GarbageCollector(Controller):
                 try:
                     await self.client.delete(dinf.info, dmeta.get("namespace"), dmeta["name"],
                                              propagation="Foreground", preconditions={"uid": dmeta.get("uid")})
-                except StatusError as exc:
-                    if exc.code not in (404, 409):
+                except ApiError as exc:
+                    if not isinstance(exc, NotFound):  # a Conflict is retried: the next pass reads again
                         raise
         if blocking:
             return 2.0  # look again (dependents' deletion events also wake us)
@@ -197,6 +203,6 @@ class GarbageCollector(Controller):
         try:
             await self.client.patch(inf.info, meta.get("namespace") if inf.info.namespaced else None, meta["name"],
                                     patch)
-        except StatusError as exc:
-            if exc.code != 404:
+        except ApiError as exc:
+            if not isinstance(exc, NotFound):
                 raise

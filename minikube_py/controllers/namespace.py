@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import kinds
-from ..client.events import now_iso
-from ..client.rest import StatusError
-from .base import Controller, ControllerContext, kind_info
+from ..api.errors import ApiError, Conflict, NotFound
+from ..api.times import format_time
+from .base import Controller, ControllerContext
 
 Obj = dict[str, Any]
-NAMESPACE = kind_info("v1", "Namespace")
+NAMESPACE = kinds.require("v1", "Namespace")
 _SKIP = {("", "Event"), ("events.k8s.io", "Event")}  # events go last, with the namespace
 
 
@@ -43,13 +43,15 @@ class NamespaceController(Controller):
         remaining: dict[str, int] = {}
         finalizers: dict[str, int] = {}
         namespaced = [i for i in kinds.KINDS if i.namespaced]
+        error: ApiError | None = None  # the first failure; the pass goes on with the other kinds
         for info in sorted(namespaced, key=lambda i: (i.group, i.kind) in _SKIP):
             try:
                 items = (await self.client.list(info, name)).get("items") or []
-            except StatusError as exc:
-                if exc.code == 404:
-                    continue
-                raise
+            except NotFound:
+                continue
+            except ApiError as exc:
+                error = error or exc
+                continue
             if not items:
                 continue
             remaining[info.qualified_plural] = len(items)
@@ -61,25 +63,27 @@ class NamespaceController(Controller):
                     continue
                 try:
                     await self.client.delete(info, name, meta["name"], propagation="Background")
-                except StatusError as exc:
-                    if exc.code not in (404, 409):
-                        raise
-        if remaining:
-            await self._conditions(ns, remaining, finalizers)
+                except (NotFound, Conflict):
+                    pass
+                except ApiError as exc:
+                    error = error or exc
+        if remaining or error is not None:
+            if remaining:
+                await self._conditions(ns, remaining, finalizers)
+            if error is not None:
+                raise error  # after the conditions: retried with backoff
             return 1.0  # come back until it is empty (pods wait for their kubelets)
         spec = dict(ns.get("spec") or {})
         spec["finalizers"] = [f for f in spec.get("finalizers") or [] if f != "kubernetes"]
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": ns["metadata"], "spec": spec}
         try:
             await self.client.update(NAMESPACE, None, body, subresource="finalize")
-        except StatusError as exc:
-            if exc.code not in (404, 409):
-                raise
-            return 0.2 if exc.code == 409 else None
+        except NotFound:
+            pass  # gone already; a Conflict fails the pass and is retried with backoff
         return None
 
     async def _conditions(self, ns: Obj, remaining: dict[str, int], finalizers: dict[str, int]) -> None:
-        stamp = now_iso()
+        stamp = format_time(self.clock.now())
         conds = [{"type": "NamespaceContentRemaining", "status": "True", "reason": "SomeResourcesRemain",
                   "message": "Some resources are remaining: " + ", ".join(
                       f"{k} has {v} resource instances" for k, v in sorted(remaining.items())),
@@ -95,6 +99,6 @@ class NamespaceController(Controller):
         try:
             await self.client.patch(NAMESPACE, None, ns["metadata"]["name"],
                                     {"status": {"phase": "Terminating", "conditions": conds}}, subresource="status")
-        except StatusError as exc:
-            if exc.code != 404:
+        except ApiError as exc:
+            if not isinstance(exc, NotFound):
                 raise

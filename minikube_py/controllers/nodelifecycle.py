@@ -17,20 +17,29 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import time
 from typing import Any
 
-from ..client.events import now_iso
+from ..api import kinds
+from ..api.errors import ApiError, NotFound
+from ..api.taints import matching_tolerations
+from ..api.times import format_time
 from ..client.informer import Informer, key_of
-from ..client.rest import StatusError
-from .base import POD, Controller, ControllerContext, kind_info, parse_time
+from .base import POD, Controller, ControllerContext, parse_time
 
 Obj = dict[str, Any]
-NODE = kind_info("v1", "Node")
-LEASE = kind_info("coordination.k8s.io/v1", "Lease")
+NODE = kinds.require("v1", "Node")
+LEASE = kinds.require("coordination.k8s.io/v1", "Lease")
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 CLUSTER_CIDR = "10.244.0.0/16"
+
+
+def _adopt(node: Obj, written: Obj) -> None:
+    """Carry on from what a write returned (`node` is the pass's own copy): a later write of the
+    same pass pins the new resourceVersion, not the cached one it just made stale (which the
+    apiserver refused as a Conflict, leaving the taints to the next pass)."""
+    node.clear()
+    node.update(written)
 
 
 class NodeLifecycleController(Controller):
@@ -68,7 +77,7 @@ class NodeLifecycleController(Controller):
         node = copy.deepcopy(node)
         if not (node.get("spec") or {}).get("podCIDR"):
             await self._assign_cidr(node)
-        now = time.time()
+        now = self.clock.now()
         heartbeat = self._last_heartbeat(node)
         ready = self._ready(node)
         if heartbeat is not None and now - heartbeat > self.grace and ready != "Unknown":
@@ -109,7 +118,7 @@ class NodeLifecycleController(Controller):
         return None
 
     async def _mark_unknown(self, node: Obj) -> None:
-        stamp = now_iso()
+        stamp = format_time(self.clock.now())
         conditions = []
         for c in (node.get("status") or {}).get("conditions") or []:
             c = dict(c)
@@ -122,12 +131,14 @@ class NodeLifecycleController(Controller):
                            "message": "Kubelet never posted node status.", "lastHeartbeatTime": stamp,
                            "lastTransitionTime": stamp}]
         try:
-            await self.client.patch(NODE, None, node["metadata"]["name"], {"status": {"conditions": conditions}},
-                                    patch_type="strategic", subresource="status")
-        except StatusError as exc:
-            if exc.code != 404:
+            written = await self.client.patch(NODE, None, node["metadata"]["name"],
+                                              {"status": {"conditions": conditions}}, patch_type="strategic",
+                                              subresource="status")
+        except ApiError as exc:
+            if not isinstance(exc, NotFound):
                 raise
             return
+        _adopt(node, written)
         self.recorder.event(node, "Normal", "NodeNotReady", f"Node {node['metadata']['name']} status is now: "
                                                             "NodeNotReady")
 
@@ -140,17 +151,19 @@ class NodeLifecycleController(Controller):
                 if not any(t.get("key") == wanted and t.get("effect") == effect for t in keep):
                     taint: Obj = {"key": wanted, "effect": effect}
                     if effect == "NoExecute":
-                        taint["timeAdded"] = now_iso()
+                        taint["timeAdded"] = format_time(self.clock.now())
                     keep.append(taint)
         if keep == taints:
             return
         try:
-            await self.client.patch(NODE, None, node["metadata"]["name"], {
+            written = await self.client.patch(NODE, None, node["metadata"]["name"], {
                 "spec": {"taints": keep or None},
                 "metadata": {"resourceVersion": node["metadata"].get("resourceVersion")}})
-        except StatusError as exc:
-            if exc.code not in (404, 409):
+        except ApiError as exc:
+            if not isinstance(exc, NotFound):  # a Conflict is retried: the next pass reads again
                 raise
+            return
+        _adopt(node, written)  # so this pass evicts by the taints it just added
 
     async def _evict(self, node: Obj) -> float | None:
         """Delete pods whose toleration of the node's NoExecute taints ran out; the time until
@@ -158,13 +171,13 @@ class NodeLifecycleController(Controller):
         taints = [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
         if not taints:
             return None
-        now = time.time()
+        now = self.clock.now()
         soonest: float | None = None
         for pod in self.pods.by_index("node", node["metadata"]["name"]):
             meta = pod.get("metadata") or {}
             if meta.get("deletionTimestamp"):
                 continue
-            deadline = self._eviction_time(pod, taints)
+            deadline = self._eviction_time(pod, taints, now)
             if deadline is None:
                 continue
             if deadline <= now:
@@ -173,24 +186,20 @@ class NodeLifecycleController(Controller):
                                              preconditions={"uid": meta.get("uid")})
                     self.recorder.event(pod, "Normal", "TaintManagerEviction",
                                         f"Marking for deletion Pod {key_of(pod)}")
-                except StatusError as exc:
-                    if exc.code not in (404, 409):
+                except ApiError as exc:
+                    if not isinstance(exc, NotFound):  # a Conflict is retried: the next pass reads again
                         raise
             else:
                 soonest = deadline - now if soonest is None else min(soonest, deadline - now)
         return soonest
 
     @staticmethod
-    def _eviction_time(pod: Obj, taints: list[Obj]) -> float | None:
+    def _eviction_time(pod: Obj, taints: list[Obj], now: float) -> float | None:
         tolerations = (pod.get("spec") or {}).get("tolerations") or []
         deadline: float | None = None
         for taint in taints:
-            added = parse_time(taint.get("timeAdded")) or time.time()
-            match = [t for t in tolerations
-                     if (not t.get("effect") or t.get("effect") == "NoExecute")
-                     and ((t.get("operator") == "Exists" and not t.get("key"))
-                          or (t.get("key") == taint.get("key")
-                              and (t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", ""))))]
+            added = parse_time(taint.get("timeAdded")) or now
+            match = matching_tolerations(tolerations, taint)
             if not match:
                 return added  # not tolerated at all: now
             seconds = [t.get("tolerationSeconds") for t in match]
@@ -205,14 +214,14 @@ class NodeLifecycleController(Controller):
         for subnet in self.cidr.subnets(new_prefix=24):
             if str(subnet) not in used:
                 try:
-                    await self.client.patch(NODE, None, node["metadata"]["name"], {
+                    written = await self.client.patch(NODE, None, node["metadata"]["name"], {
                         "spec": {"podCIDR": str(subnet), "podCIDRs": [str(subnet)]},
                         "metadata": {"resourceVersion": node["metadata"].get("resourceVersion")}})
-                    node.setdefault("spec", {})["podCIDR"] = str(subnet)
+                    _adopt(node, written)
                     self.recorder.event(node, "Normal", "CIDRAssignmentSucceeded",
                                         f"Node {node['metadata']['name']} got CIDR {subnet}")
-                except StatusError as exc:
-                    if exc.code not in (404, 409):
+                except ApiError as exc:
+                    if not isinstance(exc, NotFound):  # a Conflict is retried: the next pass reads again
                         raise
                 return
         self.recorder.event(node, "Warning", "CIDRNotAvailable", f"Node {node['metadata']['name']}: no CIDR left in "

@@ -7,19 +7,23 @@
 - Expectations: after asking for N creates or deletes, the set is not managed again until the
   cache has seen them (or five minutes pass), so a stale cache never doubles a create.
 - Status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas, observedGeneration,
-  the ReplicaFailure condition) is written every pass, last, and only when it changed.
+  the ReplicaFailure condition) is written every pass, last, and only when it changed; then a
+  failed create or delete of the pass is raised, so the set is retried with backoff.
+- A create whose answer never came (504 Timeout, a lost connection) may have happened: it stays
+  expected, as in Kubernetes, so the next pass waits for the watch (or the expectation's expiry)
+  instead of creating a duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import time
 from typing import Any
 
-from ..client.events import now_iso
-from ..client.informer import Informer, key_of
-from ..client.rest import StatusError
+from ..api import kinds
+from ..api.errors import ApiError, NotFound, Timeout
+from ..api.times import format_time
+from ..client.informer import Informer, is_resync, key_of
 from ..client.tracing import observe, want
 from .base import (
     POD,
@@ -27,7 +31,6 @@ from .base import (
     ControllerContext,
     Expectations,
     controller_of,
-    kind_info,
     namespaced,
     owner_ref,
     pod_active,
@@ -35,9 +38,10 @@ from .base import (
     pod_ready,
     selector_matches,
 )
+from .claims import claim, delete_owned, index_by_controller, owned
 
 Obj = dict[str, Any]
-RS = kind_info("apps/v1", "ReplicaSet")
+RS = kinds.require("apps/v1", "ReplicaSet")
 BURST = 500
 
 
@@ -79,12 +83,9 @@ class ReplicaSetController(Controller):
         self.sets: Informer = ctx.informers.get(RS)
         self.primary = self.sets
         self.pods: Informer = ctx.informers.get(POD)
-        self.expectations = Expectations()
-        if "owner" not in self.pods._indexers:
-            self.pods.add_index("owner", lambda p: [f"{p['metadata'].get('namespace')}/{r.get('uid')}"
-                                                    for r in p["metadata"].get("ownerReferences") or []
-                                                    if r.get("controller")])
-        if "orphan" not in self.pods._indexers:  # pods without a controller, by namespace: adoption candidates
+        self.expectations = Expectations(clock=ctx.clock)
+        index_by_controller(self.pods)
+        if not self.pods.has_index("orphan"):  # pods without a controller, by namespace: adoption candidates
             self.pods.add_index("orphan", lambda p: [] if controller_of(p) is not None or not pod_active(p)
                                 else [str(p["metadata"].get("namespace"))])
         self.sets.add_handler(self._on_set)
@@ -104,6 +105,8 @@ class ReplicaSetController(Controller):
         return f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
 
     def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
+        if is_resync(kind, pod, old):
+            return  # the sets' own resync covers them
         key = self._owner_key(pod)
         if key is not None:
             if kind == "ADDED" and old is None:
@@ -139,80 +142,61 @@ class ReplicaSetController(Controller):
         observe(pods=len(active), ready=sum(1 for p in active if pod_ready(p)),
                 expectations="satisfied" if self.expectations.satisfied(key) else "pending")
         want(replicas=want_replicas)
+        error: ApiError | None = None
         if self.expectations.satisfied(key) and not (rs.get("metadata") or {}).get("deletionTimestamp"):
-            failure = await self._manage(rs, key, active, want_replicas)
-        return await self._update_status(rs, active, failure)
+            error, failure = await self._manage(rs, key, active, want_replicas)
+        again = await self._update_status(rs, active, failure)
+        if error is not None:
+            raise error  # after the status: the pass failed, the set is retried with backoff
+        return again
 
     async def _claim(self, rs: Obj, ns: str) -> list[Obj]:
         """Pods this set owns after adopting matching orphans and releasing owned misfits."""
-        meta = rs["metadata"]
         selector = (rs.get("spec") or {}).get("selector")
-        owned = {key_of(p): p for p in self.pods.by_index("owner", f"{ns}/{meta.get('uid')}")}
-        result: list[Obj] = []
-        for pod in owned.values():
-            labels = (pod.get("metadata") or {}).get("labels") or {}
-            if selector_matches(selector, labels):
-                result.append(pod)
-            elif not (pod.get("metadata") or {}).get("deletionTimestamp"):
-                await self._patch_owner(pod, release=meta.get("uid"))
-        if meta.get("deletionTimestamp"):
-            return result
-        for pod in self.pods.by_index("orphan", ns):
-            pmeta = pod.get("metadata") or {}
-            if controller_of(pod) is not None or pmeta.get("deletionTimestamp") or not pod_active(pod):
-                continue
-            if selector_matches(selector, pmeta.get("labels")):
-                adopted = await self._patch_owner(pod, adopt=rs)
-                if adopted is not None:
-                    result.append(adopted)
-        return result
+        return await claim(self.client, POD, rs,
+                           matches=lambda p: selector_matches(selector, (p.get("metadata") or {}).get("labels")),
+                           owned_now=owned(self.pods, rs), orphans=self.pods.by_index("orphan", ns),
+                           adoptable=pod_active)
 
-    async def _patch_owner(self, pod: Obj, *, adopt: Obj | None = None, release: str | None = None) -> Obj | None:
-        meta = pod["metadata"]
-        refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid") != release]
-        if adopt is not None:
-            refs.append(owner_ref(adopt))
-        patch = {"metadata": {"ownerReferences": refs, "uid": meta.get("uid")}}
-        try:
-            return await self.client.patch(POD, meta.get("namespace"), meta["name"], patch)
-        except StatusError as exc:
-            if exc.code in (404, 409, 422):
-                return None  # gone, or changed (the uid precondition): the next pass sees it
-            raise
-
-    async def _manage(self, rs: Obj, key: str, active: list[Obj], want: int) -> str | None:
+    async def _manage(self, rs: Obj, key: str, active: list[Obj], want: int) -> tuple[ApiError | None, str | None]:
+        """Create or delete toward `want`.  Returns the first error of the pass (raised after the status
+        write) and the message of a failed create (the ReplicaFailure condition)."""
         diff = len(active) - want
         if diff < 0:
             count = min(-diff, BURST)
             self.expectations.expect(key, adds=count)
-            created, failure = await self._slow_start_create(rs, count)
-            for _ in range(count - created):
+            maybe_created, error = await self._slow_start_create(rs, count)
+            for _ in range(count - maybe_created):
                 self.expectations.observed_add(key)  # creates that were never sent or failed
-            return failure
+            if error is None:
+                return None, None
+            return error, None if isinstance(error, Timeout) else str(error)
         if diff > 0:
             victims = sorted(active, key=_delete_rank)[:min(diff, BURST)]
             self.expectations.expect(key, deletes=len(victims))
             results = await asyncio.gather(*(self._delete_pod(p) for p in victims), return_exceptions=True)
+            first: ApiError | BaseException | None = None
             for victim, result in zip(victims, results, strict=True):
-                if result is not True:
-                    self.expectations.observed_delete(key)
-                else:
+                if result is True:
                     self.recorder.event(rs, "Normal", "SuccessfulDelete",
                                         f"Deleted pod: {victim['metadata']['name']}")
-        return None
+                    continue
+                self.expectations.observed_delete(key)
+                if isinstance(result, BaseException):
+                    first = first or result
+                    self.recorder.event(rs, "Warning", "FailedDelete",
+                                        f"Error deleting: {result}")
+            if first is not None and not isinstance(first, ApiError):
+                raise first
+            return first, None
+        return None, None
 
     async def _delete_pod(self, pod: Obj) -> bool:
-        meta = pod["metadata"]
-        try:
-            await self.client.delete(POD, meta.get("namespace"), meta["name"],
-                                     preconditions={"uid": meta.get("uid")})
-            return True
-        except StatusError as exc:
-            if exc.code in (404, 409):
-                return False
-            raise
+        return await delete_owned(self.client, POD, pod)
 
-    async def _slow_start_create(self, rs: Obj, count: int) -> tuple[int, str | None]:
+    async def _slow_start_create(self, rs: Obj, count: int) -> tuple[int, ApiError | None]:
+        """Creates in batches of 1, 2, 4, ...; stops at the first batch with an error.  Returns the
+        creates that happened or may have (a Timeout), and the first real error."""
         template = (rs.get("spec") or {}).get("template") or {}
         ns = rs["metadata"].get("namespace")
         done, batch = 0, 1
@@ -220,15 +204,23 @@ class ReplicaSetController(Controller):
             size = min(batch, count - done)
             results = await asyncio.gather(*(self.client.create(POD, ns, pod_from_template(rs, template))
                                              for _ in range(size)), return_exceptions=True)
+            error: ApiError | None = None
             for r in results:
-                if not isinstance(r, BaseException):
+                if isinstance(r, Timeout):
+                    done += 1  # it may exist: stays expected, so no duplicate is made before the watch says
+                    error = error or r
+                    self.recorder.event(rs, "Warning", "FailedCreate", f"Error creating (it may exist): {r}")
+                elif isinstance(r, ApiError):
+                    error = error or r
+                elif isinstance(r, BaseException):
+                    raise r
+                else:
                     done += 1
                     self.recorder.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {r['metadata']['name']}")
-            errors = [r for r in results if isinstance(r, BaseException)]
-            if errors:
-                message = str(errors[0])
-                self.recorder.event(rs, "Warning", "FailedCreate", f"Error creating: {message}")
-                return done, message
+            if error is not None:
+                if not isinstance(error, Timeout):
+                    self.recorder.event(rs, "Warning", "FailedCreate", f"Error creating: {error}")
+                return done, error
             batch *= 2
         return done, None
 
@@ -236,7 +228,7 @@ class ReplicaSetController(Controller):
         spec = rs.get("spec") or {}
         labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         min_ready = int(spec.get("minReadySeconds") or 0)
-        now = time.time()
+        now = self.clock.now()
         ready = [p for p in active if pod_ready(p)]
         available = [p for p in ready if pod_available(p, min_ready, now)]
         fully = [p for p in active
@@ -250,19 +242,17 @@ class ReplicaSetController(Controller):
             previous = next((c for c in old.get("conditions") or [] if c.get("type") == "ReplicaFailure"), None)
             conditions.append({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
                                "message": failure,
-                               "lastTransitionTime": (previous or {}).get("lastTransitionTime") or now_iso()})
+                               "lastTransitionTime": (previous or {}).get("lastTransitionTime") or format_time(self.clock.now())})
         if conditions:
             status["conditions"] = conditions
         compared = {k: old.get(k, 0 if k != "conditions" else None) for k in status}
         if {k: v for k, v in compared.items() if v not in (None, 0)} != \
                 {k: v for k, v in status.items() if v not in (None, 0)}:
-            body = copy.deepcopy(rs)
-            body["status"] = status
+            body = {**rs, "status": status}  # the cached object stays as it is
             try:
                 await self.client.update(RS, rs["metadata"].get("namespace"), body, subresource="status")
-            except StatusError as exc:
-                if exc.code != 404:
-                    raise
+            except NotFound:
+                pass  # deleted meanwhile: nothing to report on
         # pods that are ready but not yet available for minReadySeconds: look again when they are
         if min_ready and len(available) < len(ready):
             return float(min_ready)

@@ -18,28 +18,28 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from typing import Any
 
-from ..client.informer import Informer
-from ..client.rest import StatusError
+from ..api import kinds
+from ..api.errors import AlreadyExists, ApiError, NotFound
+from ..client.informer import Informer, is_resync
 from ..client.tracing import observe, want
 from .base import (
     POD,
     Controller,
     ControllerContext,
     controller_of,
-    kind_info,
     namespaced,
     owner_ref,
     pod_available,
     pod_ready,
 )
+from .claims import delete_owned, index_by_controller, owned
 from .deployment import template_hash
 
 Obj = dict[str, Any]
-STS = kind_info("apps/v1", "StatefulSet")
-PVC = kind_info("v1", "PersistentVolumeClaim")
+STS = kinds.require("apps/v1", "StatefulSet")
+PVC = kinds.require("v1", "PersistentVolumeClaim")
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
@@ -73,14 +73,13 @@ class StatefulSetController(Controller):
         self.primary = self.sets
         self.pods: Informer = ctx.informers.get(POD)
         self.claims: Informer = ctx.informers.get(PVC)
-        if "owner" not in self.pods._indexers:
-            self.pods.add_index("owner", lambda p: [f"{p['metadata'].get('namespace')}/{r.get('uid')}"
-                                                    for r in p["metadata"].get("ownerReferences") or []
-                                                    if r.get("controller")])
+        index_by_controller(self.pods)
         self.sets.add_handler(lambda kind, obj, old: self.enqueue(obj))
         self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
+        if is_resync(kind, pod, old):
+            return  # the sets' own resync covers them
         ref = controller_of(pod)
         if ref is not None and ref.get("kind") == "StatefulSet":
             self.add(f"{pod['metadata'].get('namespace')}/{ref.get('name')}")
@@ -133,19 +132,21 @@ class StatefulSetController(Controller):
                 self.recorder.event(sts, "Normal", "SuccessfulCreate",
                                     f"create Claim {name} Pod {pod_name} in StatefulSet {sts['metadata']['name']} "
                                     "success")
-            except StatusError as exc:
-                if exc.code != 409:
-                    raise
+            except AlreadyExists:
+                pass
 
     async def _create_pod(self, sts: Obj, ordinal: int, revision: str) -> None:
         await self._ensure_claims(sts, ordinal)
         pod = self.new_pod(sts, ordinal, revision)
         try:
             await self.client.create(POD, sts["metadata"].get("namespace"), pod)
-        except StatusError as exc:
-            if exc.code != 409:
-                raise
-            return
+        except AlreadyExists:
+            return  # made by an earlier pass whose answer was lost: the name is the ordinal's, never two
+        except ApiError as exc:
+            self.recorder.event(sts, "Warning", "FailedCreate",
+                                f"create Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} "
+                                f"failed error: {exc}")
+            raise
         self.recorder.event(sts, "Normal", "SuccessfulCreate",
                             f"create Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} "
                             "successful")
@@ -153,11 +154,13 @@ class StatefulSetController(Controller):
     async def _delete_pod(self, sts: Obj, pod: Obj) -> None:
         meta = pod["metadata"]
         try:
-            await self.client.delete(POD, meta.get("namespace"), meta["name"], preconditions={"uid": meta.get("uid")})
-        except StatusError as exc:
-            if exc.code not in (404, 409):
-                raise
-            return
+            if not await delete_owned(self.client, POD, pod):
+                return  # gone already (a Conflict, a new pod holding the name or a stale cache, is retried)
+        except ApiError as exc:
+            self.recorder.event(sts, "Warning", "FailedDelete",
+                                f"delete Pod {meta['name']} in StatefulSet {sts['metadata']['name']} failed error: "
+                                f"{exc}")
+            raise
         self.recorder.event(sts, "Normal", "SuccessfulDelete",
                             f"delete Pod {meta['name']} in StatefulSet {sts['metadata']['name']} successful")
 
@@ -174,15 +177,22 @@ class StatefulSetController(Controller):
         update_rev = self.revision(sts)
         current_rev = (sts.get("status") or {}).get("currentRevision") or update_rev
         pods: dict[int, Obj] = {}
-        for pod in self.pods.by_index("owner", f"{ns}/{sts['metadata'].get('uid')}"):
+        for pod in owned(self.pods, sts):
             ordinal = _ordinal(name, pod["metadata"]["name"])
             if ordinal is not None:
                 pods[ordinal] = pod
         observe(pods=",".join(str(o) for o in sorted(pods)) or "none", revision=current_rev)
         want(replicas=replicas, revision=update_rev, policy="OrderedReady" if ordered else "Parallel")
+        error: ApiError | None = None
         if not (sts.get("metadata") or {}).get("deletionTimestamp"):
-            await self._manage(sts, pods, replicas, ordered, update_rev, current_rev)
-        return await self._status(sts, pods, replicas, update_rev, current_rev)
+            try:
+                await self._manage(sts, pods, replicas, ordered, update_rev, current_rev)
+            except ApiError as exc:
+                error = exc  # Kubernetes writes status on every pass, then returns the error
+        again = await self._status(sts, pods, replicas, update_rev, current_rev)
+        if error is not None:
+            raise error
+        return again
 
     async def _manage(self, sts: Obj, pods: dict[int, Obj], replicas: int, ordered: bool, update_rev: str,
                       current_rev: str) -> None:
@@ -194,8 +204,9 @@ class StatefulSetController(Controller):
         for ordinal in range(replicas):
             pod = pods.get(ordinal)
             if pod is None:
-                revision = update_rev if (rolling and ordinal >= partition) or current_rev == update_rev \
-                    else current_rev
+                # as newVersionedStatefulSetPod: only RollingUpdate keeps ordinals below the partition
+                # at the current revision; OnDelete recreates a deleted pod at the update revision
+                revision = current_rev if rolling and ordinal < partition else update_rev
                 await self._create_pod(sts, ordinal, revision)
                 if ordered:
                     return
@@ -241,7 +252,7 @@ class StatefulSetController(Controller):
         spec = sts.get("spec") or {}
         live = [p for p in pods.values() if not _finished(p)]
         min_ready = int(spec.get("minReadySeconds") or 0)
-        now = time.time()
+        now = self.clock.now()
         ready = [p for p in live if pod_ready(p)]
         available = [p for p in ready if pod_available(p, min_ready, now)]
         updated = [p for p in live if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == update_rev]
@@ -254,13 +265,9 @@ class StatefulSetController(Controller):
                        "currentRevision": current_rev, "updateRevision": update_rev, "collisionCount": 0}
         old = sts.get("status") or {}
         if any(old.get(k) != v for k, v in status.items()):
-            body = copy.deepcopy(sts)
-            body["status"] = status
             try:
-                await self.client.update(STS, sts["metadata"].get("namespace"), body, subresource="status")
-            except StatusError as exc:
-                if exc.code == 409:
-                    return 0.05
-                if exc.code != 404:
-                    raise
+                await self.client.update(STS, sts["metadata"].get("namespace"), {**sts, "status": status},
+                                         subresource="status")
+            except NotFound:
+                pass  # deleted meanwhile
         return float(min_ready) if min_ready and len(available) < len(ready) else None

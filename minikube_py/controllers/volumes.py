@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api import kinds
+from ..api.errors import AlreadyExists, ApiError, NotFound
 from ..api.quantity import amount
 from ..client.informer import Informer
-from ..client.rest import StatusError
-from .base import POD, Controller, ControllerContext, kind_info, selector_matches
+from .base import POD, Controller, ControllerContext, selector_matches
 
 Obj = dict[str, Any]
-PVC = kind_info("v1", "PersistentVolumeClaim")
-PV = kind_info("v1", "PersistentVolume")
-SC = kind_info("storage.k8s.io/v1", "StorageClass")
+PVC = kinds.require("v1", "PersistentVolumeClaim")
+PV = kinds.require("v1", "PersistentVolume")
+SC = kinds.require("storage.k8s.io/v1", "StorageClass")
 PROVISIONER = "minikube-py/local-path"
 DEFAULT_CLASS = "standard"
 DEFAULT_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -117,18 +118,19 @@ class VolumeController(Controller):
         return None
 
     async def _ensure_default_class(self) -> None:
-        self._default_checked = True
         if any(((c.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_ANNOTATION) == "true"
                for c in self.classes.objects()):
+            self._default_checked = True
             return
         body = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
                 "metadata": {"name": DEFAULT_CLASS, "annotations": {DEFAULT_ANNOTATION: "true"}},
                 "provisioner": PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"}
         try:
             await self.client.create(SC, None, body)
-        except StatusError as exc:
-            if exc.code != 409:
-                raise
+        except ApiError as exc:
+            if not isinstance(exc, AlreadyExists):
+                raise  # not checked yet: the retry of this pass tries again
+        self._default_checked = True
 
     def _find_volume(self, claim: Obj) -> Obj | None:
         spec = claim.get("spec") or {}
@@ -184,8 +186,8 @@ class VolumeController(Controller):
                              {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}}
         try:
             pv = await self.client.create(PV, None, body)
-        except StatusError as exc:
-            if exc.code != 409:
+        except ApiError as exc:
+            if not isinstance(exc, AlreadyExists):
                 raise
             return self.volumes.get(name)
         self.recorder.event(claim, "Normal", "ProvisioningSucceeded",
@@ -210,10 +212,8 @@ class VolumeController(Controller):
             await self.client.patch(PVC, ns, cmeta["name"], {"status": {
                 "phase": "Bound", "accessModes": pspec.get("accessModes"), "capacity": pspec.get("capacity")}},
                 subresource="status")
-        except StatusError as exc:
-            if exc.code in (404, 409):
-                return  # changed meanwhile: the next pass sees the new state
-            raise
+        except NotFound:
+            return  # gone meanwhile; a Conflict (changed meanwhile) fails the pass and is retried
 
     async def _release(self, pv_name: str) -> None:
         pv = self.volumes.get(pv_name)
@@ -230,6 +230,6 @@ class VolumeController(Controller):
                 await self.client.delete(PV, None, pv_name)
             else:
                 await self.client.patch(PV, None, pv_name, {"status": {"phase": "Released"}}, subresource="status")
-        except StatusError as exc:
-            if exc.code != 404:
+        except ApiError as exc:
+            if not isinstance(exc, NotFound):
                 raise

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.quantity import amount
+from ..api.taints import tolerates
 
 Obj = dict[str, Any]
 
@@ -146,22 +147,6 @@ class NodeInfo:
 Filter = Callable[[PodInfo, NodeInfo], list[str]]
 
 
-def _tolerates(tolerations: list[Obj], taint: Obj) -> bool:
-    for t in tolerations:
-        if t.get("effect") and t.get("effect") != taint.get("effect"):
-            continue
-        op = t.get("operator") or "Equal"
-        if not t.get("key"):
-            if op == "Exists":
-                return True
-            continue
-        if t.get("key") != taint.get("key"):
-            continue
-        if op == "Exists" or (t.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
 def filter_node_ready(pi: PodInfo, ni: NodeInfo) -> list[str]:
     return [] if ni.ready else ["node(s) were not ready"]
 
@@ -170,7 +155,7 @@ _UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "No
 
 
 def filter_unschedulable(pi: PodInfo, ni: NodeInfo) -> list[str]:
-    if not ni.unschedulable or _tolerates(pi.tolerations, _UNSCHEDULABLE_TAINT):
+    if not ni.unschedulable or tolerates(pi.tolerations, _UNSCHEDULABLE_TAINT):
         return []
     return ["node(s) were unschedulable"]
 
@@ -248,7 +233,7 @@ def volume_binding_filter(claim_of: Callable[[str], Obj | None], volume_of: Call
 
 def filter_taints(pi: PodInfo, ni: NodeInfo) -> list[str]:
     for taint in ni.taints:
-        if not _tolerates(pi.tolerations, taint):
+        if not tolerates(pi.tolerations, taint):
             return [f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}}"]
     return []
 

@@ -10,6 +10,9 @@
   flushed back to the active queue when nodes or pods change (and every 30 s).
 - Pods choose their profile by spec.schedulerName (see framework.make_profiles); pods naming a
   scheduler that is not ours are left alone.
+- A pod whose bind or status write failed (or whose pass raised) waits out a per-pod backoff
+  (kube-scheduler's: 1 s doubling to 10 s; the fast timing profile's 0.2 s to 2 s) and is tried again if it is still unbound then; a
+  NotFound on bind means the pod is gone.  Time comes from the injected clock.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import contextlib
 import heapq
 import itertools
 import logging
-import time
 from typing import Any
 
 from ..api import kinds
-from ..client.events import EventRecorder, now_iso
+from ..api.errors import ApiError, NotFound
+from ..api.times import format_time
+from ..api.timing import TIMINGS, Timing
+from ..client.clock import SYSTEM, Clock
+from ..client.events import EventRecorder
 from ..client.informer import Informer, InformerFactory, key_of, split_key
-from ..client.rest import StatusError
 from ..client.tracing import Tracer, observe, want
 from .framework import (
     NodeInfo,
@@ -39,9 +44,8 @@ from .framework import (
 
 log = logging.getLogger("minikube_py.scheduler")
 Obj = dict[str, Any]
-POD = kinds.by_kind("v1", "Pod")
-NODE = kinds.by_kind("v1", "Node")
-assert POD is not None and NODE is not None
+POD = kinds.require("v1", "Pod")
+NODE = kinds.require("v1", "Node")
 
 
 def _schedulable_view(node: Obj) -> tuple[Any, ...]:
@@ -53,16 +57,16 @@ def _schedulable_view(node: Obj) -> tuple[Any, ...]:
 
 class Scheduler:
     def __init__(self, informers: InformerFactory, recorder: EventRecorder, *, default_profile: str = "binpack",
-                 percentage_of_nodes: int = 0, bind_concurrency: int = 64, tracer: Tracer | None = None) -> None:
-        assert POD is not None and NODE is not None
+                 percentage_of_nodes: int = 0, bind_concurrency: int = 64, tracer: Tracer | None = None,
+                 clock: Clock = SYSTEM, timing: Timing = TIMINGS["kubernetes"]) -> None:
         self.client = informers.client
+        self.clock = clock
+        self.initial_backoff, self.max_backoff = timing.pod_initial_backoff, timing.pod_max_backoff
         self.recorder = recorder
         self.tracer = tracer
         self.profiles: dict[str, Profile] = make_profiles(default_profile)
-        pvc_info, pv_info = kinds.by_kind("v1", "PersistentVolumeClaim"), kinds.by_kind("v1", "PersistentVolume")
-        assert pvc_info is not None and pv_info is not None
-        self.claims: Informer = informers.get(pvc_info)
-        self.volumes: Informer = informers.get(pv_info)
+        self.claims: Informer = informers.get(kinds.require("v1", "PersistentVolumeClaim"))
+        self.volumes: Informer = informers.get(kinds.require("v1", "PersistentVolume"))
         volume_check = volume_binding_filter(self.claims.get, self.volumes.get)
         for profile in self.profiles.values():
             profile.filters.append(("VolumeBinding", volume_check))
@@ -77,6 +81,8 @@ class Scheduler:
         self._active: list[tuple[int, float, int, str]] = []  # (-priority, time, seq, key)
         self._queued: set[str] = set()
         self._unschedulable: dict[str, float] = {}
+        self._failures: dict[str, int] = {}  # pod key -> failed attempts in a row (the backoff)
+        self._backing_off: dict[str, Any] = {}  # pod key -> its timer
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._next_start = 0
@@ -114,10 +120,12 @@ class Scheduler:
                     self.node_infos[name].remove(key)
             self._queued.discard(key)
             self._unschedulable.pop(key, None)
+            self._forget(key)
             if kind == "DELETED" or (old is not None and (old.get("status") or {}).get("phase") not in ("Succeeded", "Failed")):
                 self._flush_unschedulable()  # freed capacity
             return
         if node_name:
+            self._forget(key)
             assumed = self.assumed.pop(key, None)
             if assumed and assumed != node_name and assumed in self.node_infos:
                 self.node_infos[assumed].remove(key)
@@ -130,9 +138,34 @@ class Scheduler:
             return
         if (pod.get("spec") or {}).get("schedulerName", "default-scheduler") not in self.profiles:
             return
-        if key in self.assumed or key in self._unschedulable and kind == "MODIFIED":
+        if key in self.assumed or key in self._backing_off or key in self._unschedulable and kind == "MODIFIED":
             return
         self._enqueue(pod)
+
+    def _forget(self, key: str) -> None:
+        self._failures.pop(key, None)
+        timer = self._backing_off.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _retry_later(self, key: str, why: str) -> float:
+        """Back the pod off (1 s doubling to 10 s, or the fast profile's 0.2 s to 2 s) and queue it again
+        when that has passed."""
+        failures = self._failures.get(key, 0)
+        self._failures[key] = failures + 1
+        delay = min(self.initial_backoff * 2 ** failures, self.max_backoff)
+        old = self._backing_off.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+        def again() -> None:
+            self._backing_off.pop(key, None)
+            pod = self.pods.get(key)
+            if pod is not None and not (pod.get("spec") or {}).get("nodeName"):
+                self._enqueue(pod)
+        self._backing_off[key] = self.clock.call_later(delay, again)
+        log.warning("%s: %s; retrying in %.1fs", key, why, delay)
+        return delay
 
     def _enqueue(self, pod: Obj) -> None:
         key = key_of(pod)
@@ -140,7 +173,7 @@ class Scheduler:
             return
         self._queued.add(key)
         priority = int((pod.get("spec") or {}).get("priority") or 0)
-        heapq.heappush(self._active, (-priority, time.monotonic(), next(self._seq), key))
+        heapq.heappush(self._active, (-priority, self.clock.monotonic(), next(self._seq), key))
         self._wake.set()
 
     def _flush_unschedulable(self) -> None:
@@ -169,7 +202,11 @@ class Scheduler:
                 pod = self.pods.get(key)
                 if pod is None or (pod.get("spec") or {}).get("nodeName") or key in self.assumed:
                     continue
-                self.schedule_one(pod)
+                try:
+                    self.schedule_one(pod)
+                except Exception as exc:  # noqa: BLE001 - a bug or a bad pod must not stop the others
+                    log.exception("%s: scheduling failed", key)
+                    self._retry_later(key, f"scheduling failed ({type(exc).__name__}: {exc})")
                 attempts += 1
                 if attempts % 32 == 0:
                     await asyncio.sleep(0)  # let binds, status writes and watch events through
@@ -187,7 +224,7 @@ class Scheduler:
 
     async def _periodic_flush(self) -> None:
         while True:
-            await asyncio.sleep(30)
+            await self.clock.sleep(30)
             self._flush_unschedulable()
 
     def _node_list(self) -> list[NodeInfo]:
@@ -242,7 +279,7 @@ class Scheduler:
             self.tracer.end(token, f"bind to {node}" if node else "unschedulable")
         if node is None:
             self.failed += 1
-            self._unschedulable[key] = time.monotonic()
+            self._unschedulable[key] = self.clock.monotonic()
             message = unschedulable_message(total, reasons)
             self._spawn(self._mark_unschedulable(pod, message))
             return None
@@ -258,7 +295,6 @@ class Scheduler:
         task.add_done_callback(self._bind_tasks.discard)
 
     async def _bind(self, pod: Obj, node: str) -> None:
-        assert POD is not None
         meta = pod["metadata"]
         key = key_of(pod)
         body = {"apiVersion": "v1", "kind": "Binding",
@@ -267,34 +303,35 @@ class Scheduler:
         async with self._binds:
             try:
                 await self.client.create(POD, meta.get("namespace"), body, subresource="binding", name=meta["name"])
-            except Exception as exc:  # noqa: BLE001 - forget the assumption, try the pod again
+            except ApiError as exc:  # forget the assumption; try the pod again after its backoff
                 if self.assumed.pop(key, None) == node and node in self.node_infos:
                     self.node_infos[node].remove(key)
-                if isinstance(exc, StatusError) and exc.code in (404, 409):
-                    log.debug("%s: bind to %s not needed: %s", key, node, exc)
+                if isinstance(exc, NotFound):
+                    log.debug("%s: bind to %s not needed: %s", key, node, exc)  # the pod is gone
                     return
-                log.warning("%s: binding to %s failed: %s; retrying", key, node, exc)
-                await asyncio.sleep(0.5)
-                current = self.pods.get(key)
-                if current is not None and not (current.get("spec") or {}).get("nodeName"):
-                    self._enqueue(current)
+                # anything else, a Conflict too: try again after the backoff if the cache then still
+                # shows the pod unbound (a pod bound meanwhile is not touched again)
+                self._retry_later(key, f"binding to {node} failed: {exc.code} {exc.reason}: {exc}")
                 return
         self.recorder.event(pod, "Normal", "Scheduled", f"Successfully assigned {key} to {node}")
 
     async def _mark_unschedulable(self, pod: Obj, message: str) -> None:
-        assert POD is not None
         ns, name = split_key(key_of(pod))
         current = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"]
         if current and current[0].get("status") == "False" and current[0].get("message") == message:
             return  # nothing new to say
         cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-                "lastProbeTime": None, "lastTransitionTime": now_iso()}
+                "lastProbeTime": None, "lastTransitionTime": format_time(self.clock.now())}
+        self.recorder.event(pod, "Warning", "FailedScheduling", message)
         try:
             await self.client.patch(POD, ns, name, {"status": {"conditions": [cond]}}, patch_type="strategic",
                                     subresource="status")
-        except StatusError as exc:
-            log.debug("%s: status not written: %s", key_of(pod), exc)
-        self.recorder.event(pod, "Warning", "FailedScheduling", message)
+        except NotFound:
+            return
+        except ApiError as exc:  # the pod cannot say why it waits: try it again soon rather than at a flush
+            key = key_of(pod)
+            self._unschedulable.pop(key, None)
+            self._retry_later(key, f"writing its PodScheduled condition failed: {exc.code} {exc.reason}: {exc}")
 
     async def wait_binds(self) -> None:
         while self._bind_tasks:

@@ -14,10 +14,16 @@ Semantics (etcd's, which Kubernetes relies on):
   revision >= start_revision, in revision order, exactly once; start_revision 0 means "changes
   after now".  A start revision older than the history the store keeps raises `Expired` (the
   apiserver answers 410).  A DELETE event carries the deleted value and the delete revision.
+- `list(revision=R)` reads the state at exactly R: `Expired` if R was compacted, `FutureRevision`
+  if R is newer than the store.
+- A failed call raises `Unavailable` when the request never reached the store (safe to retry) and
+  `OutcomeUnknown` when it may have been applied (the apiserver answers 504, as kube-apiserver
+  does when a write to etcd times out).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -87,8 +93,21 @@ class Expired(StoreError):
         self.oldest = oldest
 
 
+class FutureRevision(StoreError):
+    """A read at a revision the store has not reached yet."""
+
+    def __init__(self, requested: int, current: int) -> None:
+        super().__init__(f"required revision {requested} is a future revision (current: {current})")
+        self.requested = requested
+        self.current = current
+
+
 class Unavailable(StoreError):
-    """The store cannot be reached (etcd down); the apiserver answers 503/504."""
+    """The store could not be reached and the request was not sent (etcd down); the apiserver answers 503."""
+
+
+class OutcomeUnknown(StoreError):
+    """The request was sent but no answer came back (etcd died mid-request): it may have been applied."""
 
 
 class Store(Protocol):
@@ -101,9 +120,9 @@ class Store(Protocol):
     async def list(self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0) -> ListResult:
         """Keys under prefix in key order, after `start_after`, at most `limit` (0: all).
 
-        `revision` > 0 asks for the state at that revision (continuing a paginated list); a
-        backend that keeps no old states serves the current state instead, and `Expired` if
-        the revision was compacted.
+        `revision` > 0 asks for the state at exactly that revision (continuing a paginated list,
+        resourceVersionMatch=Exact): `Expired` if it was compacted, `FutureRevision` if it is newer
+        than the store.
         """
         ...
 
@@ -115,8 +134,11 @@ class Store(Protocol):
         """Delete; returns the deleted value with mod_revision = the delete's revision."""
         ...
 
-    def watch(self, prefix: str, *, start_revision: int = 0) -> AsyncIterator[WatchEvent]:
-        """Changes under prefix from start_revision on (see the module docstring)."""
+    def watch(self, prefix: str, *, start_revision: int = 0,
+              started: asyncio.Event | None = None) -> AsyncIterator[WatchEvent]:
+        """Changes under prefix from start_revision on (see the module docstring).  `started` is set
+        once the watch's first revision is fixed: from then on no change under prefix is missed
+        (for a watch from 0, "now" is that moment)."""
         ...
 
     async def current_revision(self) -> int: ...

@@ -3,8 +3,9 @@
 Only the apiserver uses it (through the Store protocol in base.py).  Design:
 - WAL mode, synchronous=NORMAL: a crash loses at most the last transactions, never consistency.
 - One global revision, persisted in the `meta` table, bumped by every write and never reused.
-- The `events` table keeps a bounded window of history (type, key, value, previous value) so a
-  watch can resume from an older revision; older than the window is `Expired`.
+- The `events` table keeps a bounded window of history (type, key, value, previous value), by
+  count and by bytes, so a watch can resume from an older revision; older than the window is
+  `Expired`.  A watch replays that history in pages, never all of it in memory at once.
 - Statements are sub-millisecond, so they run on the event loop: no thread hop per request, and
   a write and the fan-out of its event to live watchers happen in one step, which gives every
   watcher exactly-once, in-order delivery without locks.
@@ -14,15 +15,28 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import collections
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import Expired, KeyExists, KeyNotFound, KeyValue, ListResult, RevisionMismatch, WatchEvent
+from .base import (
+    Expired,
+    FutureRevision,
+    KeyExists,
+    KeyNotFound,
+    KeyValue,
+    ListResult,
+    RevisionMismatch,
+    WatchEvent,
+)
 
 DEFAULT_HISTORY = 20_000  # revisions of history kept for watches
-MAX_BACKLOG = 20_000  # events queued for one slow watcher before it is told to relist (bounds memory)
+DEFAULT_HISTORY_BYTES = 256 << 20  # ... and at most this many bytes of values in it
+MAX_BACKLOG = 20_000  # events queued for one slow store watcher before it is expired (bounds memory)
+MAX_BACKLOG_BYTES = 64 << 20  # ... and bytes of values queued for it
+HISTORY_PAGE = 256  # history rows read per query when a watch replays
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, create_rev INTEGER NOT NULL,
@@ -39,18 +53,25 @@ def prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
 
 
+def _size(event: WatchEvent) -> int:
+    return len(event.kv.value) + (len(event.prev.value) if event.prev else 0)
+
+
 @dataclass(eq=False)
 class _Subscriber:
     prefix: str
     queue: asyncio.Queue[WatchEvent] = field(default_factory=asyncio.Queue)
+    queued_bytes: int = 0
     overflowed: bool = False
 
 
 class SqliteStore:
-    def __init__(self, path: Path, *, history: int = DEFAULT_HISTORY) -> None:
+    def __init__(self, path: Path, *, history: int = DEFAULT_HISTORY,
+                 history_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.history = history
+        self.history_bytes = history_bytes
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -61,7 +82,10 @@ class SqliteStore:
         row = self._db.execute("SELECT value FROM meta WHERE name='compacted'").fetchone()
         self._compacted = int(row[0]) if row else 0
         self._subs: list[_Subscriber] = []
-        self._writes_since_trim = 0
+        # (revision, bytes) of every history row, oldest first: trimming by count and bytes needs no scan
+        self._sizes: collections.deque[tuple[int, int]] = collections.deque(self._db.execute(
+            "SELECT rev, length(value) + coalesce(length(prev_value), 0) FROM events ORDER BY rev"))
+        self._history_total = sum(size for _, size in self._sizes)
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -84,18 +108,31 @@ class SqliteStore:
             db.execute("ROLLBACK")
             raise
         self._rev = event.revision
-        self._writes_since_trim += 1
-        if self._writes_since_trim >= 1000:
-            self._writes_since_trim = 0
-            db.execute("DELETE FROM events WHERE rev <= ?", (self._rev - self.history,))
-        self._publish(event)
+        size = _size(event)
+        self._sizes.append((event.revision, size))
+        self._history_total += size
+        self._trim_history()
+        self._publish(event, size)
 
-    def _publish(self, event: WatchEvent) -> None:
+    def _trim_history(self) -> None:
+        """Keep at most `history` rows and `history_bytes`; delete in batches (a 5% slack)."""
+        slack = max(1, self.history // 20)
+        if len(self._sizes) <= self.history + slack and self._history_total <= self.history_bytes * 1.05:
+            return
+        last = 0
+        while self._sizes and (len(self._sizes) > self.history or self._history_total > self.history_bytes):
+            last, size = self._sizes.popleft()
+            self._history_total -= size
+        if last:
+            self._db.execute("DELETE FROM events WHERE rev <= ?", (last,))
+
+    def _publish(self, event: WatchEvent, size: int) -> None:
         key = event.kv.key
         for sub in self._subs:
             if key.startswith(sub.prefix) and not sub.overflowed:
-                if sub.queue.qsize() >= MAX_BACKLOG:
+                if sub.queue.qsize() >= MAX_BACKLOG or sub.queued_bytes + size > MAX_BACKLOG_BYTES:
                     sub.overflowed = True
+                sub.queued_bytes += size
                 sub.queue.put_nowait(event)
 
     def _get(self, key: str) -> KeyValue | None:
@@ -140,6 +177,8 @@ class SqliteStore:
     async def list(self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0) -> ListResult:
         """Keys under prefix, now or at an older revision still inside the watch-history window."""
         lower, op = (start_after, ">") if start_after and start_after >= prefix else (prefix, ">=")
+        if revision > self._rev:
+            raise FutureRevision(revision, self._rev)
         if revision and revision < self._rev:
             return self._list_at(prefix, lower, op, limit, revision)
         sql = f"SELECT key, value, create_rev, mod_rev FROM kv WHERE key {op} ? AND key < ? ORDER BY key"
@@ -156,7 +195,9 @@ class SqliteStore:
     def _list_at(self, prefix: str, lower: str, op: str, limit: int, revision: int) -> ListResult:
         """The state at `revision`: today's rows with every later change undone from the history."""
         oldest = self._oldest()
-        if revision < oldest - 1:
+        # history from `oldest` on can undo changes back to oldest - 1; a compaction (as etcd's)
+        # keeps exactly its own revision readable
+        if revision < oldest - 1 or revision < self._compacted:
             raise Expired(revision, oldest)
         end = prefix_end(prefix)
         state = {r[0]: KeyValue(r[0], r[1], r[2], r[3]) for r in self._db.execute(
@@ -181,11 +222,11 @@ class SqliteStore:
         oldest_event = int(row[0]) if row and row[0] is not None else self._rev + 1
         return max(self._compacted, min(oldest_event, self._rev + 1), 1)
 
-    def _history(self, prefix: str, start: int, end: int) -> builtins.list[WatchEvent]:
+    def _history_page(self, prefix: str, start: int, end: int) -> builtins.list[WatchEvent]:
         rows = self._db.execute(
             "SELECT rev, type, key, value, create_rev, prev_value, prev_create_rev, prev_mod_rev FROM events "
-            "WHERE rev >= ? AND rev <= ? AND key >= ? AND key < ? ORDER BY rev",
-            (start, end, prefix, prefix_end(prefix)),
+            "WHERE rev >= ? AND rev <= ? AND key >= ? AND key < ? ORDER BY rev LIMIT ?",
+            (start, end, prefix, prefix_end(prefix), HISTORY_PAGE),
         ).fetchall()
         out = []
         for rev, type_, key, value, create_rev, pv, pcr, pmr in rows:
@@ -193,29 +234,42 @@ class SqliteStore:
             out.append(WatchEvent(type_, KeyValue(key, value, create_rev, rev), prev))
         return out
 
-    async def watch(self, prefix: str, *, start_revision: int = 0) -> AsyncIterator[WatchEvent]:
-        # Subscribe and read the backlog without awaiting in between: nothing is missed or repeated.
-        sub = _Subscriber(prefix)
+    async def watch(self, prefix: str, *, start_revision: int = 0,
+                    started: asyncio.Event | None = None) -> AsyncIterator[WatchEvent]:
+        # Subscribe before reading any history, without awaiting in between: the history covers
+        # revisions up to `now`, the subscription everything after, so nothing is missed or repeated.
         now = self._rev
-        backlog: builtins.list[WatchEvent] = []
         if start_revision and start_revision <= now:
             oldest = self._oldest()
             if start_revision < oldest:
                 raise Expired(start_revision, oldest)
-            backlog = self._history(prefix, start_revision, now)
-        first_live = max(start_revision, now + 1)
+        sub = _Subscriber(prefix)
         self._subs.append(sub)
+        if started is not None:
+            started.set()
         try:
-            for ev in backlog:
-                yield ev
+            next_rev = start_revision
+            while start_revision and next_rev <= now:
+                oldest = self._oldest()
+                if next_rev < oldest:  # trimmed while this watch was replaying it
+                    raise Expired(next_rev, oldest)
+                page = self._history_page(prefix, next_rev, now)
+                if not page:
+                    break
+                for ev in page:
+                    yield ev
+                next_rev = page[-1].revision + 1
+            first_live = max(start_revision, now + 1)
             while True:
                 ev = await sub.queue.get()
+                sub.queued_bytes -= _size(ev)
                 if sub.overflowed:
                     raise Expired(ev.revision, ev.revision + 1)
                 if ev.revision >= first_live:
                     yield ev
         finally:
-            self._subs.remove(sub)
+            if sub in self._subs:
+                self._subs.remove(sub)
 
     async def compact(self, revision: int) -> None:
         revision = min(revision, self._rev)
@@ -226,6 +280,8 @@ class SqliteStore:
         self._db.execute("DELETE FROM events WHERE rev < ?", (revision,))
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('compacted', ?)", (revision,))
         self._db.execute("COMMIT")
+        while self._sizes and self._sizes[0][0] < revision:
+            self._history_total -= self._sizes.popleft()[1]
 
     async def close(self) -> None:
         self._subs.clear()

@@ -265,8 +265,7 @@ def test_cluster_ips_are_unique_under_concurrency(cluster: RunningCluster) -> No
     from minikube_py.api import kinds
     from minikube_py.client.aio import ApiClient
 
-    info = kinds.by_kind("v1", "Service")
-    assert info is not None
+    info = kinds.require("v1", "Service")
     prefix = unique("par")
 
     async def main() -> list[str]:

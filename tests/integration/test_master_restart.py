@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from minikube_py.client.kubeconfig import KubeConfig
-from minikube_py.client.rest import RestClient, StatusError, Unreachable
+from minikube_py.client.rest import ApiError, RestClient, Unreachable
 from tests.fixtures.server import free_port, start_hollow_nodes, start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -50,7 +50,7 @@ class Watcher(threading.Thread):
             try:
                 pods = self.client.get("/api/v1/namespaces/default/pods", labelSelector="app=web")["items"]
                 sets = self.client.get("/apis/apps/v1/namespaces/default/replicasets", labelSelector="app=web")["items"]
-            except (Unreachable, StatusError, OSError, ValueError):
+            except (Unreachable, ApiError, OSError, ValueError):
                 self.client.close()
                 time.sleep(0.05)
                 continue
@@ -79,7 +79,7 @@ def _wait_rolled_out(client: RestClient, generation: int, timeout: float = 90) -
             if s.get("observedGeneration", 0) >= generation and s.get("updatedReplicas") == REPLICAS and \
                     s.get("availableReplicas") == REPLICAS and s.get("replicas") == REPLICAS:
                 return
-        except (Unreachable, StatusError, OSError):
+        except (Unreachable, ApiError, OSError):
             client.close()
         time.sleep(0.2)
     raise AssertionError(f"the rollout did not complete in {timeout}s: {_status(client)}")

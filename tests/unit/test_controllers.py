@@ -9,12 +9,9 @@ from typing import Any
 
 import pytest
 
-from minikube_py.client.events import EventRecorder
-from minikube_py.client.informer import InformerFactory
-from minikube_py.controllers.base import ControllerContext
 from minikube_py.controllers.deployment import DeploymentController, template_hash
 from minikube_py.controllers.replicaset import ReplicaSetController
-from tests.unit.fake_api import FakeApi
+from tests.unit.harness import Harness
 
 Obj = dict[str, Any]
 TEMPLATE = {"metadata": {"labels": {"app": "web"}},
@@ -29,37 +26,12 @@ def _no_cool_down(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Controller, "cool_down_factor", 0.0)
 
 
-class Harness:
-    def __init__(self) -> None:
-        self.api = FakeApi()
-        self.informers = InformerFactory(self.api)  # type: ignore[arg-type]
-        self.ctx = ControllerContext(self.api, self.informers, EventRecorder(self.api, "test"))  # type: ignore[arg-type]
-
-    def sync(self) -> None:
-        self.api.sync(self.informers)
-
-    def set_pods_ready(self) -> None:
-        """What kubelets would do: every pod Running and Ready."""
-        for (plural, _ns, _name), obj in self.api.objects.items():
-            if plural == "pods":
-                obj["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
-                                                                      "lastTransitionTime": "2020-01-01T00:00:00Z"}]}
-                obj["spec"]["nodeName"] = "n1"
-                obj["metadata"]["resourceVersion"] = str(next(self.api._rv))
-
-
 def edit(h: Harness, plural: str, name: str) -> Obj:
-    """The stored object, to change in place, with a new resourceVersion (so the cache sees it)."""
-    obj = h.api.objects[(plural, "default", name)]
-    obj["metadata"]["resourceVersion"] = str(next(h.api._rv))
-    return obj
+    return h.edit(plural, name)
 
 
 async def _create(h: Harness, plural: str, obj: Obj) -> Obj:
-    from minikube_py.api import kinds
-
-    info = next(i for i in kinds.KINDS if i.plural == plural)
-    return await h.api.create(info, "default", obj)
+    return await h.create(plural, obj)
 
 
 def replicaset(replicas: int, name: str = "web-abc") -> Obj:
@@ -348,13 +320,13 @@ def test_eviction_times_follow_tolerations() -> None:
     from minikube_py.controllers.nodelifecycle import NodeLifecycleController
 
     taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": "2030-01-01T00:00:00Z"}
-    added = NodeLifecycleController._eviction_time({"spec": {}}, [taint])
+    added = NodeLifecycleController._eviction_time({"spec": {}}, [taint], 0.0)
     assert added is not None  # not tolerated: evicted when the taint was added
     tolerating = {"spec": {"tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists",
                                             "effect": "NoExecute", "tolerationSeconds": 30}]}}
-    assert NodeLifecycleController._eviction_time(tolerating, [taint]) == added + 30
+    assert NodeLifecycleController._eviction_time(tolerating, [taint], 0.0) == added + 30
     forever = {"spec": {"tolerations": [{"operator": "Exists"}]}}
-    assert NodeLifecycleController._eviction_time(forever, [taint]) is None
+    assert NodeLifecycleController._eviction_time(forever, [taint], 0.0) is None
 
 
 async def test_a_failing_reconcile_backs_off_and_is_evented() -> None:

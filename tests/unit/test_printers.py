@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from minikube_py.api.printers import human_duration, printer_for
+from minikube_py.api import kinds, printers
+from minikube_py.api.meta import K8sObject
+from minikube_py.api.printers import human_duration
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
 
@@ -29,8 +31,8 @@ def pod(**status: object) -> dict[str, object]:
             "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"}, "status": status}
 
 
-def cells(kind: str, obj: dict[str, object], group: str = "") -> list[object]:
-    return printer_for(group, kind).row(obj, NOW)
+def cells(kind: str, obj: dict[str, object], api_version: str = "v1") -> list[object]:
+    return kinds.require(api_version, kind).printer.row(obj, NOW)
 
 
 def test_pod_running_ready_and_restarts() -> None:
@@ -77,12 +79,17 @@ def test_deployment_columns() -> None:
     d = {"metadata": {"name": "web"}, "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
                                                 "template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
          "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}}
-    printer = printer_for("apps", "Deployment")
+    printer = kinds.require("apps/v1", "Deployment").printer
     assert [c.name for c in printer.columns] == ["Name", "Ready", "Up-to-date", "Available", "Age", "Containers",
                                                  "Images", "Selector"]
     assert printer.row(d, NOW)[:4] == ["web", "2/3", 3, 2]
     assert printer.row(d, NOW)[-1] == "app=web"
 
 
-def test_unknown_kind_gets_the_default_printer() -> None:
-    assert [c.name for c in printer_for("x", "Y").columns] == ["Name", "Created At"]
+def test_a_kind_without_a_printer_gets_the_default_columns() -> None:
+    widget = kinds.KindInfo("Widget", "example.com", "v1", "widgets", "widget", True, K8sObject)
+    assert [c.name for c in widget.printer.columns] == ["Name", "Created At"]
+
+
+def test_every_served_kind_has_its_kube_apiserver_columns() -> None:
+    assert [f"{k.api_version} {k.kind}" for k in kinds.KINDS if k.printer is printers.DEFAULT] == []

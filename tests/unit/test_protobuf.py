@@ -10,8 +10,10 @@ from __future__ import annotations
 import pytest
 
 from minikube_py.api.errors import BadRequest
+from minikube_py.api.kinds import KINDS
 from minikube_py.apiserver import protobuf
 from minikube_py.apiserver.decode import parse_body
+from minikube_py.apiserver.proto_schema import MESSAGES
 
 
 def varint(n: int) -> bytes:
@@ -109,3 +111,10 @@ def test_embedded_struct_is_inlined_and_negative_int() -> None:
 def test_malformed_bodies_are_bad_requests(body: bytes) -> None:
     with pytest.raises(BadRequest):
         parse_body(body, "application/vnd.kubernetes.protobuf")
+
+
+def test_the_kinds_table_names_messages_that_exist_once_per_kind_name() -> None:
+    """The envelope is matched by its kind alone, so two kinds of one name cannot both have a message."""
+    named = [k for k in KINDS if k.proto_message]
+    assert [k.proto_message for k in named if k.proto_message not in MESSAGES] == []
+    assert len({k.kind for k in named}) == len(named)

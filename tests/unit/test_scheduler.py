@@ -83,9 +83,9 @@ async def _load(api: FakeApi, factory: InformerFactory, nodes: list[Obj], pods: 
     from minikube_py.api import kinds
 
     for n in nodes:
-        await api.create(kinds.by_kind("v1", "Node"), None, n)  # type: ignore[arg-type]
+        await api.create(kinds.require("v1", "Node"), None, n)
     for p in pods:
-        await api.create(kinds.by_kind("v1", "Pod"), "default", p)  # type: ignore[arg-type]
+        await api.create(kinds.require("v1", "Pod"), "default", p)
     api.sync(factory)
 
 
