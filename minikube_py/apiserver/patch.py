@@ -26,7 +26,7 @@ import jsonpointer
 import orjson
 from pydantic import BaseModel
 
-from .decode import MAX_DEPTH, nesting_problem
+from .decode import MAX_DEPTH, nesting_problem, shallow_json
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -66,7 +66,8 @@ def apply_patch(content_type: str, original: dict[str, Any], patch_body: bytes,
         patch = orjson.loads(patch_body)
     except orjson.JSONDecodeError as exc:
         raise PatchError(f"the patch is not valid JSON: {exc}") from None
-    problem = nesting_problem(patch)
+    shallow = shallow_json(patch_body)
+    problem = None if shallow else nesting_problem(patch)
     if problem is not None:
         raise PatchError(f"the patch is not valid: {problem}")
     try:
@@ -75,7 +76,10 @@ def apply_patch(content_type: str, original: dict[str, Any], patch_body: bytes,
         patched = None
         problem = f"exceeded max depth: objects and lists may nest at most {MAX_DEPTH} levels"
     else:
-        problem = nesting_problem(patched)
+        # a merge or strategic patch nests no deeper than the stored object (checked when it was
+        # written) or the patch; a JSON patch can (copy, move), so its result is always measured
+        if not (shallow and media != JSON_PATCH):
+            problem = nesting_problem(patched)
     if problem is not None:
         raise PatchFailed(f"the patched object is not valid: {problem}")
     return patched

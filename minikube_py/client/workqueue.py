@@ -35,7 +35,7 @@ class WorkQueue:
         self._failures: dict[Hashable, int] = {}
         self._timers: dict[Hashable, tuple[float, Timer]] = {}  # key -> (when, timer)
         self._cool_until: dict[Hashable, float] = {}
-        self._ready = asyncio.Condition()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()  # workers in get()
         self._shutdown = False
         self.adds = 0
 
@@ -60,10 +60,12 @@ class WorkQueue:
         self._notify()
 
     def _notify(self) -> None:
-        async def wake() -> None:
-            async with self._ready:
-                self._ready.notify()
-        asyncio.get_running_loop().create_task(wake())
+        """Wake one worker waiting in get() (no task per add: adds are frequent, waits rare)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def add_after(self, key: Hashable, delay: float) -> None:
         if delay <= 0:
@@ -111,12 +113,18 @@ class WorkQueue:
         return self._failures.get(key, 0)
 
     async def get(self) -> Hashable:
-        async with self._ready:
-            while not self._queue:
-                if self._shutdown:
-                    raise asyncio.CancelledError
-                await self._ready.wait()
-            key = self._queue.popleft()
+        while not self._queue:
+            if self._shutdown:
+                raise asyncio.CancelledError
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled() and self._queue:
+                    self._notify()  # woken and cancelled at once: pass the wake-up on
+                raise
+        key = self._queue.popleft()
         self._processing.add(key)
         self._dirty.discard(key)
         return key
@@ -138,6 +146,10 @@ class WorkQueue:
 
     def shutdown(self) -> None:
         self._shutdown = True
+        while self._waiters:  # workers waiting in get() end
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.cancel()
         for _, timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -9,6 +9,7 @@ the unit tests call it directly.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,13 @@ def pod_requests(pod: Obj) -> Requests:
         cpu, mem = max(cpu, icpu), max(mem, imem)
     overhead = spec.get("overhead") or {}
     return Requests(cpu + amount(overhead.get("cpu", 0), cpu=True), mem + amount(overhead.get("memory", 0), cpu=False))
+
+
+def _same_usage(old: Obj, new: Obj) -> bool:
+    """Whether two versions of a pod request the same (their container lists are the same object:
+    informer caches share equal parts, so a status update keeps them)."""
+    a, b = old.get("spec") or {}, new.get("spec") or {}
+    return all(a.get(k) is b.get(k) for k in ("containers", "initContainers", "overhead"))
 
 
 def host_ports(pod: Obj) -> set[tuple[str, str, int]]:
@@ -94,6 +102,8 @@ class NodeInfo:
     requested: Requests = field(default_factory=Requests)
     nonzero_requested: Requests = field(default_factory=Requests)
     ports: set[tuple[str, str, int]] = field(default_factory=set)
+    # how many of the node's pods use each host port (a port is free when its last user goes)
+    _port_users: collections.Counter[tuple[str, str, int]] = field(default_factory=collections.Counter)
     # derived from the node object (set_node), so filters read fields instead of parsing
     allocatable: tuple[int, int, int] = (0, 0, 0)
     ready: bool = False
@@ -118,7 +128,11 @@ class NodeInfo:
         self.taints = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
 
     def add(self, key: str, pod: Obj) -> None:
-        if key in self.pods:
+        old = self.pods.get(key)
+        if old is not None:
+            if _same_usage(old, pod):  # a status update of a bound pod: nothing to recount
+                self.pods[key] = pod
+                return
             self.remove(key)
         self.pods[key] = pod
         r = pod_requests(pod)
@@ -126,7 +140,10 @@ class NodeInfo:
         self.requested = Requests(self.requested.milli_cpu + r.milli_cpu, self.requested.memory + r.memory)
         self.nonzero_requested = Requests(self.nonzero_requested.milli_cpu + nz.milli_cpu,
                                           self.nonzero_requested.memory + nz.memory)
-        self.ports |= host_ports(pod)
+        ports = host_ports(pod)
+        if ports:
+            self._port_users.update(ports)
+            self.ports |= ports
 
     def remove(self, key: str) -> None:
         pod = self.pods.pop(key, None)
@@ -137,9 +154,13 @@ class NodeInfo:
         self.requested = Requests(self.requested.milli_cpu - r.milli_cpu, self.requested.memory - r.memory)
         self.nonzero_requested = Requests(self.nonzero_requested.milli_cpu - nz.milli_cpu,
                                           self.nonzero_requested.memory - nz.memory)
-        self.ports = set()
-        for other in self.pods.values():
-            self.ports |= host_ports(other)
+        ports = host_ports(pod)
+        if ports:
+            self._port_users.subtract(ports)
+            for port in ports:
+                if self._port_users[port] <= 0:
+                    del self._port_users[port]
+                    self.ports.discard(port)
 
 
 # --- filters: None when the node fits, else kube-scheduler's reason -------------------------------

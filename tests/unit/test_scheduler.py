@@ -131,3 +131,24 @@ async def test_pod_that_fits_nowhere_gets_condition_and_event() -> None:
                                "{a: b}, 1 node(s) were not ready.")
     events = api.of("events")
     assert events and events[0]["reason"] == "FailedScheduling" and events[0]["type"] == "Warning"
+
+
+def test_host_ports_stay_taken_until_their_last_pod_goes_and_status_updates_recount_nothing() -> None:
+    def with_port(name: str) -> Obj:
+        p = pod(name)
+        p["spec"]["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 8080}]
+        return p
+
+    ni = NodeInfo(node("n"))
+    a, b = with_port("a"), with_port("b")
+    ni.add("default/a", a)
+    ni.add("default/b", b)
+    assert ni.ports == {("0.0.0.0", "TCP", 8080)}
+    ni.remove("default/a")
+    assert ni.ports == {("0.0.0.0", "TCP", 8080)}  # b still holds it
+    requested = ni.requested
+    running = {**b, "status": {"phase": "Running"}}  # the same containers object: a status update
+    ni.add("default/b", running)
+    assert ni.requested == requested and ni.pods["default/b"] is running
+    ni.remove("default/b")
+    assert ni.ports == set() and ni.requested.milli_cpu == 0

@@ -72,3 +72,27 @@ async def test_shutdown_cancels_timers_and_refuses_delays() -> None:
     q.add_after("b", 1.0)
     await clock.advance(2.0)
     assert q.get_nowait() is None and clock.pending() == []
+
+
+async def test_waiting_workers_wake_one_per_key_and_end_at_shutdown() -> None:
+    import asyncio
+
+    q = WorkQueue()
+    got: list[object] = []
+
+    async def worker() -> None:
+        while True:
+            key = await q.get()
+            got.append(key)
+            q.done(key)
+
+    workers = [asyncio.create_task(worker()) for _ in range(3)]
+    await asyncio.sleep(0)  # all three wait in get()
+    q.add("a")
+    q.add("b")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert sorted(got) == ["a", "b"]  # type: ignore[type-var]
+    q.shutdown()
+    results = await asyncio.gather(*workers, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)
