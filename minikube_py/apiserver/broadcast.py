@@ -184,8 +184,9 @@ class Broadcaster:
         self.prefix = prefix
         self.resource = resource
         self.watchers: set[Watcher] = set()
-        self.ring: collections.deque[CachedEvent] = collections.deque()
+        self.ring: collections.deque[tuple[CachedEvent, int]] = collections.deque()  # (event, cost charged)
         self.ring_cost = 0
+        self.closed: str | None = None  # why the store watch ended; no watcher may join after that
         self.since = 0  # the ring (plus what is still to come) holds every event from this revision on
         self.last_revision = 0
         self.started: asyncio.Future[None] = hub.loop.create_future()
@@ -193,12 +194,18 @@ class Broadcaster:
 
     def covers(self, revision: int) -> bool:
         """Can a watcher that needs every event from `revision` on be served from here?"""
-        return self.started.done() and not self.started.exception() and revision >= self.since
+        return (self.closed is None and self.started.done() and not self.started.exception()
+                and revision >= self.since)
 
     def attach(self, watcher: Watcher, *, after: int) -> None:
-        """Deliver ring events after `after`, then live ones; synchronous, so nothing slips between."""
+        """Deliver ring events after `after`, then live ones; synchronous, so nothing slips between.
+        A broadcaster whose store watch has ended ends the watcher at once (its client re-watches),
+        never leaves it on a set that nobody serves."""
+        if self.closed is not None:
+            watcher.finish(self.closed)
+            return
         watcher.last_revision = max(watcher.last_revision, after)
-        for ce in self.ring:
+        for ce, _ in self.ring:
             if ce.revision > watcher.last_revision:
                 watcher.offer(ce)
         if not watcher.done.done():
@@ -227,6 +234,7 @@ class Broadcaster:
             if not self.started.done():
                 self.started.set_exception(exc)
         finally:
+            self.closed = reason
             if self.hub.broadcasters.get(self.prefix) is self:
                 del self.hub.broadcasters[self.prefix]
             for watcher in list(self.watchers):
@@ -236,12 +244,13 @@ class Broadcaster:
                 self.started.cancel()
 
     def _remember(self, ce: CachedEvent) -> None:
-        self.ring.append(ce)
-        self.ring_cost += ce.cost
+        cost = ce.cost  # what is charged now is what is given back (encodings added later are not counted)
+        self.ring.append((ce, cost))
+        self.ring_cost += cost
         limits = self.hub.limits
         while self.ring and (len(self.ring) > limits.ring_events or self.ring_cost > limits.ring_bytes):
-            old = self.ring.popleft()
-            self.ring_cost -= old.cost
+            old, charged = self.ring.popleft()
+            self.ring_cost -= charged
             self.since = old.revision + 1
 
 

@@ -30,6 +30,7 @@ from .decode import decode_object
 from .strategies import NOTHING, PLAIN, Strategy, strategies
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+MAX_GENERATED_BASE = 58  # 63 - 5 random characters (apiserver/pkg/storage/names)
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_RETRIES = 16
 Obj = dict[str, Any]
@@ -166,7 +167,9 @@ class Registry:
                                    "the request")
             meta["namespace"] = namespace
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = str(meta["generateName"]) + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+            # Kubernetes' SimpleNameGenerator: the base cut to 58 characters, so the name fits 63
+            base = str(meta["generateName"])[:MAX_GENERATED_BASE]
+            meta["name"] = base + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
         for system in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink",
                        "generation", "creationTimestamp", "managedFields"):
             meta.pop(system, None)

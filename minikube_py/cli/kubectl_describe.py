@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from ..api.errors import ApiError, NotFound
+from ..api.errors import ApiError, NotFound, Unreachable
 from ..api.printers import age
 from ..api.quantity import amount
 from ..api.times import parse_time
@@ -331,6 +331,8 @@ def _pod_phases(ctx: Context, namespace: str | None, selector: Obj | None, owner
     text = _selector_text(selector)
     try:
         pods = ctx.client.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=text).get("items") or []
+    except Unreachable:  # no answer at all: kubectl's own error, not "<none>"
+        raise
     except ApiError:
         return counts
     for p in pods:
@@ -424,6 +426,8 @@ def _service(ctx: Context, obj: Obj, w: _W) -> None:
     if spec.get("type") != "ExternalName":
         try:
             endpoints = ctx.client.get(f"/api/v1/namespaces/{meta.get('namespace')}/endpoints/{meta.get('name')}")
+        except Unreachable:  # no answer at all: kubectl's own error, not "<none>"
+            raise
         except ApiError:
             endpoints = {}
     for p in spec.get("ports") or []:
@@ -504,6 +508,8 @@ def _node(ctx: Context, obj: Obj, w: _W) -> None:
         w.write(1, f"HolderIdentity:\t{lspec.get('holderIdentity') or '<unset>'}\n")
         w.write(1, f"AcquireTime:\t{_ts(lspec.get('acquireTime'))}\n")
         w.write(1, f"RenewTime:\t{_ts(lspec.get('renewTime'))}\n")
+    except Unreachable:  # no answer at all: kubectl's own error, not "<none>"
+        raise
     except ApiError as exc:
         w.write(0, f"Lease:\tFailed to get lease: {exc.status().get('message', exc)}\n")
     conditions = status.get("conditions") or []
@@ -546,6 +552,8 @@ def _node_pods(ctx: Context, node: str, allocatable: dict[str, str], w: _W) -> N
     try:
         pods = ctx.client.get("/api/v1/pods", fieldSelector=f"spec.nodeName={node},status.phase!=Succeeded,"
                                                             "status.phase!=Failed").get("items") or []
+    except Unreachable:  # no answer at all: kubectl's own error, not "<none>"
+        raise
     except ApiError:
         pods = []
 
@@ -633,6 +641,8 @@ def _pvc(ctx: Context, obj: Obj, w: _W) -> None:
         users = [p["metadata"]["name"] for p in pods
                  if any((v.get("persistentVolumeClaim") or {}).get("claimName") == meta.get("name")
                         for v in (p.get("spec") or {}).get("volumes") or [])]
+    except Unreachable:  # no answer at all: kubectl's own error, not "<none>"
+        raise
     except ApiError:
         pass
     w.write(0, f"Used By:\t{users[0] if users else '<none>'}\n")
@@ -701,6 +711,8 @@ def _ingress(ctx: Context, obj: Obj, w: _W) -> None:
                 for p in subset.get("ports") or []:
                     addrs += [f"{a.get('ip')}:{p.get('port')}" for a in subset.get("addresses") or []]
             where = ",".join(addrs) or "<none>"
+        except Unreachable:  # no answer at all: kubectl's own error, not "<none>"
+            raise
         except ApiError as exc:
             where = f"<error: {exc.status().get('message', exc)}>"
         return f"{svc.get('name')}:{port_text} ({where})"
@@ -808,6 +820,8 @@ def _events(ctx: Context, obj: Obj, w: _W) -> None:
         events = ctx.client.get(f"/api/v1/namespaces/{meta.get('namespace') or 'default'}/events"
                                 if meta.get("namespace") else "/api/v1/events",
                                 fieldSelector=",".join(selector)).get("items") or []
+    except Unreachable:  # no answer at all: kubectl's own error, not "<none>"
+        raise
     except ApiError:
         events = []
     if not events:
@@ -873,6 +887,8 @@ def _by_name_or_prefix(ctx: Context, res: Resource, ns: str | None, name: str) -
     """kubectl describes the object of that name, or else every object whose name starts with it."""
     try:
         return [get_object(ctx, res, ns, name)], False
+    except Unreachable:  # no answer at all: kubectl's own error, not "<none>"
+        raise
     except ApiError as exc:
         if not isinstance(exc, NotFound):
             raise

@@ -322,9 +322,11 @@ class Informer:
                     rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
                     if kind == "ERROR":
                         code = obj.get("code")
-                        log.info("%s: watch ended with %s (%s); relisting", self.info.plural, code,
-                                 obj.get("message"))
+                        log.info("%s: watch ended with %s (%s); relisting in %.1fs", self.info.plural, code,
+                                 obj.get("message"), backoff)
                         need_list = True
+                        await self.clock.sleep(backoff)  # a server that keeps ending watches is not hammered
+                        backoff = min(backoff * 2, 10.0)
                         break
                     if kind == "BOOKMARK":
                         self.resource_version = rv or self.resource_version

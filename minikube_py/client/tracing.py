@@ -27,8 +27,9 @@ CURRENT: contextvars.ContextVar[Obj | None] = contextvars.ContextVar("minikube_p
 
 
 class WriteTally:
-    """The writes of one pass that the apiserver accepted (the reconcile loop's progress measure:
-    a failing pass that still got writes through does not escalate its backoff)."""
+    """The writes of one pass that the apiserver accepted, status writes aside (the reconcile
+    loop's progress measure: a failing pass that still got work done does not escalate its
+    backoff; a status write that only reports the failure is no progress)."""
 
     __slots__ = ("accepted",)
 
@@ -43,7 +44,7 @@ def note_write(method: str, path: str, status: int | str) -> None:
     """Called by ApiClient for every write: counted for the pass running, and appended to the pass
     being traced, if any."""
     tally = TALLY.get()
-    if tally is not None and isinstance(status, int) and status < 400:
+    if tally is not None and isinstance(status, int) and status < 400 and not path.endswith("/status"):
         tally.accepted += 1
     trace = CURRENT.get()
     if trace is not None:

@@ -81,6 +81,13 @@ class Expectations:
             return True
         return (rec.adds <= 0 and rec.deletes <= 0) or self.clock.monotonic() - rec.stamp > self.ttl
 
+    def expire_within(self, key: str, seconds: float) -> None:
+        """Let the record of `key` expire at the latest `seconds` from now (an expectation held for a
+        create that may not have happened must not hold the set back for the whole ttl)."""
+        rec = self._records.get(key)
+        if rec is not None:
+            rec.stamp = min(rec.stamp, self.clock.monotonic() - self.ttl + seconds)
+
     def forget(self, key: str) -> None:
         self._records.pop(key, None)
 

@@ -21,7 +21,7 @@ import copy
 from typing import Any
 
 from ..api import kinds
-from ..api.errors import ApiError, NotFound, Timeout
+from ..api.errors import ApiError, ConnectionLost, NotFound, Timeout
 from ..api.times import format_time
 from ..client.informer import Informer, is_resync, key_of
 from ..client.tracing import observe, want
@@ -43,6 +43,7 @@ from .claims import claim, delete_owned, index_by_controller, owned
 Obj = dict[str, Any]
 RS = kinds.require("apps/v1", "ReplicaSet")
 BURST = 500
+LOST_CREATE_WAIT = 30.0  # seconds a create whose connection broke stays expected
 
 
 def pod_from_template(owner: Obj, template: Obj, *, name: str | None = None) -> Obj:
@@ -168,6 +169,10 @@ class ReplicaSetController(Controller):
             maybe_created, error = await self._slow_start_create(rs, count)
             for _ in range(count - maybe_created):
                 self.expectations.observed_add(key)  # creates that were never sent or failed
+            if isinstance(error, ConnectionLost):
+                # no answer at all (not the apiserver's 504): the pod may or may not exist; wait for the
+                # watch, but not the whole five minutes if it never shows
+                self.expectations.expire_within(key, LOST_CREATE_WAIT)
             if error is None:
                 return None, None
             return error, None if isinstance(error, Timeout) else str(error)

@@ -214,6 +214,12 @@ class Scheduler:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            for timer in self._backing_off.values():
+                timer.cancel()
+            self._backing_off.clear()
+            for task in list(self._bind_tasks):
+                task.cancel()
+            await asyncio.gather(*self._bind_tasks, return_exceptions=True)
 
     async def run_after_sync(self, informers: InformerFactory) -> None:
         await informers.wait_synced()
@@ -312,6 +318,11 @@ class Scheduler:
                 # anything else, a Conflict too: try again after the backoff if the cache then still
                 # shows the pod unbound (a pod bound meanwhile is not touched again)
                 self._retry_later(key, f"binding to {node} failed: {exc.code} {exc.reason}: {exc}")
+                return
+            except Exception as exc:  # noqa: BLE001 - a bug or a closed client: never leave the pod assumed
+                if self.assumed.pop(key, None) == node and node in self.node_infos:
+                    self.node_infos[node].remove(key)
+                self._retry_later(key, f"binding to {node} failed: {type(exc).__name__}: {exc}")
                 return
         self.recorder.event(pod, "Normal", "Scheduled", f"Successfully assigned {key} to {node}")
 

@@ -149,7 +149,7 @@ class FakeApi:
             new = copy.deepcopy(body)
         self._store(info, key, new)
         self.calls.append((f"update{'/' + subresource if subresource else ''}", info.plural, key[2]))
-        note_write("PUT", info.plural, 200)
+        note_write("PUT", f"{info.plural}/{key[2]}" + (f"/{subresource}" if subresource else ""), 200)
         return copy.deepcopy(new)
 
     async def patch(self, info: KindInfo, namespace: str | None, name: str, body: Any, *, patch_type: str = "merge",
@@ -165,7 +165,7 @@ class FakeApi:
             new["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
         self._store(info, key, new)
         self.calls.append((f"patch{'/' + subresource if subresource else ''}", info.plural, name))
-        note_write("PATCH", info.plural, 200)
+        note_write("PATCH", f"{info.plural}/{name}" + (f"/{subresource}" if subresource else ""), 200)
         return copy.deepcopy(new)
 
     async def delete(self, info: KindInfo, namespace: str | None, name: str, **kwargs: Any) -> Obj | None:

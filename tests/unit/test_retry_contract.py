@@ -295,16 +295,57 @@ async def test_backoff_grows_only_while_passes_make_no_progress() -> None:
         h.api.sync_one(rsc.sets)  # the set's status as written (a pod event would requeue the key)
         await h.clock.advance(delays[-1])  # only the backoff timer brings the key back
     assert delays[1:] == sorted(delays[1:]) and delays[-1] >= 4 * delays[1]  # growing: nothing got through
-    # now a create fails on every other pass: those passes still get pods made, so the backoff stays
-    # at its base instead of growing
-    for i in range(30):
-        if i % 2 == 0:
-            h.api.fail("create", "pods", E.InternalError("flaky"), times=1)
+    # now one create in four fails: every pass gets some pods made before its failure, so the backoff
+    # goes back to its base instead of growing (a status write alone would not count)
+    original, calls = h.api.create, [0]
+
+    async def every_fourth_fails(info: kinds.KindInfo, ns: str | None, body: Obj, *a: Any, **kw: Any) -> Obj:
+        if info.plural == "pods":
+            calls[0] += 1
+            if calls[0] % 4 == 0:
+                raise E.InternalError("flaky")
+        return await original(info, ns, body, *a, **kw)
+
+    h.api.create = every_fourth_fails  # type: ignore[method-assign]
+    for _ in range(30):
         await rsc.drain()
-        h.api.sync_one(rsc.sets)
+        h.sync()
         if len(h.api.of("pods")) == 40:
             break
         waiting = rsc.queue.waiting(KEY)
-        assert waiting is not None and waiting <= 0.0051
+        # a pass whose first create fails makes no progress and doubles the delay once; the next one
+        # that makes pods brings it back to the base: it never climbs
+        assert waiting is not None and waiting <= 0.0101, f"backoff grew to {waiting} although pods were made"
         await h.clock.advance(waiting)
     assert len(h.api.of("pods")) == 40
+
+
+async def test_a_pass_that_only_reports_a_new_failure_each_time_still_backs_off() -> None:
+    # every create is refused with a different message, so each pass writes a new ReplicaFailure
+    # status: that write reports the failure, it is no progress, and must not reset the backoff
+    h, rsc = await _rs_harness(1)
+    for i in range(5):
+        h.api.fail("create", "pods", E.Invalid(f'Pod "web-abc-{i}" is invalid: metadata.name: Too long'))
+    delays: list[float] = []
+    for _ in range(5):
+        await rsc.drain()
+        h.api.sync_one(rsc.sets)
+        delays.append(rsc.queue.waiting(KEY) or 0.0)
+        await h.clock.advance(delays[-1])
+    assert len(h.api.writes("update/status", "replicasets")) >= 4  # the status did change every pass
+    assert delays == sorted(delays) and delays[-1] >= 8 * delays[0], delays
+
+
+async def test_a_create_lost_on_the_connection_is_waited_for_30s_not_5_minutes() -> None:
+    h, rsc = await _rs_harness(1)
+    h.api.fail("create", "pods", E.ConnectionLost("the connection broke before an answer came"))
+    await rsc.drain()  # the pod was in fact never made
+    assert h.api.of("pods") == []
+    await h.clock.advance(10.0)
+    rsc.queue.add(KEY)
+    await rsc.drain()
+    assert h.api.of("pods") == []  # still expected: it might yet show in the watch
+    await h.clock.advance(21.0)
+    rsc.queue.add(KEY)
+    await rsc.drain()
+    assert len(h.api.of("pods")) == 1  # 30 s on, it is made again

@@ -241,3 +241,33 @@ async def test_shutdown_ends_every_watch_at_once(api: TestClient) -> None:
                 pass
     assert not hub.watchers and not hub.broadcasters
     stalled.close()
+
+
+async def test_a_watcher_joining_a_broadcaster_whose_store_watch_ended_is_ended_not_left_silent(
+        store: SqliteStore) -> None:
+    class DyingStore:
+        """The store, except that its watch fails at once (an overflow, a compaction, etcd away)."""
+
+        def __init__(self, inner: SqliteStore) -> None:
+            self.inner = inner
+
+        async def current_revision(self) -> int:
+            return await self.inner.current_revision()
+
+        async def _failing(self) -> Any:
+            raise RuntimeError("the store watch broke")
+            yield  # an async generator
+
+        def watch(self, prefix: str, **kwargs: Any) -> Any:
+            return self._failing()
+
+    hub = broadcast.WatchHub(DyingStore(store))  # type: ignore[arg-type]
+    bc = await hub.broadcaster("/registry/configmaps/", "configmaps")  # started, then its watch fails
+    await bc.task
+    assert bc.closed is not None and not bc.covers(bc.since)  # nobody is sent here any more
+    watcher = broadcast.Watcher(hub, resource="configmaps", key_prefix="/registry/configmaps/", match=None,
+                                encoder=None, transport=None, who="test", limits=SMALL)  # type: ignore[arg-type]
+    bc.attach(watcher, after=0)  # a watch that got `bc` before it died
+    assert watcher.done.done() and "broke" in watcher.done.result()
+    assert watcher not in bc.watchers
+    await store.close()
