@@ -39,7 +39,7 @@ from ..client.kubeconfig import ConfigError, Connection, KubeConfig
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 _RESOURCE = re.compile(r"^/(?:api/v1|apis/[^/]+/[^/]+)(?:/namespaces/[^/]+)?/([^/]+)(?:/[^/]+(/[^/]+)?)?$")
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host",
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
                "upgrade", "te", "trailer", "proxy-authorization", "proxy-authenticate"}
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from minikube_py.api.errors import AlreadyExists, ApiError, Unreachable
+from minikube_py.api.errors import AlreadyExists, ApiError, Timeout, Unreachable
 from minikube_py.client.kubeconfig import KubeConfig
 from minikube_py.client.rest import RestClient
 from tests.fixtures.etcd import EtcdProcess
@@ -51,7 +51,7 @@ class Writer(threading.Thread):
                 n += 1
             except ApiError as exc:
                 self.codes[exc.code] = self.codes.get(exc.code, 0) + 1
-                if exc.code == 504:
+                if isinstance(exc, Timeout):
                     self.maybe.append(name)  # retried under the same name: AlreadyExists tells
                 if isinstance(exc, Unreachable):
                     self.client.close()
