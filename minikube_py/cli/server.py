@@ -46,8 +46,8 @@ async def run_control_plane(client: ApiClient, *, profile: str = "binpack", sche
                             controllers: bool = True, timing: str = "kubernetes") -> None:
     """The scheduler and the controller manager over one set of informers (used in-process by
     `server`, and alone by `scheduler` / `controller-manager`)."""
+    from ..api.timing import TIMINGS
     from ..client.informer import InformerFactory
-    from ..controllers.base import TIMINGS
     from ..controllers.manager import ControllerManager
     from ..scheduler.runner import build_scheduler
 
@@ -78,7 +78,7 @@ async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds:
         raise UserError(f"cannot open the store {store_url}: {exc or type(exc).__name__}; {hint}") from None
     host_for_url = _host_for_url(bind)
     server_url = f"https://{host_for_url}:{port}"
-    from ..controllers.base import TIMINGS
+    from ..api.timing import TIMINGS
 
     app = make_app(store, tokens=creds.tokens, server_address=f"{host_for_url}:{port}",
                    default_toleration_seconds=TIMINGS[timing].eviction_toleration,

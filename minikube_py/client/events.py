@@ -13,7 +13,7 @@ from typing import Any
 
 from ..api import kinds
 from ..api.errors import ApiError, NotFound
-from ..api.times import format_time, now_iso
+from ..api.times import format_time
 from .aio import ApiClient
 from .clock import SYSTEM, Clock
 from .informer import key_of
@@ -22,7 +22,6 @@ from .tracing import TALLY
 Obj = dict[str, Any]
 log = logging.getLogger("minikube_py.events")
 EVENT = kinds.require("v1", "Event")
-__all__ = ["EVENT", "EventRecorder", "now_iso"]
 
 
 SIMILAR_LIMIT = 10  # Kubernetes' event aggregator: beyond 10 similar events, combine them

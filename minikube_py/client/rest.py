@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ..api.errors import ApiError, Unreachable, from_status
+from ..api.errors import Unreachable, from_status
 from .kubeconfig import Connection
 
 USER_AGENT = "mkctl/0.1.0 (minikube-py)"
-__all__ = ["ApiError", "Response", "RestClient", "Unreachable", "retry_after_of", "status_of"]
 
 
 @dataclass

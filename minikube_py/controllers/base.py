@@ -34,11 +34,9 @@ from ..client.informer import CURRENT_EVENT, Informer, InformerFactory, key_of, 
 from ..client.tasks import run_together
 from ..client.tracing import TALLY, Tracer, WriteTally
 from ..client.workqueue import WorkQueue
-from .claims import controller_of, owner_ref
 
 Obj = dict[str, Any]
 log = logging.getLogger("minikube_py.controllers")
-__all__ = ["TIMINGS", "Timing", "controller_of", "owner_ref", "parse_time"]
 
 
 POD = kinds.require("v1", "Pod")

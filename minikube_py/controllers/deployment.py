@@ -27,21 +27,11 @@ import orjson
 
 from ..api import kinds
 from ..api.errors import AlreadyExists, ApiError, NotFound
-from ..api.times import format_time
+from ..api.times import format_time, parse_time
 from ..client.informer import Informer, is_resync
 from ..client.tracing import observe, want
-from .base import (
-    POD,
-    Controller,
-    ControllerContext,
-    controller_of,
-    namespaced,
-    owner_ref,
-    parse_time,
-    pod_active,
-    selector_matches,
-)
-from .claims import claim, index_by_controller, owned
+from .base import POD, Controller, ControllerContext, namespaced, pod_active, selector_matches
+from .claims import claim, controller_of, index_by_controller, owned, owner_ref
 
 Obj = dict[str, Any]
 DEPLOY = kinds.require("apps/v1", "Deployment")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..api.timing import TIMINGS
 from ..client.aio import ApiClient
 from ..client.events import EventRecorder
 from ..client.informer import InformerFactory
 from ..client.tasks import run_together
 from ..client.tracing import Tracer
-from .base import TIMINGS, Controller, ControllerContext
+from .base import Controller, ControllerContext
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .garbagecollector import GarbageCollector

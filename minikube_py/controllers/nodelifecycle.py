@@ -22,9 +22,9 @@ from typing import Any
 from ..api import kinds
 from ..api.errors import ApiError, NotFound
 from ..api.taints import matching_tolerations
-from ..api.times import format_time
+from ..api.times import format_time, parse_time
 from ..client.informer import Informer, key_of
-from .base import POD, Controller, ControllerContext, parse_time
+from .base import POD, Controller, ControllerContext
 
 Obj = dict[str, Any]
 NODE = kinds.require("v1", "Node")

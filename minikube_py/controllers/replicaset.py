@@ -30,15 +30,13 @@ from .base import (
     Controller,
     ControllerContext,
     Expectations,
-    controller_of,
     namespaced,
-    owner_ref,
     pod_active,
     pod_available,
     pod_ready,
     selector_matches,
 )
-from .claims import claim, delete_owned, index_by_controller, owned
+from .claims import claim, controller_of, delete_owned, index_by_controller, owned, owner_ref
 
 Obj = dict[str, Any]
 RS = kinds.require("apps/v1", "ReplicaSet")

@@ -24,17 +24,8 @@ from ..api import kinds
 from ..api.errors import AlreadyExists, ApiError, NotFound
 from ..client.informer import Informer, is_resync
 from ..client.tracing import observe, want
-from .base import (
-    POD,
-    Controller,
-    ControllerContext,
-    controller_of,
-    namespaced,
-    owner_ref,
-    pod_available,
-    pod_ready,
-)
-from .claims import delete_owned, index_by_controller, owned
+from .base import POD, Controller, ControllerContext, namespaced, pod_available, pod_ready
+from .claims import controller_of, delete_owned, index_by_controller, owned, owner_ref
 from .deployment import template_hash
 
 Obj = dict[str, Any]

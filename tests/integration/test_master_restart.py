@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from minikube_py.api.errors import ApiError, Unreachable
 from minikube_py.client.kubeconfig import KubeConfig
-from minikube_py.client.rest import ApiError, RestClient, Unreachable
+from minikube_py.client.rest import RestClient
 from tests.fixtures.server import free_port, start_hollow_nodes, start_server, stop_server
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,8 @@ import pytest
 
 from minikube_py.api import kinds
 from minikube_py.api.errors import InternalError, ServiceUnavailable
-from minikube_py.controllers.base import Controller, owner_ref
+from minikube_py.controllers.base import Controller
+from minikube_py.controllers.claims import owner_ref
 from minikube_py.controllers.garbagecollector import GarbageCollector
 from tests.unit.harness import Harness
 
