@@ -1,5 +1,5 @@
 """core/v1 kinds other than Pod (pod.py): Namespace, Node, Service, Endpoints, ConfigMap, Secret,
-PersistentVolume, PersistentVolumeClaim, Event.  The kinds table (kinds.py) maps them to routes.
+PersistentVolume, PersistentVolumeClaim, Event, ServiceAccount.  The kinds table (kinds.py) maps them to routes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .meta import K8sModel, K8sObject, LabelSelector, config_key_errors, merge_b
 from .pod import (
     Free,
     IntOrString,
+    LocalObjectReference,
     Pod,
     PodSpec,
     PodTemplateSpec,
@@ -27,7 +28,8 @@ from .pod import (
 )
 
 __all__ = ["Namespace", "Node", "Pod", "PodSpec", "PodTemplateSpec", "Service", "Endpoints", "ConfigMap", "Secret",
-           "PersistentVolume", "PersistentVolumeClaim", "Event", "pod_spec_errors", "pod_template_errors"]
+           "PersistentVolume", "PersistentVolumeClaim", "Event", "ServiceAccount", "pod_spec_errors",
+           "pod_template_errors"]
 
 
 # --- Namespace ----------------------------------------------------------------------------------
@@ -487,6 +489,19 @@ class Event(K8sObject):
         if self.involved_object is None or not self.involved_object.name:
             out.append(FieldError.required("involvedObject.name"))
         return out
+
+
+# --- ServiceAccount -----------------------------------------------------------------------------
+
+
+class ServiceAccount(K8sObject):
+    """An identity for pods; the serviceaccounts controller keeps a `default` one in every
+    namespace and pod admission names it when a pod names none.  Tokens come with access control."""
+
+    spec_fields = ()
+    secrets: list[ObjectReference] | None = Field(None, json_schema_extra=merge_by("name"))
+    image_pull_secrets: list[LocalObjectReference] | None = None
+    automount_service_account_token: bool | None = None
 
 
 _unused: tuple[Any, ...] = (Quantity, Toleration, Pod)

@@ -89,6 +89,8 @@ KINDS: tuple[KindInfo, ...] = (
              core.PersistentVolumeClaim, ("pvc",), (), _S, printer=printers.PVC, proto_message="PersistentVolumeClaim"),
     KindInfo("Event", "", "v1", "events", "event", True, core.Event, ("ev",),
              printer=printers.EVENT, proto_message="Event"),
+    KindInfo("ServiceAccount", "", "v1", "serviceaccounts", "serviceaccount", True, core.ServiceAccount, ("sa",),
+             printer=printers.SERVICEACCOUNT, proto_message="ServiceAccount"),
     # apps/v1
     KindInfo("Deployment", "apps", "v1", "deployments", "deployment", True, apps.Deployment, ("deploy",), _ALL, _SS,
              printer=printers.DEPLOYMENT, proto_message="Deployment"),

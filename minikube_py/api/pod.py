@@ -389,6 +389,8 @@ class PodSpec(K8sModel):
             self.enable_service_links = True
         if self.service_account and not self.service_account_name:
             self.service_account_name = self.service_account
+        if self.service_account_name:  # kube writes the deprecated alias back from the name, always
+            self.service_account = self.service_account_name
         return self
 
 

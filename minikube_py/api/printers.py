@@ -450,6 +450,10 @@ EVENT = Printer((Column("Last Seen", description="Time when last this event was 
                  Column("Name", format="name", priority=1, description="Name must be unique within a namespace.")),
                 _event_row)
 
+SERVICEACCOUNT = Printer((NAME, Column("Secrets", "string", description="How many secrets this service account "
+                                                                         "lists"), AGE),
+                         lambda o, now: [_meta(o).get("name", ""), len(o.get("secrets") or []), _created(o, now)])
+
 DEFAULT = Printer((NAME, Column("Created At", "date", description="Time when the object was created.")),
                   lambda o, now: [_meta(o).get("name", ""), _meta(o).get("creationTimestamp", "")])
 

@@ -429,6 +429,12 @@ MESSAGES: dict[str, dict[int, Field]] = {
     'LoadBalancerStatus': {
         1: ('ingress', 'LoadBalancerIngress', True),
     },
+    'ServiceAccount': {
+        1: ('metadata', 'ObjectMeta'),
+        2: ('secrets', 'ObjectReference', True),
+        3: ('imagePullSecrets', 'LocalObjectReference', True),
+        4: ('automountServiceAccountToken', 'bool'),
+    },
     'LocalObjectReference': {
         1: ('name', 'string'),
     },

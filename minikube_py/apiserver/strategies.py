@@ -26,6 +26,9 @@ from .allocator import AllocationError, ServiceAllocator
 Obj = dict[str, Any]
 IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 _STORAGE_CLASSES = kinds.require("storage.k8s.io/v1", "StorageClass")
+_SERVICE_ACCOUNTS = kinds.require("v1", "ServiceAccount")
+DEFAULT_SERVICE_ACCOUNT = "default"
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 class Reservation:
@@ -93,10 +96,12 @@ class NamespaceStrategy(Strategy):
 
 
 class PodStrategy(Strategy):
-    def __init__(self, default_toleration_seconds: int) -> None:
+    def __init__(self, store: Store, default_toleration_seconds: int) -> None:
+        self.store = store
         self.default_toleration_seconds = default_toleration_seconds
 
     async def admit(self, obj: Obj) -> None:
+        await admit_service_account(self.store, obj)
         add_default_tolerations(obj, self.default_toleration_seconds)
 
     def grace_period(self, obj: Obj, requested: int | None) -> int:
@@ -179,10 +184,31 @@ def strategies(store: Store, *, default_toleration_seconds: int) -> dict[KindInf
     """The strategy of each kind that has storage rules, for one registry over `store`."""
     return {
         kinds.require("v1", "Namespace"): NamespaceStrategy(),
-        kinds.require("v1", "Pod"): PodStrategy(default_toleration_seconds),
+        kinds.require("v1", "Pod"): PodStrategy(store, default_toleration_seconds),
         kinds.require("v1", "PersistentVolumeClaim"): ClaimStrategy(store),
         kinds.require("v1", "Service"): ServiceStrategy(ServiceAllocator(store)),
     }
+
+
+async def admit_service_account(store: Store, pod: Obj) -> None:
+    """Kubernetes' ServiceAccount admission, without tokens: a pod that names no service account runs
+    as `default` (and `serviceAccount`, the deprecated alias, says the same), and one naming an
+    account that does not exist is refused with kube's message.  A missing `default` is let
+    through: kube waits about a second for the serviceaccounts controller and then refuses, but
+    this apiserver also serves without a controller manager (`--no-control-plane`), where
+    no `default` ever appears."""
+    meta, spec = pod.get("metadata") or {}, pod.setdefault("spec", {})
+    if MIRROR_POD_ANNOTATION in (meta.get("annotations") or {}):
+        return  # a kubelet's static pod keeps the spec its file gave (kube never changes it)
+    name = spec.get("serviceAccountName") or DEFAULT_SERVICE_ACCOUNT
+    spec["serviceAccountName"] = spec["serviceAccount"] = name
+    if name == DEFAULT_SERVICE_ACCOUNT:
+        return
+    namespace = str(meta.get("namespace") or "")
+    if await store.get(_SERVICE_ACCOUNTS.key(namespace, name)) is None:
+        raise E.Forbidden(f'pods "{meta.get("name", "")}" is forbidden: error looking up service account '
+                          f'{namespace}/{name}: serviceaccount "{name}" not found',
+                          {"name": str(meta.get("name", "")), "kind": "pods"})
 
 
 def add_default_tolerations(pod: Obj, seconds: int) -> None:

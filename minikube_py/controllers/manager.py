@@ -24,6 +24,7 @@ from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
 from .replicaset import ReplicaSetController
+from .serviceaccounts import ServiceAccountsController
 from .statefulset import StatefulSetController
 from .volumes import VolumeController
 
@@ -38,6 +39,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "nodelifecycle": NodeLifecycleController,
     "statefulset": StatefulSetController,
     "persistentvolume": VolumeController,
+    "serviceaccount": ServiceAccountsController,
 }
 
 

@@ -21,6 +21,7 @@ from minikube_py.store import open_store
 SERVICE, POD, PVC = kinds.require("v1", "Service"), kinds.require("v1", "Pod"), kinds.require("v1", "PersistentVolumeClaim")
 NAMESPACE, CONFIGMAP = kinds.require("v1", "Namespace"), kinds.require("v1", "ConfigMap")
 SC = kinds.require("storage.k8s.io/v1", "StorageClass")
+SA = kinds.require("v1", "ServiceAccount")
 
 
 @pytest.fixture
@@ -126,3 +127,28 @@ async def test_a_kind_without_rules_is_stored_as_it_comes(registry: Registry) ->
     _, deleted_now = await registry.delete(CONFIGMAP, "default", "cm", DeleteOptions())
 
     assert deleted_now
+
+
+def pod_named(name: str, **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec}}
+
+
+async def test_a_pod_naming_no_service_account_runs_as_default_under_both_fields(registry: Registry) -> None:
+    pod = await registry.create(POD, "default", pod_named("p"), WriteOptions())
+    assert pod["spec"]["serviceAccountName"] == "default" and pod["spec"]["serviceAccount"] == "default"
+
+
+async def test_the_deprecated_service_account_field_names_the_account(registry: Registry) -> None:
+    await registry.create(SA, "default", {"metadata": {"name": "robot"}}, WriteOptions())
+    pod = await registry.create(POD, "default", pod_named("p", serviceAccount="robot"), WriteOptions())
+    assert pod["spec"]["serviceAccountName"] == "robot" and pod["spec"]["serviceAccount"] == "robot"
+
+
+async def test_a_pod_naming_a_missing_service_account_is_forbidden_with_kubes_message(registry: Registry) -> None:
+    with pytest.raises(E.Forbidden) as err:
+        await registry.create(POD, "default", pod_named("p", serviceAccountName="robot"), WriteOptions())
+    assert str(err.value) == ('pods "p" is forbidden: error looking up service account default/robot: '
+                              'serviceaccount "robot" not found')
+    assert err.value.code == 403
+    with pytest.raises(E.NotFound):
+        await registry.get(POD, "default", "p")
