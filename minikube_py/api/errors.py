@@ -50,6 +50,10 @@ class FieldError:
     def too_long(cls, path: str, value: Any, limit: int) -> FieldError:
         return cls("FieldValueTooLong", path, f"must have at most {limit} bytes", value, True)
 
+    @classmethod
+    def too_many(cls, path: str, count: int, limit: int) -> FieldError:
+        return cls("FieldValueTooMany", path, f"must have at most {limit} items", count, True)
+
     @property
     def message(self) -> str:
         """The text after the field path, as Kubernetes' field.Error.ErrorBody() prints it."""
@@ -60,6 +64,7 @@ class FieldError:
             "FieldValueDuplicate": "Duplicate value",
             "FieldValueForbidden": "Forbidden",
             "FieldValueTooLong": "Too long",
+            "FieldValueTooMany": "Too many",
             "FieldValueTypeInvalid": "Invalid value",
             "FieldValueNotFound": "Not found",
         }.get(self.reason, "Invalid value")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import apps, coordination, core, events, networking, printers, storage
+from . import apps, coordination, core, discovery, events, networking, printers, storage
 from .meta import K8sObject
 
 
@@ -103,6 +103,9 @@ KINDS: tuple[KindInfo, ...] = (
              _S, printer=printers.INGRESS, proto_message="Ingress"),
     KindInfo("IngressClass", "networking.k8s.io", "v1", "ingressclasses", "ingressclass", False,
              networking.IngressClass, printer=printers.INGRESSCLASS, proto_message="IngressClass"),
+    # discovery.k8s.io/v1
+    KindInfo("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", "endpointslice", True,
+             discovery.EndpointSlice, printer=printers.ENDPOINTSLICE),
     # storage.k8s.io/v1
     KindInfo("StorageClass", "storage.k8s.io", "v1", "storageclasses", "storageclass", False, storage.StorageClass,
              ("sc",), printer=printers.STORAGECLASS),

@@ -454,6 +454,26 @@ SERVICEACCOUNT = Printer((NAME, Column("Secrets", "string", description="How man
                                                                          "lists"), AGE),
                          lambda o, now: [_meta(o).get("name", ""), len(o.get("secrets") or []), _created(o, now)])
 
+def _first_three(items: list[str]) -> str:
+    """kubectl's listWithMoreString: three items, then "+ N more...", and <unset> for none."""
+    if len(items) > 3:
+        return ",".join(items[:3]) + f" + {len(items) - 3} more..."
+    return ",".join(items) or "<unset>"
+
+
+def _endpointslice_row(o: Obj, now: datetime) -> list[Any]:
+    ports = [str(p["port"]) if p.get("port") is not None else (p["name"] if p.get("name") is not None else "*")
+             for p in o.get("ports") or []]
+    addresses = [str(a) for ep in o.get("endpoints") or [] for a in ep.get("addresses") or []]
+    return [_meta(o).get("name", ""), o.get("addressType", ""), _first_three(ports), _first_three(addresses),
+            _created(o, now)]
+
+
+ENDPOINTSLICE = Printer((NAME, Column("AddressType", description="The type of address carried by this slice"),
+                         Column("Ports", description="The ports each endpoint of this slice serves"),
+                         Column("Endpoints", description="The addresses of the endpoints in this slice"), AGE),
+                        _endpointslice_row)
+
 DEFAULT = Printer((NAME, Column("Created At", "date", description="Time when the object was created.")),
                   lambda o, now: [_meta(o).get("name", ""), _meta(o).get("creationTimestamp", "")])
 

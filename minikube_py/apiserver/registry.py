@@ -440,9 +440,9 @@ async def ensure_kubernetes_service(registry: Registry, server_address: str) -> 
         ipaddress.ip_address(host)
     except ValueError:
         return  # a host name cannot be an endpoint address
-    endpoints = {"metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-                 "subsets": [{"addresses": [{"ip": host}],
-                              "ports": [{"name": "https", "port": int(port or 6443), "protocol": "TCP"}]}]}
+    endpoints: Obj = {"metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                      "subsets": [{"addresses": [{"ip": host}],
+                                   "ports": [{"name": "https", "port": int(port or 6443), "protocol": "TCP"}]}]}
     try:
         await registry.create(ep_info, "default", endpoints, WriteOptions())
     except E.AlreadyExists:
@@ -450,6 +450,24 @@ async def ensure_kubernetes_service(registry: Registry, server_address: str) -> 
         if current.get("subsets") != endpoints["subsets"]:
             current["subsets"] = endpoints["subsets"]
             await registry.replace(ep_info, "default", "kubernetes", current, WriteOptions())
+    await ensure_kubernetes_endpointslice(registry, endpoints["subsets"][0])
+
+
+async def ensure_kubernetes_endpointslice(registry: Registry, subset: Obj) -> None:
+    """The `kubernetes` EndpointSlice, which kube-apiserver writes next to its Endpoints (they are
+    skip-mirror, so no controller makes it): readers of slices find the apiserver too."""
+    info = kinds.require("discovery.k8s.io/v1", "EndpointSlice")
+    body: Obj = {"metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+                 "addressType": "IPv4",
+                 "endpoints": [{"addresses": [a["ip"]], "conditions": {"ready": True}} for a in subset["addresses"]],
+                 "ports": [dict(p) for p in subset["ports"]]}
+    try:
+        await registry.create(info, "default", body, WriteOptions())
+    except E.AlreadyExists:
+        current = await registry.get(info, "default", "kubernetes")
+        if (current.get("endpoints"), current.get("ports")) != (body["endpoints"], body["ports"]):
+            current["endpoints"], current["ports"] = body["endpoints"], body["ports"]
+            await registry.replace(info, "default", "kubernetes", current, WriteOptions())
 
 
 async def ensure_system_namespaces(registry: Registry) -> None:

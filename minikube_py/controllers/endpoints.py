@@ -20,14 +20,16 @@ SERVICE = kinds.require("v1", "Service")
 ENDPOINTS = kinds.require("v1", "Endpoints")
 
 
-def _selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
+def selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
+    """A Service's selector over a pod's labels (an empty selector selects nothing here)."""
     if not selector:
         return False
     labels = labels or {}
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _resolve_port(pod: Obj, target: Any, protocol: str) -> int | None:
+def resolve_port(pod: Obj, target: Any, protocol: str) -> int | None:
+    """kube's FindPort: a number as is, a name looked up among the pod's container ports."""
     if isinstance(target, int):
         return target
     if isinstance(target, str) and target.isdigit():
@@ -39,26 +41,48 @@ def _resolve_port(pod: Obj, target: Any, protocol: str) -> int | None:
     return None
 
 
+def pod_in_endpoints(pod: Obj, *, include_terminating: bool) -> bool:
+    """kube's ShouldPodBeInEndpoints: not finished, has an IP, and (for Endpoints) not being deleted;
+    EndpointSlices keep terminating pods, marked so."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return False
+    if not status.get("podIP") and not status.get("podIPs"):
+        return False
+    return include_terminating or not meta.get("deletionTimestamp")
+
+
+def pod_ports(service: Obj, pod: Obj) -> list[Obj]:
+    """The service's ports resolved against `pod` (ports it lacks are left out), with name and protocol."""
+    out = []
+    for sp in (service.get("spec") or {}).get("ports") or []:
+        protocol = sp.get("protocol") or "TCP"
+        port = resolve_port(pod, sp.get("targetPort", sp.get("port")), protocol)
+        if port is not None:
+            resolved: Obj = {"name": str(sp.get("name") or ""), "port": port, "protocol": protocol}
+            if sp.get("appProtocol"):
+                resolved["appProtocol"] = sp["appProtocol"]
+            out.append(resolved)
+    return out
+
+
+def pod_ref(pod: Obj) -> Obj:
+    meta = pod.get("metadata") or {}
+    return {"kind": "Pod", "namespace": meta.get("namespace"), "name": meta.get("name"), "uid": meta.get("uid")}
+
+
 def endpoints_for(service: Obj, pods: list[Obj]) -> list[Obj]:
     """The subsets Kubernetes would compute for `service` over `pods`."""
     spec = service.get("spec") or {}
     publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
     groups: dict[tuple[tuple[str, int, str], ...], dict[str, list[Obj]]] = {}
     for pod in pods:
-        meta, status = pod.get("metadata") or {}, pod.get("status") or {}
-        ip = status.get("podIP")
-        if not ip or meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
+        if not pod_in_endpoints(pod, include_terminating=False):
             continue
-        ports = []
-        for sp in spec.get("ports") or []:
-            protocol = sp.get("protocol") or "TCP"
-            port = _resolve_port(pod, sp.get("targetPort", sp.get("port")), protocol)
-            if port is not None:
-                ports.append((str(sp.get("name") or ""), port, protocol))
+        ports = [(p["name"], p["port"], p["protocol"]) for p in pod_ports(service, pod)]
         if not ports and spec.get("ports"):
             continue
-        address: Obj = {"ip": ip, "targetRef": {"kind": "Pod", "namespace": meta.get("namespace"),
-                                                 "name": meta.get("name"), "uid": meta.get("uid")}}
+        address: Obj = {"ip": (pod.get("status") or {}).get("podIP"), "targetRef": pod_ref(pod)}
         if (pod.get("spec") or {}).get("nodeName"):
             address["nodeName"] = pod["spec"]["nodeName"]
         group = groups.setdefault(tuple(sorted(ports)), {"addresses": [], "notReadyAddresses": []})
@@ -102,7 +126,7 @@ class EndpointsController(Controller):
         old_labels = ((old or {}).get("metadata") or {}).get("labels")
         for svc in self.services.objects(ns):
             selector = (svc.get("spec") or {}).get("selector")
-            if _selects(selector, labels) or _selects(selector, old_labels):
+            if selects(selector, labels) or selects(selector, old_labels):
                 self.enqueue(svc)
 
     async def reconcile(self, key: Any) -> float | None:
@@ -120,7 +144,7 @@ class EndpointsController(Controller):
         selector = (svc.get("spec") or {}).get("selector")
         if not selector:
             return None  # endpoints of a selector-less service belong to its owner
-        pods = [p for p in self.pods.objects(ns) if _selects(selector, (p.get("metadata") or {}).get("labels"))]
+        pods = [p for p in self.pods.objects(ns) if selects(selector, (p.get("metadata") or {}).get("labels"))]
         subsets = endpoints_for(svc, pods)
         observe(pods=len(pods), endpoints=sum(len(s.get("addresses") or []) for s in (current or {}).get("subsets") or []))
         want(ready=sum(len(s.get("addresses") or []) for s in subsets),

@@ -20,6 +20,8 @@ from ..client.tracing import Tracer
 from .base import Controller, ControllerContext
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
+from .endpointslicemirroring import EndpointSliceMirroringController
+from .endpointslices import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
@@ -34,6 +36,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "replicaset": ReplicaSetController,
     "deployment": DeploymentController,
     "endpoints": EndpointsController,
+    "endpointslice": EndpointSliceController,
+    "endpointslicemirroring": EndpointSliceMirroringController,
     "garbagecollector": GarbageCollector,
     "namespace": NamespaceController,
     "nodelifecycle": NodeLifecycleController,
