@@ -7,10 +7,25 @@ rules (apiserver/strategies.py) are looked up by the entry, never by the kind's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import apps, coordination, core, discovery, events, networking, printers, storage
 from .meta import K8sObject
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAs:
+    """A kind whose objects live in the store as another kind's: one object, two API views (kube's
+    events.k8s.io/v1 and core/v1 Events).  The apiserver converts with these on every read and write."""
+
+    api_version: str  # of the stored kind
+    kind: str
+    to_storage: Callable[[Obj], Obj]
+    from_storage: Callable[[Obj], Obj]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +44,15 @@ class KindInfo:
     printer: printers.Printer = printers.DEFAULT  # the Table columns of `kubectl get`
     # the kind's message in apiserver/proto_schema.MESSAGES when kubectl may send it as protobuf
     proto_message: str = ""
+    stored_as: StoredAs | None = None  # kept in the store as another kind (storage_resource says where)
+
+    def from_storage(self, obj: Obj) -> Obj:
+        """A stored object as this kind shows it (the object itself for most kinds)."""
+        return obj if self.stored_as is None else self.stored_as.from_storage(obj)
+
+    def to_storage(self, obj: Obj) -> Obj:
+        """An object of this kind as the store keeps it."""
+        return obj if self.stored_as is None else self.stored_as.to_storage(obj)
 
     @property
     def api_version(self) -> str:
@@ -112,9 +136,9 @@ KINDS: tuple[KindInfo, ...] = (
     # coordination.k8s.io/v1
     KindInfo("Lease", "coordination.k8s.io", "v1", "leases", "lease", True, coordination.Lease,
              printer=printers.LEASE),
-    # events.k8s.io/v1 (stored apart from core/v1 events: no version conversion yet)
+    # events.k8s.io/v1: a view of the core/v1 Events, stored with them
     KindInfo("Event", "events.k8s.io", "v1", "events", "event", True, events.Event, ("ev",), (), frozenset(),
-             "events.k8s.io", printer=printers.EVENT),
+             "events", printer=printers.EVENT, stored_as=StoredAs("v1", "Event", events.to_core, events.from_core)),
 )
 
 BY_GROUP_VERSION: dict[str, list[KindInfo]] = {}

@@ -56,6 +56,15 @@ def decode(kv: KeyValue) -> Obj:
     return obj
 
 
+def decode_as(info: KindInfo, kv: KeyValue) -> Obj:
+    """A stored object as `info` shows it (kinds stored as another kind are converted)."""
+    return info.from_storage(decode(kv))
+
+
+def encode_as(info: KindInfo, obj: Obj) -> bytes:
+    return encode(info.to_storage(obj))
+
+
 @dataclass(slots=True)
 class WriteOptions:
     field_validation: str = "Warn"
@@ -99,7 +108,7 @@ class Registry:
         kv = await self.store.get(info.key(namespace, name))
         if kv is None:
             raise E.NotFound.of(info.plural, info.group, name)
-        return decode(kv)
+        return decode_as(info, kv)
 
     async def ensure_namespace(self, namespace: str, *, for_create: bool) -> None:
         kv = await self.store.get(f"/registry/namespaces/{namespace}")
@@ -190,7 +199,7 @@ class Registry:
         await strategy.admit(obj)
         held = await strategy.reserve(obj)
         try:
-            kv = await self.store.create(info.key(namespace, m["name"]), encode(obj))
+            kv = await self.store.create(info.key(namespace, m["name"]), encode_as(info, obj))
         except KeyExists:
             await held.undo()
             raise E.AlreadyExists.of(info.plural, info.group, m["name"]) from None
@@ -221,7 +230,7 @@ class Registry:
             kv = await self.store.get(key)
             if kv is None:
                 raise E.NotFound.of(info.plural, info.group, name)
-            cur = decode(kv)
+            cur = decode_as(info, kv)
             new = mutate(copy.deepcopy(cur))
             if not isinstance(new, dict):
                 raise E.BadRequest("the patched object must be a map")
@@ -249,7 +258,7 @@ class Registry:
                     new["metadata"]["resourceVersion"] = str(deleted.mod_revision)
                     await strategy.after_delete(new)
                     return new
-                written = await self.store.update(key, encode(new), expected_revision=kv.mod_revision)
+                written = await self.store.update(key, encode_as(info, new), expected_revision=kv.mod_revision)
             except RevisionMismatch:
                 await held.undo()
                 if pinned:
@@ -340,7 +349,7 @@ class Registry:
             kv = await self.store.get(key)
             if kv is None:
                 raise E.NotFound.of(info.plural, info.group, name)
-            cur = decode(kv)
+            cur = decode_as(info, kv)
             meta = cur["metadata"]
             if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
                 raise E.Conflict(f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in object "
@@ -356,7 +365,7 @@ class Registry:
                 if pending is not None:
                     if pending == cur:
                         return cur, False
-                    written = await self.store.update(key, encode(pending), expected_revision=kv.mod_revision)
+                    written = await self.store.update(key, encode_as(info, pending), expected_revision=kv.mod_revision)
                     pending["metadata"]["resourceVersion"] = str(written.mod_revision)
                     return pending, False
                 deleted = await self.store.delete(key, expected_revision=kv.mod_revision)

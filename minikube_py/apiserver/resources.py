@@ -217,7 +217,7 @@ class ResourceHandlers:
         store = self.registry.store
         if limit <= 0:
             res = await store.list(prefix, start_after=start_after, revision=revision)
-            objs = [decode(kv) for kv in res.items]
+            objs = [t.info.from_storage(decode(kv)) for kv in res.items]
             return ([o for o in objs if match(o)] if match else objs), res.revision, ""
         out: list[Obj] = []
         cursor = start_after
@@ -225,7 +225,7 @@ class ResourceHandlers:
             res = await store.list(prefix, limit=limit, start_after=cursor, revision=revision)
             revision = res.revision
             for kv in res.items:
-                obj = decode(kv)
+                obj = t.info.from_storage(decode(kv))
                 if match is None or match(obj):
                     out.append(obj)
                     if len(out) == limit:

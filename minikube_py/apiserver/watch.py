@@ -98,8 +98,17 @@ def _who(request: web.Request) -> str:
     return f"{name} from {request.remote} ({request.headers.get('User-Agent', '-')})"
 
 
+def _on_view(info: KindInfo, match: Callable[[Obj], bool] | None) -> Callable[[Obj], bool] | None:
+    """A selector written for `info`'s view, over stored objects (the store holds another kind's shape
+    for kinds stored as another kind; the encoder converts what is sent)."""
+    if match is None or info.stored_as is None:
+        return match
+    return lambda obj: match(info.from_storage(obj))
+
+
 async def serve(request: web.Request, registry: Registry, req: WatchRequest) -> web.StreamResponse:
     start = parse_start(req.resource_version)
+    req.match = _on_view(req.info, req.match)
     if req.send_initial_events and not req.allow_bookmarks:
         raise E.Invalid("sendInitialEvents: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true",
                         {"causes": [{"reason": "FieldValueForbidden", "field": "sendInitialEvents"}]})

@@ -28,12 +28,16 @@ class Encoder:
         self.columns_sent = False
 
     @property
-    def key(self) -> tuple[str, str, str, bool]:
+    def key(self) -> tuple[str, str, str, str, bool]:
         """Watchers with equal keys get byte-identical events: the cache key of an encoding."""
-        return self.rep.kind, self.rep.version, self.include_object, self.rep.kind == "Table" and not self.columns_sent
+        return (self.info.api_version, self.rep.kind, self.rep.version, self.include_object,
+                self.rep.kind == "Table" and not self.columns_sent)
 
     def event(self, type_: str, obj: Obj) -> bytes:
+        """`obj` as stored; a kind stored as another kind shows its own view of it."""
         rep = self.rep
+        if type_ not in ("BOOKMARK", "ERROR"):
+            obj = self.info.from_storage(obj)
         if type_ in ("BOOKMARK", "ERROR") or rep.kind == "":
             out = obj
         elif rep.kind == "Table":

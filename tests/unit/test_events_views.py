@@ -1,0 +1,112 @@
+"""events.k8s.io/v1 and core/v1 Events as two views of one store, in-process on sqlite: a write
+through either group is read through the other (get, list, field selectors, watch), with kube's
+field mapping and its events.k8s.io validation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from minikube_py.api.events import from_core, to_core
+from tests.unit.test_apiserver import _events, api  # noqa: F401 - the fixture
+
+CORE = "/api/v1/namespaces/default/events"
+NEW = "/apis/events.k8s.io/v1/namespaces/default/events"
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+def new_event(name: str, **extra: Any) -> dict[str, Any]:
+    return {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": name},
+            "eventTime": "2026-12-01T10:00:00.000000Z", "reportingController": "example.com/ctl",
+            "reportingInstance": "ctl-1", "action": "Scaling", "reason": "Scaled", "type": "Normal",
+            "note": "scaled to 3", "regarding": {"kind": "Deployment", "namespace": "default", "name": "web",
+                                                 "apiVersion": "apps/v1"},
+            "related": {"kind": "ReplicaSet", "namespace": "default", "name": "web-1"}, **extra}
+
+
+def core_event(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+            "involvedObject": {"kind": "Pod", "namespace": "default", "name": "p"}, "reason": "Pulled",
+            "message": "pulled the image", "type": "Normal", "source": {"component": "kubelet", "host": "n1"},
+            "firstTimestamp": "2026-12-01T10:00:00Z", "lastTimestamp": "2026-12-01T10:05:00Z", "count": 4,
+            "reportingComponent": "kubelet", "reportingInstance": "n1"}
+
+
+def test_the_converters_map_kubes_fields_both_ways() -> None:
+    core = core_event("e")
+    core["metadata"]["resourceVersion"] = "7"
+    view = from_core(core)
+    assert view["apiVersion"] == "events.k8s.io/v1" and view["metadata"]["resourceVersion"] == "7"
+    assert (view["note"], view["regarding"]["name"], view["reportingController"], view["deprecatedSource"],
+            view["deprecatedFirstTimestamp"], view["deprecatedLastTimestamp"], view["deprecatedCount"]) == (
+        "pulled the image", "p", "kubelet", {"component": "kubelet", "host": "n1"}, "2026-12-01T10:00:00Z",
+        "2026-12-01T10:05:00Z", 4)
+    assert to_core(view) == core
+    newer = new_event("n", series={"count": 2, "lastObservedTime": "2026-12-01T10:01:00.000000Z"})
+    assert from_core(to_core(newer)) == newer
+
+
+async def test_an_event_written_through_events_k8s_io_is_a_core_event(api: TestClient) -> None:  # noqa: F811
+    resp = await api.post(NEW, json=new_event("scaled"))
+    assert resp.status == 201, await resp.text()
+    created = await resp.json()
+    assert created["apiVersion"] == "events.k8s.io/v1" and created["note"] == "scaled to 3"
+    core = await (await api.get(f"{CORE}/scaled")).json()
+    assert core["apiVersion"] == "v1"
+    assert (core["message"], core["involvedObject"]["name"], core["reportingComponent"], core["related"]["name"],
+            core["action"], core["eventTime"]) == ("scaled to 3", "web", "example.com/ctl", "web-1", "Scaling",
+                                                  "2026-12-01T10:00:00.000000Z")
+    assert core["metadata"]["uid"] == created["metadata"]["uid"]
+    assert core["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    listed = await (await api.get(f"{CORE}?fieldSelector=involvedObject.name%3Dweb")).json()
+    assert [e["metadata"]["name"] for e in listed["items"]] == ["scaled"]
+
+
+async def test_a_core_event_is_listed_and_updated_through_events_k8s_io(api: TestClient) -> None:  # noqa: F811
+    assert (await api.post(CORE, json=core_event("pulled"))).status == 201
+    listed = await (await api.get(f"{NEW}?fieldSelector=regarding.name%3Dp")).json()
+    assert listed["kind"] == "EventList" and listed["apiVersion"] == "events.k8s.io/v1"
+    [item] = listed["items"]
+    assert (item["note"], item["deprecatedCount"], item["regarding"]["kind"]) == ("pulled the image", 4, "Pod")
+    assert "message" not in item and "involvedObject" not in item
+    # an old event (no eventTime) may be updated through the new group: only its series changes
+    resp = await api.patch(f"{NEW}/pulled", json={"series": {"count": 5, "lastObservedTime":
+                                                             "2026-12-01T10:06:00.000000Z"}}, headers=MERGE)
+    assert resp.status == 200, await resp.text()
+    core = await (await api.get(f"{CORE}/pulled")).json()
+    assert core["series"] == {"count": 5, "lastObservedTime": "2026-12-01T10:06:00.000000Z"}
+    refused = await api.patch(f"{NEW}/pulled", json={"note": "changed"}, headers=MERGE)
+    assert refused.status == 422 and "note: Invalid value" in (await refused.json())["message"]
+    gone = await api.delete(f"{NEW}/pulled")
+    assert gone.status == 200
+    assert (await api.get(f"{CORE}/pulled")).status == 404
+
+
+async def test_events_k8s_io_creates_need_kubes_fields(api: TestClient) -> None:  # noqa: F811
+    bare = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "bare"},
+            "regarding": {"kind": "Pod", "namespace": "default", "name": "p"}, "deprecatedCount": 3}
+    resp = await api.post(NEW, json=bare)
+    assert resp.status == 422
+    fields = {c["field"] for c in (await resp.json())["details"]["causes"]}
+    assert fields == {"eventTime", "type", "deprecatedCount"}
+    timed = dict(bare, eventTime="2026-12-01T10:00:00.000000Z", type="Normal")
+    timed.pop("deprecatedCount")
+    fields = {c["field"] for c in (await (await api.post(NEW, json=timed)).json())["details"]["causes"]}
+    assert fields == {"reportingController", "reportingInstance", "action", "reason"}
+
+
+async def test_a_watch_on_either_group_sees_writes_through_the_other(api: TestClient) -> None:  # noqa: F811
+    rv = (await (await api.get(CORE)).json())["metadata"]["resourceVersion"]
+    on_new = asyncio.create_task(_events(api, f"{NEW}?watch=true&resourceVersion={rv}&fieldSelector=regarding.name%3Dp", 2))
+    on_core = asyncio.create_task(_events(api, f"{CORE}?watch=true&resourceVersion={rv}", 2))
+    await api.post(CORE, json=core_event("from-core"))
+    await api.post(NEW, json=new_event("from-new", regarding={"kind": "Pod", "namespace": "default", "name": "p"}))
+    new_events, core_events = await on_new, await on_core
+    assert [(e["type"], e["object"]["apiVersion"], e["object"]["metadata"]["name"]) for e in new_events] == [
+        ("ADDED", "events.k8s.io/v1", "from-core"), ("ADDED", "events.k8s.io/v1", "from-new")]
+    assert new_events[0]["object"]["note"] == "pulled the image"
+    assert [(e["object"]["apiVersion"], e["object"]["metadata"]["name"]) for e in core_events] == [
+        ("v1", "from-core"), ("v1", "from-new")]
+    assert core_events[1]["object"]["message"] == "scaled to 3"
