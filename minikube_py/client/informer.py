@@ -42,7 +42,7 @@ Handler = Callable[[str, Obj, Obj | None], None]  # (event type ADDED/MODIFIED/D
 _POD_META = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
              "deletionGracePeriodSeconds", "labels", "ownerReferences", "finalizers")
 _POD_SPEC = ("nodeName", "schedulerName", "priority", "tolerations", "nodeSelector", "affinity", "overhead",
-             "hostNetwork")
+             "hostNetwork", "hostname", "subdomain")
 _SHARED_SPEC = ("schedulerName", "tolerations", "nodeSelector", "affinity", "overhead")
 _intern = sys.intern
 _shared: dict[bytes, Any] = {}
@@ -70,9 +70,10 @@ def slim_pod(pod: Obj) -> Obj:
     30,000 pods held as full JSON dicts would cost the master most of its memory (client-go's
     informers strip managedFields for the same reason).  Kept: identity, labels, owners,
     finalizers; scheduling inputs (node, tolerations, selectors, affinity, per-container requests
-    and ports, claims); status phase, pod IP, condition types/statuses/transition times and
-    restart counts.  Everything the controllers write back goes through patches or status
-    updates, so nothing is lost on the server."""
+    and ports, claims); hostname and subdomain (EndpointSlices name a StatefulSet's pods by them);
+    status phase, pod IP, condition types/statuses/transition times and restart counts.  Everything
+    the controllers write back goes through patches or status updates, so nothing is lost on the
+    server."""
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     m = {k: meta[k] for k in _POD_META if k in meta}
     if "namespace" in m:

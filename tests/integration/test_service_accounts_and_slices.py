@@ -119,3 +119,57 @@ def test_the_kubernetes_service_has_its_apiserver_endpoint_in_a_slice(kubectl: R
     line = next(x for x in described.splitlines() if x.startswith("Endpoints:"))
     host_port = cluster.server.url.split("://", 1)[1].rstrip("/")
     assert line.split(None, 1)[1] == host_port
+
+
+def test_the_docs_selectorless_service_with_its_own_endpointslice_applies_and_describes(
+        kubectl: Run, tmp_path: Path) -> None:
+    name = unique("docs")
+    manifest = tmp_path / "svc.yaml"
+    manifest.write_text(f"""\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {name}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+spec:
+  ports:
+    - name: http
+      protocol: TCP
+      port: 80
+      targetPort: 9376
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}-1
+  labels:
+    kubernetes.io/service-name: {name}
+addressType: IPv4
+ports:
+  - name: http
+    appProtocol: http
+    protocol: TCP
+    port: 9376
+endpoints:
+  - addresses:
+      - "10.4.5.6"
+  - addresses:
+      - "10.1.2.3"
+""")
+    for _ in range(2):  # default validation (openapi v3), then the client-side apply patch
+        kubectl("apply", "-f", str(manifest))
+    assert get(kubectl, "serviceaccount", name)["metadata"]["name"] == name
+    [s] = get(kubectl, "endpointslices", "-l", f"kubernetes.io/service-name={name}")["items"]
+    assert s["metadata"]["name"] == f"{name}-1" and "endpointslice.kubernetes.io/managed-by" not in s["metadata"][
+        "labels"]
+    line = next(x for x in kubectl("describe", "service", name).stdout.splitlines() if x.startswith("Endpoints:"))
+    assert line.split(None, 1)[1] == "10.4.5.6:9376,10.1.2.3:9376"
+    bad = kubectl("create", "-f", "-", check=False, input=json.dumps({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": f"{name}-bad"},
+        "addressType": "IPv4", "endpoints": [{"addresses": ["not-an-ip"]}]}))
+    assert bad.returncode == 1 and "endpoints[0].addresses[0]: Invalid value" in bad.stderr
+    kubectl("delete", "-f", str(manifest))

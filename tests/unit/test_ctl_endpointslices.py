@@ -227,3 +227,14 @@ async def test_mirrored_slices_go_when_the_endpoints_go_and_follow_its_changes()
     h.sync()
     await mc.drain()
     assert slices(h) == []
+
+
+async def test_a_pod_in_the_services_subdomain_is_named_by_its_hostname() -> None:
+    h = Harness()
+    named = pod("web-0", "10.0.0.1")
+    named["spec"].update(hostname="web-0", subdomain="web")
+    other = pod("x", "10.0.0.2")
+    other["spec"].update(hostname="x", subdomain="elsewhere")
+    await start(h, named, other)
+    by_ip = {ep["addresses"][0]: ep for ep in slices(h)[0]["endpoints"]}
+    assert by_ip["10.0.0.1"]["hostname"] == "web-0" and "hostname" not in by_ip["10.0.0.2"]
