@@ -170,8 +170,12 @@ def slice_body(current: Obj | None, group: Group, meta: Obj) -> Obj:
                 "metadata": {**(current.get("metadata") or {}), **meta}}
         body["metadata"].pop("generateName", None)
     body["addressType"] = group.address_type
-    body["endpoints"] = group.endpoints
-    body["ports"] = group.ports
+    # empty lists are left out: kube's stored slices read back with them null (a placeholder's both)
+    for name, items in (("endpoints", group.endpoints), ("ports", group.ports)):
+        if items:
+            body[name] = items
+        else:
+            body.pop(name, None)
     return body
 
 

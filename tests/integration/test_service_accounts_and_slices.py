@@ -37,6 +37,8 @@ def test_every_namespace_gets_a_default_service_account_that_pods_run_as(kubectl
     table = kubectl("get", "serviceaccounts", "-n", ns).stdout.splitlines()
     assert table[0].split() == ["NAME", "SECRETS", "AGE"]
     assert sorted(line.split()[:2] for line in table[1:]) == [["default", "0"], ["robot", "0"]]
+    described = kubectl("describe", "sa", "robot", "-n", ns).stdout
+    assert re.search(r"^Name:\s+robot$", described, re.M) and re.search(rf"^Namespace:\s+{ns}$", described, re.M)
     kubectl("delete", "sa", "default", "-n", ns)
     wait_for("the default account again", lambda: kubectl("get", "sa", "default", "-n", ns, check=False).returncode == 0)
     kubectl("create", "-n", ns, "-f", "-", input=_pod("plain"))
