@@ -183,7 +183,9 @@ FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
     "Event": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
               "reason", "reportingComponent", "source", "type",
-              "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid"),
+              # events.k8s.io/v1's spellings of the same fields (kube's AddFieldLabelConversionsForEvent)
+              "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "regarding.apiVersion",
+              "regarding.resourceVersion", "regarding.fieldPath", "reportingController"),
     "Secret": ("type",),
     "Node": ("spec.unschedulable",),
     "Namespace": ("status.phase",),
@@ -192,9 +194,18 @@ FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
 }
 
 
+def _event_source(obj: dict[str, Any]) -> str:
+    """kube's selectable `source` of an Event: source.component, else the reporting controller
+    (core/v1 and events.k8s.io/v1 spellings alike)."""
+    source = obj.get("source") or obj.get("deprecatedSource") or {}
+    return str(source.get("component") or obj.get("reportingComponent") or obj.get("reportingController") or "")
+
+
 def _field_value(obj: dict[str, Any], path: str) -> str:
-    if path == "source" and "source" in obj:  # core/v1 Event: source.component
-        return str((obj.get("source") or {}).get("component", ""))
+    if path == "source" and obj.get("kind") == "Event":
+        return _event_source(obj)
+    if path in ("reportingComponent", "reportingController") and obj.get("kind") == "Event":
+        return str(obj.get("reportingComponent") or obj.get("reportingController") or "")
     cur: Any = obj
     for part in path.split("."):
         if not isinstance(cur, dict):

@@ -110,3 +110,18 @@ async def test_a_watch_on_either_group_sees_writes_through_the_other(api: TestCl
     assert [(e["object"]["apiVersion"], e["object"]["metadata"]["name"]) for e in core_events] == [
         ("v1", "from-core"), ("v1", "from-new")]
     assert core_events[1]["object"]["message"] == "scaled to 3"
+
+
+async def test_field_selectors_follow_kubes_event_fields_in_both_groups(api: TestClient) -> None:  # noqa: F811
+    await api.post(CORE, json=core_event("from-kubelet"))
+    await api.post(NEW, json=new_event("from-ctl"))
+
+    async def names(url: str) -> list[str]:
+        return [e["metadata"]["name"] for e in (await (await api.get(url)).json())["items"]]
+
+    assert await names(f"{NEW}?fieldSelector=reportingController%3Dexample.com/ctl") == ["from-ctl"]
+    assert await names(f"{CORE}?fieldSelector=reportingComponent%3Dexample.com/ctl") == ["from-ctl"]
+    # `source` is source.component, else the reporting controller, through either group
+    assert await names(f"{CORE}?fieldSelector=source%3Dexample.com/ctl") == ["from-ctl"]
+    assert await names(f"{NEW}?fieldSelector=source%3Dkubelet") == ["from-kubelet"]
+    assert await names(f"{NEW}?fieldSelector=regarding.apiVersion%3Dapps/v1") == ["from-ctl"]
