@@ -641,6 +641,11 @@ def pod_spec_errors(spec: PodSpec | None, path: str) -> list[FieldError]:
             out.append(FieldError.not_supported(f"{path}.tolerations[{i}].effect", t.effect, effects))
     if spec.hostname:
         out += [FieldError.invalid(f"{path}.hostname", spec.hostname, e) for e in dns1123_label_errors(spec.hostname)]
+    if spec.service_account_name:
+        from .meta import dns1123_subdomain_errors
+
+        out += [FieldError.invalid(f"{path}.serviceAccountName", spec.service_account_name, e)
+                for e in dns1123_subdomain_errors(spec.service_account_name)]
     return out
 
 

@@ -152,3 +152,9 @@ async def test_a_pod_naming_a_missing_service_account_is_forbidden_with_kubes_me
     assert err.value.code == 403
     with pytest.raises(E.NotFound):
         await registry.get(POD, "default", "p")
+
+
+async def test_a_service_account_name_that_is_no_dns_subdomain_is_invalid(registry: Registry) -> None:
+    with pytest.raises(E.Invalid) as err:
+        await registry.create(POD, "default", pod_named("p", serviceAccountName="Robot_1"), WriteOptions())
+    assert [c["field"] for c in (err.value.details or {})["causes"]] == ["spec.serviceAccountName"]
