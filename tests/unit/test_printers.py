@@ -93,3 +93,22 @@ def test_a_kind_without_a_printer_gets_the_default_columns() -> None:
 
 def test_every_served_kind_has_its_kube_apiserver_columns() -> None:
     assert [f"{k.api_version} {k.kind}" for k in kinds.KINDS if k.printer is printers.DEFAULT] == []
+
+
+def test_endpointslice_cells_show_three_then_how_many_more_and_unset_for_none() -> None:
+    many = {"metadata": {"name": "web-abcde", "creationTimestamp": ts(30)}, "addressType": "IPv4",
+            "ports": [{"name": "a", "port": 80}, {"name": "b", "port": 81}, {"name": "c", "port": 82},
+                      {"name": "d"}],
+            "endpoints": [{"addresses": [f"10.0.0.{i}"]} for i in range(1, 6)]}
+    assert printers.ENDPOINTSLICE.row(many, NOW) == ["web-abcde", "IPv4", "80,81,82 + 1 more...",
+                                                     "10.0.0.1,10.0.0.2,10.0.0.3 + 2 more...", "30s"]
+    named = {"metadata": {"name": "x", "creationTimestamp": ts(30)}, "addressType": "IPv4", "ports": [{"name": "d"}]}
+    assert printers.ENDPOINTSLICE.row(named, NOW)[2:4] == ["d", "<unset>"]
+    placeholder = {"metadata": {"name": "x", "creationTimestamp": ts(30)}, "addressType": "IPv4"}
+    assert printers.ENDPOINTSLICE.row(placeholder, NOW)[2:4] == ["<unset>", "<unset>"]
+
+
+def test_serviceaccount_cells_count_its_secrets() -> None:
+    sa = {"metadata": {"name": "robot", "creationTimestamp": ts(65)}, "secrets": [{"name": "a"}, {"name": "b"}]}
+    assert printers.SERVICEACCOUNT.row(sa, NOW) == ["robot", 2, "65s"]
+    assert [c.name for c in kinds.require("v1", "ServiceAccount").printer.columns] == ["Name", "Secrets", "Age"]
