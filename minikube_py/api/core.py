@@ -43,8 +43,11 @@ class NamespaceStatus(K8sModel):
 
 
 class Namespace(K8sObject):
+    """A scope for names: objects of a kind must have unique names within a namespace."""
     spec: NamespaceSpec | None = None
+    """The namespace's finalizers."""
     status: NamespaceStatus | None = None
+    """The namespace's phase (Active or Terminating)."""
 
     @model_validator(mode="after")
     def _defaults(self) -> Namespace:
@@ -118,8 +121,11 @@ class NodeStatus(K8sModel):
 
 
 class Node(K8sObject):
+    """A machine that runs pods."""
     spec: NodeSpec | None = None
+    """How the node is configured (pod CIDR, taints, unschedulable)."""
     status: NodeStatus | None = None
+    """The node's reported state: capacity, conditions, addresses."""
 
 
 # --- Service ------------------------------------------------------------------------------------
@@ -128,12 +134,20 @@ SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
 
 
 class ServicePort(K8sModel):
+    """A port a service exposes, and where it forwards to."""
     name: str | None = None
+    """The port's name; required when the service has several ports."""
     protocol: str | None = None
+    """TCP (the default), UDP or SCTP."""
     app_protocol: str | None = None
+    """The application protocol, a hint for implementations (such as http or kubernetes.io/h2c)."""
     port: int | None = None
+    """The port the service listens on."""
     target_port: IntOrString | None = None
+    """The port number or name on the pods to forward to; the value of port by default."""
     node_port: int | None = None
+    """The port on every node for NodePort and LoadBalancer services; allocated from 30000-32767 when not
+    set."""
 
     @model_validator(mode="after")
     def _defaults(self) -> ServicePort:
@@ -145,25 +159,43 @@ class ServicePort(K8sModel):
 
 
 class ServiceSpec(K8sModel):
+    """The desired state of a service."""
     ports: list[ServicePort] | None = Field(None, json_schema_extra=merge_by("port"))
+    """The ports the service exposes."""
     selector: dict[str, str] | None = None
+    """The labels of the pods that receive the traffic; without one, endpoints are managed by hand."""
     cluster_ip: str | None = Field(None, alias="clusterIP")
+    """The virtual IP address of the service; allocated when empty, "None" for a headless service. Cannot
+    change."""
     cluster_ips: list[str] | None = Field(None, alias="clusterIPs")
+    """The service's cluster IP addresses (one per IP family); the first equals clusterIP."""
     type: str | None = None
+    """ClusterIP (the default), NodePort, LoadBalancer or ExternalName."""
     external_ips: list[str] | None = Field(None, alias="externalIPs")
+    """Extra IP addresses on which nodes accept traffic for the service."""
     session_affinity: str | None = None
+    """None (the default) or ClientIP: send a client's requests to the same pod."""
     load_balancer_ip: str | None = Field(None, alias="loadBalancerIP")
+    """Deprecated: a load balancer IP address to ask for."""
     load_balancer_source_ranges: list[str] | None = None
+    """Client address ranges a load balancer accepts."""
     external_name: str | None = None
+    """For ExternalName services, the DNS name the service is an alias (CNAME) of."""
     external_traffic_policy: str | None = None
+    """Cluster (the default) or Local: whether external traffic may go to pods on other nodes."""
     health_check_node_port: int | None = None
+    """The health check port of a LoadBalancer service with the Local policy."""
     publish_not_ready_addresses: bool | None = None
+    """List pods in the endpoints even when they are not ready."""
     session_affinity_config: Free | None = None
     ip_families: list[str] | None = None
+    """The IP families (IPv4, IPv6) of the service's addresses."""
     ip_family_policy: str | None = None
+    """SingleStack (the default), PreferDualStack or RequireDualStack."""
     allocate_load_balancer_node_ports: bool | None = None
     load_balancer_class: str | None = None
     internal_traffic_policy: str | None = None
+    """Cluster (the default) or Local, for traffic from inside the cluster."""
     traffic_distribution: str | None = None
 
     @model_validator(mode="after")
@@ -182,8 +214,12 @@ class ServiceSpec(K8sModel):
 
 
 class Service(K8sObject):
+    """A stable virtual address and DNS name for a set of pods chosen by labels, balancing traffic over
+    them."""
     spec: ServiceSpec | None = None
+    """The desired state of the service."""
     status: Free | None = None
+    """The observed state of the service (load balancer addresses)."""
 
     def name_is_dns_label(self) -> bool:
         return True
@@ -263,8 +299,11 @@ class EndpointSubset(K8sModel):
 
 
 class Endpoints(K8sObject):
+    """The addresses and ports behind a service, kept by the endpoints controller for services with a
+    selector."""
     spec_fields = ()
     subsets: list[EndpointSubset] | None = None
+    """Sets of addresses sharing the same ports."""
 
 
 # --- ConfigMap, Secret --------------------------------------------------------------------------
@@ -280,10 +319,14 @@ def _data_errors(keys: list[str], path: str) -> list[FieldError]:
 
 
 class ConfigMap(K8sObject):
+    """Configuration data as key/value pairs, for pods to use as environment variables, arguments or files."""
     spec_fields = ()
     data: dict[str, str] | None = None
+    """The configuration data (UTF-8 strings); keys are letters, digits, '-', '_' and '.'."""
     binary_data: dict[str, Base64Bytes] | None = None
+    """Binary values, base64-encoded; keys must not repeat those of data."""
     immutable: bool | None = None
+    """When true, the data can no longer be changed (only the object deleted)."""
 
     def validation_errors(self) -> list[FieldError]:
         out = _data_errors(list(self.data or {}), "data") + _data_errors(list(self.binary_data or {}), "binaryData")
@@ -303,11 +346,16 @@ class ConfigMap(K8sObject):
 
 
 class Secret(K8sObject):
+    """A small amount of sensitive data, such as a password, a token or a key, for pods to use."""
     spec_fields = ()
     data: dict[str, Base64Bytes] | None = None
+    """The secret data, each value base64-encoded."""
     string_data: dict[str, str] | None = None
+    """Values written as plain strings, merged into data on write; never read back."""
     type: str | None = None
+    """What the secret holds: Opaque (the default), kubernetes.io/tls, kubernetes.io/dockerconfigjson, ..."""
     immutable: bool | None = None
+    """When true, the data can no longer be changed."""
 
     @model_validator(mode="after")
     def _defaults(self) -> Secret:
@@ -393,12 +441,19 @@ class PersistentVolume(K8sObject):
 
 
 class PVCSpec(K8sModel):
+    """The storage a claim asks for."""
     access_modes: list[str] | None = None
+    """How the volume may be mounted: ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod."""
     selector: LabelSelector | None = None
+    """Labels of the volumes the claim may bind to."""
     resources: Free | None = None
+    """The storage size to request (resources.requests.storage)."""
     volume_name: str | None = None
+    """The volume to bind to, by name."""
     storage_class_name: str | None = None
+    """The StorageClass to provision from; the default class when not set."""
     volume_mode: str | None = None
+    """Filesystem (the default) or Block."""
     data_source: Free | None = None
     data_source_ref: Free | None = None
     volume_attributes_class_name: str | None = None
@@ -411,8 +466,11 @@ class PVCSpec(K8sModel):
 
 
 class PersistentVolumeClaim(K8sObject):
+    """A request for storage, bound to a PersistentVolume that satisfies it."""
     spec: PVCSpec | None = None
+    """The storage asked for."""
     status: Free | None = None
+    """The claim's phase and bound capacity."""
 
     def prepare_for_create(self) -> None:
         self.status = {"phase": "Pending"}

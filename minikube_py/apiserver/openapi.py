@@ -160,11 +160,13 @@ def _kube_schema(node: Any, names: dict[str, str]) -> Any:
             node = {**inner, **node}
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ("title", "default") or (key == "additionalProperties" and value is False):
-            continue
+        if key in ("title", "default") or (key == "additionalProperties" and isinstance(value, bool)):
+            continue  # a free-form object is `type: object` alone, as Kubernetes writes it
         if key == "$ref" and isinstance(value, str) and value.startswith(_DEFS_PREFIX):
             d = value[len(_DEFS_PREFIX):]
             out[key] = _V2_REF + names.get(d, d)
+        elif key == "description" and isinstance(value, str):
+            out[key] = " ".join(value.split())  # docstrings wrap lines; explain wraps them itself
         elif key == "const":
             out["enum"] = [value]
         elif key == "properties" and isinstance(value, dict):
@@ -195,11 +197,6 @@ def _definitions() -> dict[str, dict[str, Any]]:
             defs.setdefault(names[d], _kube_schema(schema, names))
         top = _kube_schema(raw, names)
         top["x-kubernetes-group-version-kind"] = [{"group": info.group, "version": info.version, "kind": info.kind}]
-        for field, text in (("apiVersion", "The versioned schema of this object, such as apps/v1."),
-                            ("kind", "The kind of this object, such as Deployment."),
-                            ("metadata", "The object's standard metadata: name, namespace, labels, annotations.")):
-            if field in top.get("properties", {}):
-                top["properties"][field].setdefault("description", text)
         defs[f"{package}.{info.kind}"] = top
         defs[f"{package}.{info.kind}List"] = {
             "description": f"A list of {info.kind} objects.",
