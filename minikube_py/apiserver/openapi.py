@@ -14,16 +14,19 @@ kubectl/client-go behaviour):
   kind missing from v3 (one this server does not serve) kubectl falls back to `/openapi/v2`; its
   client-side validation skips kinds the document lacks, and the object then fails alone with
   `no matches for kind`.
-- kubectl 1.20 to 1.26 read only `/openapi/v2`, as protobuf (the gnostic `openapi_v2.Document`;
-  1.20's client retries `/swagger-2.0.0.pb-v1` on a 404): 1.25/1.26 look for `fieldValidation` on
-  the PATCH operations there, older ones validate the object client-side against the definitions
-  (unknown fields, primitive types), so the definitions must be the server's real schemas.
-- `apply` of kubectl >= 1.27 computes its strategic merge patch from the openapi schema only when
-  the PATCH operation's request body lists `application/strategic-merge-patch+json`; otherwise it
-  uses the Kubernetes types compiled into kubectl, which carry exactly Kubernetes' merge keys.  We
-  leave that content type out on purpose (the server still accepts such patches) so apply's
-  patches are computed from the real types rather than from our models.  Older kubectls try the
-  v2 definitions' `x-kubernetes-patch-*` extensions first, which the models carry (`merge_by`).
+- Older kubectls (1.20 and 1.24 here) read only `/openapi/v2`, as protobuf (the gnostic
+  `openapi_v2.Document`; 1.20's client retries `/swagger-2.0.0.pb-v1` on a 404): 1.24 to 1.26 look
+  for `fieldValidation` on the PATCH operations there, older ones validate the object client-side
+  against the definitions (unknown fields, primitive types), so the definitions must be the
+  server's real schemas.  kubectl 1.24 decides for a kind missing from the document by listing
+  CustomResourceDefinitions, which this server does not serve: such a file fails as a whole there.
+- `apply` (client-side) computes its strategic merge patch from the v3 schema only when the PATCH
+  operation's request body lists `application/strategic-merge-patch+json`.  We leave that content
+  type out (the server still accepts such patches); every kubectl then takes the patch metadata from the v2 definitions found by the kind
+  (`x-kubernetes-patch-merge-key` / `-strategy`, which the models carry with `merge_by` exactly
+  where Kubernetes' types have them: containers by name, ports by containerPort, retainKeys on
+  volumes and on a deployment's strategy, ...), and falls back to its compiled types if the
+  document lacks the kind.
 - `explain` reads the definitions (v3 from 1.27 on, v2 before), found by their
   `x-kubernetes-group-version-kind`; a field's text is its model field's description.
 """

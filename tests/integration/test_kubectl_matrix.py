@@ -279,3 +279,48 @@ def test_describe_service_lists_endpoints(kubectl: Run, kubectl_matrix: Kubectl,
     line = re.search(r"^Endpoints:\s+(.*)$", described, re.M)
     assert line is not None, described
     assert all(f"{ip}:80" in line.group(1) for ip in endpoint_ips(kubectl, namespace)), described
+
+
+def test_apply_removes_what_the_manifest_dropped(kubectl: Run, namespace: str, tmp_path: Path) -> None:
+    """Client-side apply's three-way strategic merge patch, whose merge keys and retainKeys every
+    kubectl here reads from /openapi/v2 (the v3 documents do not offer strategic merge patch)."""
+    first: dict[str, Any] = yaml.safe_load(textwrap.dedent("""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: shrink}
+        spec:
+          selector: {matchLabels: {app: shrink}}
+          strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1}}
+          template:
+            metadata: {labels: {app: shrink}}
+            spec:
+              containers:
+              - name: web
+                image: nginx:1.25
+                env: [{name: A, value: "1"}, {name: B, value: "2"}]
+                volumeMounts: [{name: scratch, mountPath: /a}, {name: conf, mountPath: /b}]
+              - name: sidecar
+                image: busybox:1.36
+              volumes:
+              - {name: scratch, emptyDir: {}}
+              - {name: conf, configMap: {name: shrink-conf}}
+        """))
+    manifest = tmp_path / "shrink.yaml"
+    manifest.write_text(yaml.safe_dump(first))
+    kubectl("apply", "-n", namespace, "-f", str(manifest))
+    second = json.loads(json.dumps(first))
+    spec = second["spec"]["template"]["spec"]
+    spec["containers"] = spec["containers"][:1]
+    spec["containers"][0]["env"] = [{"name": "B", "value": "3"}]
+    spec["containers"][0]["volumeMounts"] = [{"name": "conf", "mountPath": "/b"}]
+    spec["volumes"] = [{"name": "conf", "emptyDir": {}}]  # same name, another source: retainKeys
+    second["spec"]["strategy"] = {"type": "Recreate"}  # rollingUpdate must go (retainKeys)
+    manifest.write_text(yaml.safe_dump(second))
+    assert "deployment.apps/shrink configured" in kubectl("apply", "-n", namespace, "-f", str(manifest)).stdout
+    got = get_json(kubectl, namespace, "deployment", "shrink")["spec"]
+    pod = got["template"]["spec"]
+    assert got["strategy"] == {"type": "Recreate"}
+    assert [c["name"] for c in pod["containers"]] == ["web"]
+    assert pod["containers"][0]["env"] == [{"name": "B", "value": "3"}]
+    assert pod["containers"][0]["volumeMounts"] == [{"name": "conf", "mountPath": "/b"}]
+    assert pod["volumes"] == [{"name": "conf", "emptyDir": {}}]
