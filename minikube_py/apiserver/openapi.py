@@ -111,6 +111,34 @@ _FIXED: dict[str, dict[str, Any]] = {
              "x-kubernetes-group-version-kind": [{"group": "autoscaling", "version": "v1", "kind": "Scale"}]},
 }
 
+# The fields Kubernetes' schemas mark required (`+required` in k8s.io/api), for the structs that have
+# them: kubectl 1.20's client-side validation reports a missing one, and `explain` prints -required-.
+_CORE = "io.k8s.api.core.v1"
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    f"{_CORE}.Container": ("name",), f"{_CORE}.PodSpec": ("containers",),
+    f"{_CORE}.ContainerPort": ("containerPort",), f"{_CORE}.EnvVar": ("name",),
+    f"{_CORE}.VolumeMount": ("name", "mountPath"), f"{_CORE}.Volume": ("name",),
+    f"{_CORE}.KeyToPath": ("key", "path"), f"{_CORE}.KeySelector": ("key",),
+    f"{_CORE}.ObjectFieldSelector": ("fieldPath",), f"{_CORE}.ResourceFieldSelector": ("resource",),
+    f"{_CORE}.HTTPGetAction": ("port",), f"{_CORE}.TCPSocketAction": ("port",), f"{_CORE}.GRPCAction": ("port",),
+    f"{_CORE}.HTTPHeader": ("name", "value"),
+    f"{_CORE}.HostPathVolumeSource": ("path",), f"{_CORE}.PersistentVolumeClaimVolumeSource": ("claimName",),
+    f"{_CORE}.NodeSelector": ("nodeSelectorTerms",), f"{_CORE}.NodeSelectorRequirement": ("key", "operator"),
+    f"{_CORE}.PreferredSchedulingTerm": ("weight", "preference"), f"{_CORE}.Taint": ("key", "effect"),
+    f"{_CORE}.ServicePort": ("port",), f"{_CORE}.Event": ("metadata", "involvedObject"),
+    f"{_CORE}.EndpointPort": ("port",), f"{_CORE}.EndpointAddress": ("ip",),
+    f"{_META}.LabelSelectorRequirement": ("key", "operator"),
+    f"{_META}.OwnerReference": ("apiVersion", "kind", "name", "uid"),
+    "io.k8s.api.apps.v1.DeploymentSpec": ("selector", "template"),
+    "io.k8s.api.apps.v1.ReplicaSetSpec": ("selector",),
+    "io.k8s.api.apps.v1.StatefulSetSpec": ("selector", "template"),
+    "io.k8s.api.networking.v1.IngressServiceBackend": ("name",),
+    "io.k8s.api.networking.v1.HTTPIngressPath": ("pathType", "backend"),
+    "io.k8s.api.networking.v1.HTTPIngressRuleValue": ("paths",),
+    "io.k8s.api.storage.v1.StorageClass": ("provisioner",),
+    "io.k8s.api.events.v1.Event": ("eventTime",),
+}
+
 
 # --- definitions from the models ------------------------------------------------------------------
 
@@ -211,6 +239,10 @@ def _definitions() -> dict[str, dict[str, Any]]:
             "x-kubernetes-group-version-kind": [{"group": info.group, "version": info.version,
                                                  "kind": f"{info.kind}List"}],
         }
+    for name, fields in _REQUIRED.items():
+        props = defs.get(name, {}).get("properties", {})
+        if fields and props:
+            defs[name]["required"] = [f for f in fields if f in props]
     return defs
 
 

@@ -226,6 +226,8 @@ def test_tutorial_scenario(kubectl: Run, kubectl_matrix: Kubectl, namespace: str
 
     explained = kubectl("explain", "deployment.spec.strategy").stdout
     assert "rollingUpdate" in explained and "Recreate" in explained, explained
+    explained = kubectl("explain", "deployment.spec").stdout
+    assert re.search(r"^\s+selector\s+<\w+>\s+-required-", explained, re.M), explained
     explained = kubectl("explain", "pod.spec.containers.resources").stdout
     assert "limits" in explained and "requests" in explained, explained
     recursive = kubectl("explain", "svc", "--recursive").stdout

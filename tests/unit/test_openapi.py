@@ -98,6 +98,8 @@ def test_full_nested_schemas_with_descriptions() -> None:
     port = defs["io.k8s.api.core.v1.ServicePort"]["properties"]
     assert port["targetPort"]["$ref"].endswith("io.k8s.apimachinery.pkg.util.intstr.IntOrString")
     assert port["port"] == {"type": "integer", "format": "int32", "description": port["port"]["description"]}
+    assert defs["io.k8s.api.apps.v1.DeploymentSpec"]["required"] == ["selector", "template"]
+    assert defs["io.k8s.api.core.v1.Container"]["required"] == ["name"]
     meta = defs["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]
     assert "labels" in meta["labels"]["description"] or "selector" in meta["labels"]["description"]
     assert meta["labels"]["additionalProperties"] == {"type": "string"}
