@@ -18,12 +18,19 @@ _PERCENT = re.compile(r"^(\d+)%$")
 
 
 class WorkloadCondition(K8sModel):
+    """A condition of a workload."""
     type: str | None = None
+    """The kind of condition, such as Ready."""
     status: str | None = None
+    """True, False or Unknown."""
     last_update_time: str | None = None
+    """When the condition was last updated."""
     last_transition_time: str | None = None
+    """When the status last changed."""
     reason: str | None = None
+    """A one-word CamelCase reason for the last change."""
     message: str | None = None
+    """A readable message about the last change."""
 
 
 def _non_negative(value: int | None, path: str) -> list[FieldError]:
@@ -156,9 +163,11 @@ class DeploymentStatus(K8sModel):
     unavailable_replicas: int | None = None
     """Pods still needed for the deployment to be fully available."""
     terminating_replicas: int | None = None
+    """Pods of the deployment being terminated."""
     conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     """Available, Progressing and ReplicaFailure conditions."""
     collision_count: int | None = None
+    """A counter used to name ReplicaSets uniquely when names collide."""
 
 
 class Deployment(K8sObject):
@@ -222,13 +231,21 @@ class ReplicaSetSpec(K8sModel):
 
 
 class ReplicaSetStatus(K8sModel):
+    """The observed state of a replica set."""
     replicas: int | None = None
+    """The number of pods."""
     fully_labeled_replicas: int | None = None
+    """Pods whose labels match the template's."""
     ready_replicas: int | None = None
+    """Pods that are ready."""
     available_replicas: int | None = None
+    """Pods ready for at least minReadySeconds."""
     terminating_replicas: int | None = None
+    """Pods being terminated."""
     observed_generation: int | None = None
+    """The generation the controller last acted on."""
     conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    """Conditions such as ReplicaFailure."""
 
 
 class ReplicaSet(K8sObject):
@@ -308,16 +325,27 @@ class StatefulSetSpec(K8sModel):
 
 
 class StatefulSetStatus(K8sModel):
+    """The observed state of a stateful set."""
     observed_generation: int | None = None
+    """The generation the controller last acted on."""
     replicas: int | None = None
+    """The number of pods."""
     ready_replicas: int | None = None
+    """Pods that are ready."""
     current_replicas: int | None = None
+    """Pods of the currentRevision."""
     updated_replicas: int | None = None
+    """Pods of the updateRevision."""
     current_revision: str | None = None
+    """The revision of the pods before the update in progress."""
     update_revision: str | None = None
+    """The revision the pods are being updated to."""
     collision_count: int | None = None
+    """A counter used to name revisions uniquely."""
     conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    """Conditions of the set."""
     available_replicas: int | None = None
+    """Pods ready for at least minReadySeconds."""
 
 
 class StatefulSet(K8sObject):

@@ -75,6 +75,7 @@ class EnvVarSource(K8sModel):
     secret_key_ref: KeySelector | None = None
     """A key of a Secret."""
     file_key_ref: Free | None = None
+    """A key of an environment file in a volume."""
 
 
 class EnvVar(K8sModel):
@@ -413,13 +414,20 @@ class Volume(K8sModel):
     downward_api: Free | None = Field(None, alias="downwardAPI")
     """Fields of the pod as files."""
     nfs: Free | None = None
+    """An NFS export."""
     csi: Free | None = None
+    """A volume of a CSI driver."""
     ephemeral: Free | None = None
+    """A volume provisioned for the pod alone and deleted with it."""
     image: Free | None = None
+    """The content of a container image."""
     iscsi: Free | None = None
+    """An iSCSI disk."""
     local: Free | None = None
     fc: Free | None = None
+    """A Fibre Channel disk."""
     git_repo: Free | None = None
+    """Deprecated: a git repository cloned into the volume."""
 
 
 class Toleration(K8sModel):
@@ -437,28 +445,43 @@ class Toleration(K8sModel):
 
 
 class NodeSelectorRequirement(K8sModel):
+    """A condition on a node's labels or fields."""
     key: str | None = None
+    """The label key or field."""
     operator: str | None = None
+    """In, NotIn, Exists, DoesNotExist, Gt or Lt."""
     values: list[str] | None = None
+    """The values to compare with."""
 
 
 class NodeSelectorTerm(K8sModel):
+    """Conditions a node must all match."""
     match_expressions: list[NodeSelectorRequirement] | None = None
+    """Conditions on the node's labels."""
     match_fields: list[NodeSelectorRequirement] | None = None
+    """Conditions on the node's fields (metadata.name)."""
 
 
 class NodeSelector(K8sModel):
+    """A set of terms, one of which a node must match."""
     node_selector_terms: list[NodeSelectorTerm] | None = None
+    """The terms (ORed)."""
 
 
 class PreferredSchedulingTerm(K8sModel):
+    """A weighted preference for some nodes."""
     weight: int | None = None
+    """The weight, 1 to 100."""
     preference: NodeSelectorTerm | None = None
+    """The nodes preferred."""
 
 
 class NodeAffinity(K8sModel):
+    """Rules about the nodes a pod may run on."""
     required_during_scheduling_ignored_during_execution: NodeSelector | None = None
+    """Nodes must match one of these terms for the pod to be scheduled there."""
     preferred_during_scheduling_ignored_during_execution: list[PreferredSchedulingTerm] | None = None
+    """Weighted terms: the scheduler prefers nodes matching more of them."""
 
 
 class Affinity(K8sModel):
@@ -536,18 +559,29 @@ class PodSpec(K8sModel):
     dns_config: Free | None = None
     """Extra DNS settings (nameservers, searches, options)."""
     readiness_gates: list[Free] | None = None
+    """Extra conditions that must be True for the pod to be ready."""
     runtime_class_name: str | None = None
+    """The RuntimeClass to run the pod with."""
     enable_service_links: bool | None = None
+    """Whether the services of the namespace are put into the environment (true by default)."""
     preemption_policy: str | None = None
+    """PreemptLowerPriority (the default) or Never."""
     overhead: ResourceList | None = None
+    """Resources the pod's sandbox uses beyond its containers."""
     topology_spread_constraints: list[Free] | None = Field(None, json_schema_extra=merge_by("topologyKey"))
     """How to spread matching pods across zones, nodes or other topology domains."""
     set_hostname_as_fqdn: bool | None = Field(None, alias="setHostnameAsFQDN")
+    """Use the fully qualified domain name as the hostname."""
     os: Free | None = None
+    """The operating system the pod needs (linux or windows)."""
     host_users: bool | None = None
+    """Whether the pod uses the node's user namespace (true by default)."""
     scheduling_gates: list[Free] | None = Field(None, json_schema_extra=merge_by("name"))
+    """While any is present, the pod is not scheduled."""
     resource_claims: list[Free] | None = Field(None, json_schema_extra=merge_by("name", retain_keys=True))
+    """Dynamically allocated resources the pod uses."""
     resources: ResourceRequirements | None = None
+    """Resources for the pod as a whole, shared by its containers."""
 
     @model_validator(mode="after")
     def _defaults(self) -> PodSpec:
@@ -569,63 +603,99 @@ class PodSpec(K8sModel):
 
 
 class PodCondition(K8sModel):
+    """A condition of a pod."""
     type: str | None = None
+    """PodScheduled, Initialized, ContainersReady, Ready, ..."""
     observed_generation: int | None = None
+    """The pod generation the condition was set for."""
     status: str | None = None
+    """True, False or Unknown."""
     last_probe_time: str | None = None
+    """When the condition was last checked."""
     last_transition_time: str | None = None
+    """When the status last changed."""
     reason: str | None = None
+    """A one-word CamelCase reason for the last change."""
     message: str | None = None
+    """A readable message about the last change."""
 
 
 class ContainerStatus(K8sModel):
+    """The state of one container."""
     name: str | None = None
+    """The container's name."""
     state: Free | None = None
+    """What the container is doing now: waiting, running or terminated."""
     last_state: Free | None = None
+    """How the container's previous run ended."""
     ready: bool | None = None
+    """Whether the container passes its readiness probe."""
     restart_count: int | None = None
+    """How many times the container was restarted."""
     image: str | None = None
+    """The image it runs."""
     image_id: str | None = Field(None, alias="imageID")
+    """The image's ID."""
     container_id: str | None = Field(None, alias="containerID")
+    """The container's ID, as <runtime>://<id>."""
     started: bool | None = None
+    """Whether the container has started (and passed its startup probe)."""
     allocated_resources: ResourceList | None = None
+    """The resources the node allocated to the container."""
     resources: ResourceRequirements | None = None
+    """The resources the container has now."""
     volume_mounts: list[Free] | None = None
+    """The volumes mounted."""
     user: Free | None = None
+    """The user identity the container runs as."""
     allocated_resources_status: list[Free] | None = None
+    """The health of the allocated resources."""
     stop_signal: str | None = None
+    """The signal sent to stop the container."""
 
 
 class PodIP(K8sModel):
+    """An IP address of a pod or node."""
     ip: str | None = None
+    """The address."""
 
 
 class PodStatus(K8sModel):
     """The observed state of a pod."""
     observed_generation: int | None = None
+    """The pod generation the status was written for."""
     phase: str | None = None
     """Pending, Running, Succeeded, Failed or Unknown."""
     conditions: list[PodCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     """Conditions such as PodScheduled, Initialized, ContainersReady, Ready."""
     message: str | None = None
+    """A readable message about why the pod is in this state."""
     reason: str | None = None
+    """A short reason, such as Evicted."""
     nominated_node_name: str | None = None
+    """A node the pod may run on once preemption frees room."""
     host_ip: str | None = Field(None, alias="hostIP")
     """The IP address of the node the pod runs on."""
     host_ips: list[PodIP] | None = Field(None, alias="hostIPs")
+    """The IP addresses of the node."""
     pod_ip: str | None = Field(None, alias="podIP")
     """The pod's IP address."""
     pod_ips: list[PodIP] | None = Field(None, alias="podIPs", json_schema_extra=merge_by("ip"))
+    """The pod's IP addresses, one per IP family."""
     start_time: str | None = None
     """When the node accepted the pod."""
     init_container_statuses: list[ContainerStatus] | None = None
+    """The state of each init container."""
     container_statuses: list[ContainerStatus] | None = None
     """The state of each container."""
     qos_class: str | None = None
     """Guaranteed, Burstable or BestEffort, from the containers' resources."""
     ephemeral_container_statuses: list[ContainerStatus] | None = None
+    """The state of each ephemeral container."""
     resize: str | None = None
+    """The state of a resize of the pod's resources."""
     resource_claim_statuses: list[Free] | None = None
+    """The state of the pod's resource claims."""
 
 
 class PodTemplateSpec(K8sModel):

@@ -66,6 +66,9 @@ _MODULE_PACKAGES = {
 _KUBE_NAMES = {"PVCVolumeSource": "PersistentVolumeClaimVolumeSource", "PVCSpec": "PersistentVolumeClaimSpec",
                "WorkloadCondition": "DeploymentCondition"}
 
+_API_VERSION = {"type": "string", "description": "The group and version of the schema, such as v1 or apps/v1."}
+_KIND = {"type": "string", "description": "The kind of object (CamelCase)."}
+
 # Definitions written by hand: the apimachinery types that are not models here.
 _FIXED: dict[str, dict[str, Any]] = {
     _INT_OR_STRING: {"description": "A value that is either an integer or a string (such as a port number or a "
@@ -75,7 +78,7 @@ _FIXED: dict[str, dict[str, Any]] = {
                                "128Mi of memory; written as a string or a number.", "type": "string"},
     _STATUS: {"description": "The result of an operation that returns no object: success, or why it failed.",
               "type": "object",
-              "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+              "properties": {"apiVersion": _API_VERSION, "kind": _KIND,
                              "metadata": {"$ref": _V2_REF + f"{_META}.ListMeta"},
                              "status": {"description": "Success or Failure.", "type": "string"},
                              "message": {"description": "A readable description of the outcome.", "type": "string"},
@@ -85,22 +88,34 @@ _FIXED: dict[str, dict[str, Any]] = {
                              "code": {"description": "The HTTP status code.", "type": "integer", "format": "int32"}},
               "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "Status"}]},
     _DELETE_OPTIONS: {"description": "Options of a delete request.", "type": "object",
-                      "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                                     "dryRun": {"type": "array", "items": {"type": "string"}},
-                                     "gracePeriodSeconds": {"type": "integer", "format": "int64"},
-                                     "orphanDependents": {"type": "boolean"},
-                                     "propagationPolicy": {"type": "string"},
-                                     "preconditions": {"type": "object"}},
+                      "properties": {
+                          "apiVersion": _API_VERSION, "kind": _KIND,
+                          "dryRun": {"type": "array", "items": {"type": "string"},
+                                     "description": "All: check the request without persisting anything."},
+                          "gracePeriodSeconds": {"type": "integer", "format": "int64",
+                                                 "description": "Seconds the object gets before it is deleted."},
+                          "orphanDependents": {"type": "boolean", "description": "Deprecated: use propagationPolicy."},
+                          "propagationPolicy": {"type": "string",
+                                                "description": "Orphan, Background or Foreground: what happens to "
+                                                               "the objects this one owns."},
+                          "preconditions": {"type": "object",
+                                            "description": "A uid and resourceVersion the object must still have."}},
                       "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "DeleteOptions"}]},
     _PATCH: {"description": "The body of a PATCH request: a JSON patch, a merge patch or a strategic merge patch.",
              "type": "object"},
     f"{_META}.ListMeta": {"description": "Metadata of a list: its resourceVersion and continue token.",
                           "type": "object",
-                          "properties": {"resourceVersion": {"type": "string"}, "continue": {"type": "string"},
-                                         "remainingItemCount": {"type": "integer", "format": "int64"}}},
+                          "properties": {
+                              "resourceVersion": {"type": "string", "description": "The version of the list, to "
+                                                                                   "watch from."},
+                              "continue": {"type": "string", "description": "A token to get the next page, when "
+                                                                            "the list was cut by limit."},
+                              "remainingItemCount": {"type": "integer", "format": "int64",
+                                                     "description": "How many items the next pages hold, when "
+                                                                    "known."}}},
     _SCALE: {"description": "The scale subresource: the desired and the observed number of replicas.",
              "type": "object",
-             "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+             "properties": {"apiVersion": _API_VERSION, "kind": _KIND,
                             "metadata": {"$ref": _V2_REF + f"{_META}.ObjectMeta"},
                             "spec": {"type": "object", "description": "The desired scale.",
                                      "properties": {"replicas": {"type": "integer", "format": "int32",
@@ -233,9 +248,11 @@ def _definitions() -> dict[str, dict[str, Any]]:
             "description": f"A list of {info.kind} objects.",
             "type": "object",
             "required": ["items"],
-            "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                           "metadata": {"$ref": _V2_REF + f"{_META}.ListMeta"},
-                           "items": {"type": "array", "items": {"$ref": _V2_REF + f"{package}.{info.kind}"}}},
+            "properties": {"apiVersion": _API_VERSION, "kind": _KIND,
+                           "metadata": {"$ref": _V2_REF + f"{_META}.ListMeta",
+                                        "description": "The list's resourceVersion and continue token."},
+                           "items": {"type": "array", "items": {"$ref": _V2_REF + f"{package}.{info.kind}"},
+                                     "description": f"The {info.plural}."}},
             "x-kubernetes-group-version-kind": [{"group": info.group, "version": info.version,
                                                  "kind": f"{info.kind}List"}],
         }
