@@ -36,7 +36,8 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="module")
-def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def matrix_server(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data_dir = tmp_path_factory.mktemp("matrix")
     server = start_server(data_dir, "sqlite", control_plane=True, extra=("--timing", "fast"))
     nodes = None
@@ -47,7 +48,7 @@ def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         if nodes is not None:
             stop_server(nodes)
         stop_server(server.process)
-        if sys.exc_info()[0] is not None:
+        if request.node.session.testsfailed:
             sys.stderr.write(f"\n--- matrix server log ---\n{server.log()[-8000:]}\n")
 
 
