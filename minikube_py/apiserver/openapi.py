@@ -63,8 +63,7 @@ _MODULE_PACKAGES = {
     "coordination": "io.k8s.api.coordination.v1", "events": "io.k8s.api.events.v1",
 }
 # Our struct names that differ from Kubernetes' (the name `explain` prints between angle brackets).
-_KUBE_NAMES = {"PVCVolumeSource": "PersistentVolumeClaimVolumeSource", "PVCSpec": "PersistentVolumeClaimSpec",
-               "WorkloadCondition": "DeploymentCondition"}
+_KUBE_NAMES = {"PVCVolumeSource": "PersistentVolumeClaimVolumeSource", "PVCSpec": "PersistentVolumeClaimSpec"}
 
 _API_VERSION = {"type": "string", "description": "The group and version of the schema, such as v1 or apps/v1."}
 _KIND = {"type": "string", "description": "The kind of object (CamelCase)."}
