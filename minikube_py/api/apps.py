@@ -18,12 +18,19 @@ _PERCENT = re.compile(r"^(\d+)%$")
 
 
 class WorkloadCondition(K8sModel):
+    """A condition of a workload."""
     type: str | None = None
+    """The kind of condition, such as Ready."""
     status: str | None = None
+    """True, False or Unknown."""
     last_update_time: str | None = None
+    """When the condition was last updated."""
     last_transition_time: str | None = None
+    """When the status last changed."""
     reason: str | None = None
+    """A one-word CamelCase reason for the last change."""
     message: str | None = None
+    """A readable message about the last change."""
 
 
 def _non_negative(value: int | None, path: str) -> list[FieldError]:
@@ -83,24 +90,41 @@ def _is_zero(value: IntOrString | None) -> bool:
 
 
 class RollingUpdateDeployment(K8sModel):
+    """How fast a rolling update proceeds."""
     max_unavailable: IntOrString | None = None
+    """How many pods (a number or a percentage of replicas) may be unavailable during the update; 25% by
+    default."""
     max_surge: IntOrString | None = None
+    """How many pods (a number or a percentage) may be created above the desired replicas during the
+    update; 25% by default."""
 
 
 class DeploymentStrategy(K8sModel):
+    """How a deployment replaces old pods with new ones."""
     type: str | None = None
+    """RollingUpdate (the default: replace pods gradually) or Recreate (delete all old pods first)."""
     rolling_update: RollingUpdateDeployment | None = None
+    """Parameters of a RollingUpdate."""
 
 
 class DeploymentSpec(K8sModel):
+    """The desired state of a deployment."""
     replicas: int | None = None
+    """The number of pods to run (1 by default)."""
     selector: LabelSelector | None = None
+    """The labels of the pods this deployment manages; must match the template's labels and cannot change."""
     template: PodTemplateSpec | None = None
+    """The pods to create."""
     strategy: DeploymentStrategy | None = Field(None, json_schema_extra={"x-kubernetes-patch-strategy": "retainKeys"})
+    """How to replace old pods with new ones."""
     min_ready_seconds: int | None = None
+    """Seconds a new pod must be ready before it counts as available (0 by default)."""
     revision_history_limit: int | None = None
+    """How many old ReplicaSets to keep for rollback (10 by default)."""
     paused: bool | None = None
+    """When true, changes to the template do not start a rollout."""
     progress_deadline_seconds: int | None = None
+    """Seconds a rollout may make no progress before it is reported as failed (600 by default)."""
 
     @model_validator(mode="after")
     def _defaults(self) -> DeploymentSpec:
@@ -125,20 +149,33 @@ class DeploymentSpec(K8sModel):
 
 
 class DeploymentStatus(K8sModel):
+    """The observed state of a deployment."""
     observed_generation: int | None = None
+    """The generation the controller last acted on."""
     replicas: int | None = None
+    """Pods of all its ReplicaSets."""
     updated_replicas: int | None = None
+    """Pods of the current template."""
     ready_replicas: int | None = None
+    """Pods that are ready."""
     available_replicas: int | None = None
+    """Pods ready for at least minReadySeconds."""
     unavailable_replicas: int | None = None
+    """Pods still needed for the deployment to be fully available."""
     terminating_replicas: int | None = None
+    """Pods of the deployment being terminated."""
     conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    """Available, Progressing and ReplicaFailure conditions."""
     collision_count: int | None = None
+    """A counter used to name ReplicaSets uniquely when names collide."""
 
 
 class Deployment(K8sObject):
+    """Runs a number of identical pods and rolls out changes to them through ReplicaSets."""
     spec: DeploymentSpec | None = None
+    """The desired state of the deployment."""
     status: DeploymentStatus | None = None
+    """The observed state of the deployment."""
 
     def prepare_for_create(self) -> None:
         self.status = DeploymentStatus()
@@ -176,10 +213,15 @@ class Deployment(K8sObject):
 
 
 class ReplicaSetSpec(K8sModel):
+    """The desired state of a replica set."""
     replicas: int | None = None
+    """The number of pods to run (1 by default)."""
     min_ready_seconds: int | None = None
+    """Seconds a new pod must be ready before it counts as available."""
     selector: LabelSelector | None = None
+    """The labels of the pods it counts; must match the template's labels."""
     template: PodTemplateSpec | None = None
+    """The pods to create when too few exist."""
 
     @model_validator(mode="after")
     def _defaults(self) -> ReplicaSetSpec:
@@ -189,18 +231,29 @@ class ReplicaSetSpec(K8sModel):
 
 
 class ReplicaSetStatus(K8sModel):
+    """The observed state of a replica set."""
     replicas: int | None = None
+    """The number of pods."""
     fully_labeled_replicas: int | None = None
+    """Pods whose labels match the template's."""
     ready_replicas: int | None = None
+    """Pods that are ready."""
     available_replicas: int | None = None
+    """Pods ready for at least minReadySeconds."""
     terminating_replicas: int | None = None
+    """Pods being terminated."""
     observed_generation: int | None = None
+    """The generation the controller last acted on."""
     conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    """Conditions such as ReplicaFailure."""
 
 
 class ReplicaSet(K8sObject):
+    """Keeps a number of identical pods running; usually managed by a Deployment."""
     spec: ReplicaSetSpec | None = None
+    """The desired state of the replica set."""
     status: ReplicaSetStatus | None = None
+    """The observed state of the replica set."""
 
     def prepare_for_create(self) -> None:
         self.status = ReplicaSetStatus(replicas=0)
@@ -218,22 +271,39 @@ class ReplicaSet(K8sObject):
 
 
 class StatefulSetUpdateStrategy(K8sModel):
+    """How a stateful set updates its pods."""
     type: str | None = None
+    """RollingUpdate (the default: one pod at a time, highest ordinal first) or OnDelete (only pods deleted
+    by hand)."""
     rolling_update: Free | None = None
+    """Parameters of a RollingUpdate (partition, maxUnavailable)."""
 
 
 class StatefulSetSpec(K8sModel):
+    """The desired state of a stateful set."""
     replicas: int | None = None
+    """The number of pods to run (1 by default)."""
     selector: LabelSelector | None = None
+    """The labels of the pods it manages; must match the template's labels."""
     template: PodTemplateSpec | None = None
+    """The pods to create; each gets the name <set>-<ordinal>."""
     volume_claim_templates: list[PersistentVolumeClaim] | None = None
+    """Claims each pod gets its own copy of (named <claim>-<pod>), which its containers can mount by the
+    template's name."""
     service_name: str | None = None
+    """The headless service that gives the pods their DNS names."""
     pod_management_policy: str | None = None
+    """OrderedReady (the default: one pod at a time, in order) or Parallel."""
     update_strategy: StatefulSetUpdateStrategy | None = None
+    """How to update pods when the template changes."""
     revision_history_limit: int | None = None
+    """How many old revisions to keep (10 by default)."""
     min_ready_seconds: int | None = None
+    """Seconds a new pod must be ready before it counts as available."""
     persistent_volume_claim_retention_policy: Free | None = None
+    """Whether the pods' claims are deleted when the set is deleted or scaled down."""
     ordinals: Free | None = None
+    """The number of the first pod (0 by default)."""
 
     @model_validator(mode="after")
     def _defaults(self) -> StatefulSetSpec:
@@ -255,21 +325,35 @@ class StatefulSetSpec(K8sModel):
 
 
 class StatefulSetStatus(K8sModel):
+    """The observed state of a stateful set."""
     observed_generation: int | None = None
+    """The generation the controller last acted on."""
     replicas: int | None = None
+    """The number of pods."""
     ready_replicas: int | None = None
+    """Pods that are ready."""
     current_replicas: int | None = None
+    """Pods of the currentRevision."""
     updated_replicas: int | None = None
+    """Pods of the updateRevision."""
     current_revision: str | None = None
+    """The revision of the pods before the update in progress."""
     update_revision: str | None = None
+    """The revision the pods are being updated to."""
     collision_count: int | None = None
+    """A counter used to name revisions uniquely."""
     conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    """Conditions of the set."""
     available_replicas: int | None = None
+    """Pods ready for at least minReadySeconds."""
 
 
 class StatefulSet(K8sObject):
+    """Runs pods with stable names, network identities and storage, created and updated in order."""
     spec: StatefulSetSpec | None = None
+    """The desired state of the stateful set."""
     status: StatefulSetStatus | None = None
+    """The observed state of the stateful set."""
 
     def prepare_for_create(self) -> None:
         self.status = StatefulSetStatus(replicas=0, available_replicas=0)

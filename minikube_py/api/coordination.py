@@ -7,17 +7,27 @@ from .meta import K8sModel, K8sObject
 
 
 class LeaseSpec(K8sModel):
+    """Who holds a lease, and until when."""
     holder_identity: str | None = None
+    """The current holder."""
     lease_duration_seconds: int | None = None
+    """How long candidates wait after the last renewal before taking the lease."""
     acquire_time: str | None = None
+    """When the current holder acquired the lease."""
     renew_time: str | None = None
+    """When the holder last renewed the lease."""
     lease_transitions: int | None = None
+    """How many times the holder changed."""
     strategy: str | None = None
+    """How the next holder is chosen."""
     preferred_holder: str | None = None
+    """The holder the strategy prefers next."""
 
 
 class Lease(K8sObject):
+    """A lock with an expiry: node heartbeats and leader election use leases."""
     spec: LeaseSpec | None = None
+    """The lease's holder and timing."""
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or LeaseSpec()

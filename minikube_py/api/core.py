@@ -36,17 +36,25 @@ __all__ = ["Namespace", "Node", "Pod", "PodSpec", "PodTemplateSpec", "Service", 
 
 
 class NamespaceSpec(K8sModel):
+    """The desired state of a namespace."""
     finalizers: list[str] | None = None
+    """Cleanups that must finish before the namespace is removed (kubernetes, for its content)."""
 
 
 class NamespaceStatus(K8sModel):
+    """The observed state of a namespace."""
     phase: str | None = None
+    """Active, or Terminating while its objects are deleted."""
     conditions: list[Free] | None = Field(None, json_schema_extra=merge_by("type"))
+    """Conditions about the namespace's deletion."""
 
 
 class Namespace(K8sObject):
+    """A scope for names: objects of a kind must have unique names within a namespace."""
     spec: NamespaceSpec | None = None
+    """The namespace's finalizers."""
     status: NamespaceStatus | None = None
+    """The namespace's phase (Active or Terminating)."""
 
     @model_validator(mode="after")
     def _defaults(self) -> Namespace:
@@ -72,47 +80,81 @@ class Namespace(K8sObject):
 
 
 class Taint(K8sModel):
+    """A mark on a node that repels pods that do not tolerate it."""
     key: str | None = None
+    """The taint key."""
     value: str | None = None
+    """The taint value."""
     effect: str | None = None
+    """NoSchedule, PreferNoSchedule or NoExecute (which also evicts running pods)."""
     time_added: str | None = None
+    """When a NoExecute taint was added."""
 
 
 class NodeSpec(K8sModel):
+    """How a node is configured."""
     pod_cidr: str | None = Field(None, alias="podCIDR")
+    """The address range of the node's pods."""
     pod_cidrs: list[str] | None = Field(None, alias="podCIDRs", json_schema_extra={"x-kubernetes-patch-strategy": "merge"})
+    """The address ranges of the node's pods, one per IP family; the first equals podCIDR."""
     provider_id: str | None = Field(None, alias="providerID")
+    """The node's ID at its cloud provider."""
     unschedulable: bool | None = None
+    """When true (kubectl cordon), no new pods are scheduled to the node."""
     taints: list[Taint] | None = None
+    """The node's taints."""
     config_source: Free | None = None
+    """Deprecated: a dynamic kubelet configuration."""
     external_id: str | None = Field(None, alias="externalID")
+    """Deprecated."""
 
 
 class NodeCondition(K8sModel):
+    """A condition of a node."""
     type: str | None = None
+    """Ready, MemoryPressure, DiskPressure, PIDPressure or NetworkUnavailable."""
     status: str | None = None
+    """True, False or Unknown."""
     last_heartbeat_time: str | None = None
+    """When the node last reported this condition."""
     last_transition_time: str | None = None
+    """When the status last changed."""
     reason: str | None = None
+    """A one-word CamelCase reason for the last change."""
     message: str | None = None
+    """A readable message about the last change."""
 
 
 class NodeAddress(K8sModel):
+    """An address of a node."""
     type: str | None = None
+    """Hostname, InternalIP, ExternalIP, InternalDNS or ExternalDNS."""
     address: str | None = None
+    """The address."""
 
 
 class NodeStatus(K8sModel):
+    """The reported state of a node."""
     capacity: ResourceList | None = None
+    """The node's total resources (cpu, memory, pods, ...)."""
     allocatable: ResourceList | None = None
+    """The resources available to pods, after what the system reserves."""
     phase: str | None = None
+    """Deprecated and unused."""
     conditions: list[NodeCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    """Conditions such as Ready."""
     addresses: list[NodeAddress] | None = Field(None, json_schema_extra=merge_by("type"))
+    """The node's addresses."""
     daemon_endpoints: Free | None = None
+    """The ports of the node's kubelet."""
     node_info: Free | None = None
+    """Versions and identifiers of the node's software (kubelet, container runtime, OS)."""
     images: list[Free] | None = None
+    """Container images present on the node."""
     volumes_in_use: list[str] | None = None
+    """Volumes the node has mounted."""
     volumes_attached: list[Free] | None = None
+    """Volumes attached to the node."""
     config: Free | None = None
     runtime_handlers: list[Free] | None = None
     features: Free | None = None
@@ -120,8 +162,11 @@ class NodeStatus(K8sModel):
 
 
 class Node(K8sObject):
+    """A machine that runs pods."""
     spec: NodeSpec | None = None
+    """How the node is configured (pod CIDR, taints, unschedulable)."""
     status: NodeStatus | None = None
+    """The node's reported state: capacity, conditions, addresses."""
 
 
 # --- Service ------------------------------------------------------------------------------------
@@ -130,12 +175,20 @@ SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
 
 
 class ServicePort(K8sModel):
+    """A port a service exposes, and where it forwards to."""
     name: str | None = None
+    """The port's name; required when the service has several ports."""
     protocol: str | None = None
+    """TCP (the default), UDP or SCTP."""
     app_protocol: str | None = None
+    """The application protocol, a hint for implementations (such as http or kubernetes.io/h2c)."""
     port: int | None = None
+    """The port the service listens on."""
     target_port: IntOrString | None = None
+    """The port number or name on the pods to forward to; the value of port by default."""
     node_port: int | None = None
+    """The port on every node for NodePort and LoadBalancer services; allocated from 30000-32767 when not
+    set."""
 
     @model_validator(mode="after")
     def _defaults(self) -> ServicePort:
@@ -147,26 +200,48 @@ class ServicePort(K8sModel):
 
 
 class ServiceSpec(K8sModel):
+    """The desired state of a service."""
     ports: list[ServicePort] | None = Field(None, json_schema_extra=merge_by("port"))
+    """The ports the service exposes."""
     selector: dict[str, str] | None = None
+    """The labels of the pods that receive the traffic; without one, endpoints are managed by hand."""
     cluster_ip: str | None = Field(None, alias="clusterIP")
+    """The virtual IP address of the service; allocated when empty, "None" for a headless service. Cannot
+    change."""
     cluster_ips: list[str] | None = Field(None, alias="clusterIPs")
+    """The service's cluster IP addresses (one per IP family); the first equals clusterIP."""
     type: str | None = None
+    """ClusterIP (the default), NodePort, LoadBalancer or ExternalName."""
     external_ips: list[str] | None = Field(None, alias="externalIPs")
+    """Extra IP addresses on which nodes accept traffic for the service."""
     session_affinity: str | None = None
+    """None (the default) or ClientIP: send a client's requests to the same pod."""
     load_balancer_ip: str | None = Field(None, alias="loadBalancerIP")
+    """Deprecated: a load balancer IP address to ask for."""
     load_balancer_source_ranges: list[str] | None = None
+    """Client address ranges a load balancer accepts."""
     external_name: str | None = None
+    """For ExternalName services, the DNS name the service is an alias (CNAME) of."""
     external_traffic_policy: str | None = None
+    """Cluster (the default) or Local: whether external traffic may go to pods on other nodes."""
     health_check_node_port: int | None = None
+    """The health check port of a LoadBalancer service with the Local policy."""
     publish_not_ready_addresses: bool | None = None
+    """List pods in the endpoints even when they are not ready."""
     session_affinity_config: Free | None = None
+    """Settings of ClientIP session affinity (its timeout)."""
     ip_families: list[str] | None = None
+    """The IP families (IPv4, IPv6) of the service's addresses."""
     ip_family_policy: str | None = None
+    """SingleStack (the default), PreferDualStack or RequireDualStack."""
     allocate_load_balancer_node_ports: bool | None = None
+    """Whether LoadBalancer services get node ports (true by default)."""
     load_balancer_class: str | None = None
+    """The load balancer implementation to use."""
     internal_traffic_policy: str | None = None
+    """Cluster (the default) or Local, for traffic from inside the cluster."""
     traffic_distribution: str | None = None
+    """A preference for how traffic is spread over endpoints, such as PreferClose."""
 
     @model_validator(mode="after")
     def _defaults(self) -> ServiceSpec:
@@ -184,8 +259,12 @@ class ServiceSpec(K8sModel):
 
 
 class Service(K8sObject):
+    """A stable virtual address and DNS name for a set of pods chosen by labels, balancing traffic over
+    them."""
     spec: ServiceSpec | None = None
+    """The desired state of the service."""
     status: Free | None = None
+    """The observed state of the service (load balancer addresses)."""
 
     def name_is_dns_label(self) -> bool:
         return True
@@ -245,28 +324,45 @@ class Service(K8sObject):
 
 
 class EndpointAddress(K8sModel):
+    """One address of an endpoint."""
     ip: str | None = None
+    """The pod's IP address."""
     hostname: str | None = None
+    """The pod's hostname."""
     node_name: str | None = None
+    """The node the pod runs on."""
     target_ref: Free | None = None
+    """The pod behind the address."""
 
 
 class EndpointPort(K8sModel):
+    """A port of an endpoint."""
     name: str | None = None
+    """The name of the matching service port."""
     port: int | None = None
+    """The port number."""
     protocol: str | None = None
+    """TCP, UDP or SCTP."""
     app_protocol: str | None = None
+    """The application protocol of the port."""
 
 
 class EndpointSubset(K8sModel):
+    """Addresses that all have the same ports."""
     addresses: list[EndpointAddress] | None = None
+    """Addresses of ready pods."""
     not_ready_addresses: list[EndpointAddress] | None = None
+    """Addresses of pods that are not ready yet."""
     ports: list[EndpointPort] | None = None
+    """The ports of every address."""
 
 
 class Endpoints(K8sObject):
+    """The addresses and ports behind a service, kept by the endpoints controller for services with a
+    selector."""
     spec_fields = ()
     subsets: list[EndpointSubset] | None = None
+    """Sets of addresses sharing the same ports."""
 
 
 # --- ConfigMap, Secret --------------------------------------------------------------------------
@@ -282,10 +378,14 @@ def _data_errors(keys: list[str], path: str) -> list[FieldError]:
 
 
 class ConfigMap(K8sObject):
+    """Configuration data as key/value pairs, for pods to use as environment variables, arguments or files."""
     spec_fields = ()
     data: dict[str, str] | None = None
+    """The configuration data (UTF-8 strings); keys are letters, digits, '-', '_' and '.'."""
     binary_data: dict[str, Base64Bytes] | None = None
+    """Binary values, base64-encoded; keys must not repeat those of data."""
     immutable: bool | None = None
+    """When true, the data can no longer be changed (only the object deleted)."""
 
     def validation_errors(self) -> list[FieldError]:
         out = _data_errors(list(self.data or {}), "data") + _data_errors(list(self.binary_data or {}), "binaryData")
@@ -305,11 +405,16 @@ class ConfigMap(K8sObject):
 
 
 class Secret(K8sObject):
+    """A small amount of sensitive data, such as a password, a token or a key, for pods to use."""
     spec_fields = ()
     data: dict[str, Base64Bytes] | None = None
+    """The secret data, each value base64-encoded."""
     string_data: dict[str, str] | None = None
+    """Values written as plain strings, merged into data on write; never read back."""
     type: str | None = None
+    """What the secret holds: Opaque (the default), kubernetes.io/tls, kubernetes.io/dockerconfigjson, ..."""
     immutable: bool | None = None
+    """When true, the data can no longer be changed."""
 
     @model_validator(mode="after")
     def _defaults(self) -> Secret:
@@ -350,20 +455,33 @@ ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOnce
 
 
 class PersistentVolumeSpec(K8sModel):
+    """A piece of storage and how it may be used."""
     model_config = K8sModel.model_config | {"extra": "allow"}
     capacity: ResourceList | None = None
+    """The volume's size (storage)."""
     access_modes: list[str] | None = None
+    """How the volume may be mounted: ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod."""
     claim_ref: Free | None = None
+    """The claim the volume is bound to."""
     persistent_volume_reclaim_policy: str | None = None
+    """Retain, Delete or Recycle: what happens when the claim is released."""
     storage_class_name: str | None = None
+    """The StorageClass the volume belongs to."""
     mount_options: list[str] | None = None
+    """Mount options."""
     volume_mode: str | None = None
+    """Filesystem (the default) or Block."""
     node_affinity: Free | None = None
+    """The nodes the volume can be used from."""
     volume_attributes_class_name: str | None = None
     host_path: Free | None = None
+    """A directory of a node (single-node testing only)."""
     local: Free | None = None
+    """A local disk of a node."""
     nfs: Free | None = None
+    """An NFS export."""
     csi: Free | None = None
+    """A volume of a CSI driver."""
 
     @model_validator(mode="after")
     def _defaults(self) -> PersistentVolumeSpec:
@@ -375,8 +493,11 @@ class PersistentVolumeSpec(K8sModel):
 
 
 class PersistentVolume(K8sObject):
+    """A piece of storage in the cluster, provisioned by an administrator or by a StorageClass."""
     spec: PersistentVolumeSpec | None = None
+    """The volume's storage and how it may be used."""
     status: Free | None = None
+    """The volume's phase (Available, Bound, Released, Failed)."""
 
     def prepare_for_create(self) -> None:
         self.status = {"phase": "Pending"}
@@ -395,15 +516,25 @@ class PersistentVolume(K8sObject):
 
 
 class PVCSpec(K8sModel):
+    """The storage a claim asks for."""
     access_modes: list[str] | None = None
+    """How the volume may be mounted: ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod."""
     selector: LabelSelector | None = None
+    """Labels of the volumes the claim may bind to."""
     resources: Free | None = None
+    """The storage size to request (resources.requests.storage)."""
     volume_name: str | None = None
+    """The volume to bind to, by name."""
     storage_class_name: str | None = None
+    """The StorageClass to provision from; the default class when not set."""
     volume_mode: str | None = None
+    """Filesystem (the default) or Block."""
     data_source: Free | None = None
+    """An object to fill the new volume from (a snapshot or another claim)."""
     data_source_ref: Free | None = None
+    """Like dataSource, and may name objects of any group."""
     volume_attributes_class_name: str | None = None
+    """The VolumeAttributesClass of the volume."""
 
     @model_validator(mode="after")
     def _defaults(self) -> PVCSpec:
@@ -413,8 +544,11 @@ class PVCSpec(K8sModel):
 
 
 class PersistentVolumeClaim(K8sObject):
+    """A request for storage, bound to a PersistentVolume that satisfies it."""
     spec: PVCSpec | None = None
+    """The storage asked for."""
     status: Free | None = None
+    """The claim's phase and bound capacity."""
 
     def prepare_for_create(self) -> None:
         self.status = {"phase": "Pending"}
@@ -456,31 +590,54 @@ def pvc_spec_errors(spec: PVCSpec | None, path: str) -> list[FieldError]:
 
 
 class ObjectReference(K8sModel):
+    """A reference to an object."""
     kind: str | None = None
+    """The object's kind."""
     namespace: str | None = None
+    """The object's namespace."""
     name: str | None = None
+    """The object's name."""
     uid: str | None = None
+    """The object's uid."""
     api_version: str | None = None
+    """The object's API version."""
     resource_version: str | None = None
+    """The object's resourceVersion when referenced."""
     field_path: str | None = None
+    """A part of the object, such as spec.containers{web}."""
 
 
 class Event(K8sObject):
+    """A report of something that happened to an object, such as a pod being scheduled or an image pulled."""
     spec_fields = ()
     involved_object: ObjectReference | None = None
+    """The object the event is about."""
     reason: str | None = None
+    """A short CamelCase reason, such as Scheduled."""
     message: str | None = None
+    """A readable description."""
     source: Free | None = None
+    """The component that reported the event."""
     first_timestamp: str | None = None
+    """When the event was first seen."""
     last_timestamp: str | None = None
+    """When the event was last seen."""
     count: int | None = None
+    """How many times it happened."""
     type: str | None = None
+    """Normal or Warning."""
     event_time: str | None = None
+    """When the event happened, in microseconds."""
     series: Free | None = None
+    """Data about a series of repeated events."""
     action: str | None = None
+    """What was done (or failed)."""
     related: ObjectReference | None = None
+    """A second object involved."""
     reporting_component: str | None = None
+    """The controller that reported the event."""
     reporting_instance: str | None = None
+    """The instance of that controller."""
 
     def validation_errors(self) -> list[FieldError]:
         out: list[FieldError] = []

@@ -68,21 +68,36 @@ def to_core(obj: Obj) -> Obj:
 
 
 class Event(K8sObject):
+    """A report of something that happened to an object (the events.k8s.io view of events)."""
     spec_fields = ()
     event_time: str | None = None
+    """When the event first happened, in microseconds."""
     series: Free | None = None
+    """Data about a series of repeated events."""
     reporting_controller: str | None = None
+    """The controller that reported the event."""
     reporting_instance: str | None = None
+    """The instance of that controller."""
     action: str | None = None
+    """What was done (or failed)."""
     reason: str | None = None
+    """A short CamelCase reason."""
     regarding: ObjectReference | None = None
+    """The object the event is about."""
     related: ObjectReference | None = None
+    """A second object involved."""
     note: str | None = None
+    """A readable description."""
     type: str | None = None
+    """Normal or Warning."""
     deprecated_source: Free | None = None
+    """The reporting component, in the core/v1 shape."""
     deprecated_first_timestamp: str | None = None
+    """The core/v1 firstTimestamp."""
     deprecated_last_timestamp: str | None = None
+    """The core/v1 lastTimestamp."""
     deprecated_count: int | None = None
+    """The core/v1 count."""
 
     _creating: bool = PrivateAttr(False)
 

@@ -39,6 +39,7 @@ class K8sModel(BaseModel):
         strict=True,
         validate_default=False,
         ser_json_timedelta="iso8601",
+        use_attribute_docstrings=True,  # a field's docstring is its description in the OpenAPI documents
     )
 
     def dump(self) -> dict[str, Any]:
@@ -66,12 +67,19 @@ def list_map(*keys: str) -> dict[str, Any]:
 
 
 class OwnerReference(K8sModel):
+    """A pointer to an object that owns this one."""
     api_version: str | None = None
+    """The owner's API version."""
     kind: str | None = None
+    """The owner's kind."""
     name: str | None = None
+    """The owner's name."""
     uid: str | None = None
+    """The owner's uid."""
     controller: bool | None = None
+    """True when the owner is the managing controller of this object."""
     block_owner_deletion: bool | None = None
+    """When true, a foreground deletion of the owner waits until this object is deleted."""
 
 
 class ManagedFieldsEntry(K8sModel):
@@ -86,21 +94,43 @@ class ManagedFieldsEntry(K8sModel):
 
 
 class ObjectMeta(K8sModel):
+    """Metadata every persisted object has: its name and namespace, labels and annotations, and the fields
+    the server maintains."""
     name: str | None = None
+    """The object's name, unique among objects of its kind in its namespace; it cannot be changed once set."""
     generate_name: str | None = None
+    """A prefix from which the server makes a unique name (adding random characters) when name is empty."""
     namespace: str | None = None
+    """The namespace the object lives in; empty for cluster-scoped kinds, and "default" when a namespaced
+    object names none."""
     self_link: str | None = None
+    """Deprecated and left empty by the server."""
     uid: str | None = None
+    """A unique identifier the server assigns on creation; a new object with the same name gets a new uid."""
     resource_version: str | None = None
+    """An opaque version of the object, changed on every write; sent back on update for optimistic
+    concurrency."""
     generation: int | None = None
+    """A number the server increments each time the desired state (usually spec) changes."""
     creation_timestamp: str | None = None
+    """When the server created the object (RFC 3339, UTC); set by the server, read-only."""
     deletion_timestamp: str | None = None
+    """When the object will be gone: set by the server when a deletion was asked for and finalizers or a
+    grace period keep the object for now."""
     deletion_grace_period_seconds: int | None = None
+    """The grace period, in seconds, that the pending deletion allows."""
     labels: dict[str, str] | None = None
+    """Key/value pairs that selectors (of services, deployments, kubectl -l) match objects by."""
     annotations: dict[str, str] | None = None
+    """Key/value pairs for tools and people; not used to select objects."""
     owner_references: list[OwnerReference] | None = Field(None, json_schema_extra=merge_by("uid"))
+    """The objects this one belongs to; when every owner is gone the garbage collector deletes it. At most
+    one owner is its controller."""
     finalizers: list[str] | None = Field(None, json_schema_extra=patch_strategy("merge"))
+    """Names of cleanups that must finish before the object is removed; deletion waits until the list is
+    empty."""
     managed_fields: list[ManagedFieldsEntry] | None = None
+    """Which manager (field manager) set which fields, and when."""
 
 
 class ListMeta(K8sModel):
@@ -111,14 +141,22 @@ class ListMeta(K8sModel):
 
 
 class LabelSelectorRequirement(K8sModel):
+    """One condition of a label selector."""
     key: str | None = None
+    """The label key the condition is about."""
     operator: str | None = None
+    """In, NotIn, Exists or DoesNotExist."""
     values: list[str] | None = None
+    """The values for In and NotIn; must be empty for Exists and DoesNotExist."""
 
 
 class LabelSelector(K8sModel):
+    """A query over labels: matchLabels and matchExpressions, all of which must hold. An empty selector
+    matches every object."""
     match_labels: dict[str, str] | None = None
+    """Labels that must be present with exactly these values."""
     match_expressions: list[LabelSelectorRequirement] | None = None
+    """Conditions on label keys (In, NotIn, Exists, DoesNotExist)."""
 
 
 class K8sObject(K8sModel):
@@ -128,8 +166,11 @@ class K8sObject(K8sModel):
     """
 
     api_version: str | None = None
+    """The group and version of the schema this object follows, such as v1 or apps/v1."""
     kind: str | None = None
+    """The kind of object, such as Pod or Deployment (CamelCase)."""
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    """Standard object metadata: name, namespace, labels, annotations and server-set fields."""
 
     # Names of fields that hold user intent: a change to them bumps metadata.generation.
     spec_fields: ClassVar[tuple[str, ...]] = ("spec",)

@@ -13,45 +13,71 @@ PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 
 
 class ServiceBackendPort(K8sModel):
+    """A port of the backend service."""
     name: str | None = None
+    """The port's name."""
     number: int | None = None
+    """The port's number."""
 
 
 class IngressServiceBackend(K8sModel):
+    """A service that receives the traffic."""
     name: str | None = None
+    """The service's name, in the ingress's namespace."""
     port: ServiceBackendPort | None = None
+    """The service port to send to."""
 
 
 class IngressBackend(K8sModel):
+    """Where matching requests go: a service, or another resource."""
     service: IngressServiceBackend | None = None
+    """A service and port."""
     resource: Free | None = None
+    """Another object (exclusive with service)."""
 
 
 class HTTPIngressPath(K8sModel):
+    """A path and the backend its requests go to."""
     path: str | None = None
+    """The path to match; must start with '/'."""
     path_type: str | None = None
+    """Exact, Prefix (matched by path segments) or ImplementationSpecific."""
     backend: IngressBackend | None = None
+    """Where matching requests go."""
 
 
 class HTTPIngressRuleValue(K8sModel):
+    """HTTP paths and their backends."""
     paths: list[HTTPIngressPath] | None = None
+    """The paths, each with its backend."""
 
 
 class IngressRule(K8sModel):
+    """Maps the requests for a host to backends."""
     host: str | None = None
+    """The host name to match (a wildcard like *.example.com matches one label); all hosts when empty."""
     http: HTTPIngressRuleValue | None = None
+    """The paths of this host."""
 
 
 class IngressTLS(K8sModel):
+    """TLS for some hosts."""
     hosts: list[str] | None = None
+    """The host names the certificate covers."""
     secret_name: str | None = None
+    """The kubernetes.io/tls Secret with the certificate and key."""
 
 
 class IngressSpec(K8sModel):
+    """The desired state of an ingress."""
     ingress_class_name: str | None = None
+    """The IngressClass (ingress controller) that serves this ingress."""
     default_backend: IngressBackend | None = None
+    """Where requests that match no rule go."""
     tls: list[IngressTLS] | None = None
+    """TLS settings, each for some hosts."""
     rules: list[IngressRule] | None = None
+    """Host and path rules; requests matching none go to the default backend."""
 
 
 def _backend_errors(b: IngressBackend | None, path: str) -> list[FieldError]:
@@ -76,8 +102,11 @@ def _backend_errors(b: IngressBackend | None, path: str) -> list[FieldError]:
 
 
 class Ingress(K8sObject):
+    """Routes HTTP and HTTPS traffic from outside the cluster to services, by host and path."""
     spec: IngressSpec | None = None
+    """The desired state of the ingress."""
     status: Free | None = None
+    """The load balancer addresses of the ingress."""
 
     def prepare_for_create(self) -> None:
         self.status = {"loadBalancer": {}}
@@ -103,12 +132,17 @@ class Ingress(K8sObject):
 
 
 class IngressClassSpec(K8sModel):
+    """The controller of an ingress class."""
     controller: str | None = None
+    """The controller's name, such as example.com/ingress-controller."""
     parameters: Free | None = None
+    """A reference to the controller's configuration."""
 
 
 class IngressClass(K8sObject):
+    """A kind of ingress and the controller that implements it."""
     spec: IngressClassSpec | None = None
+    """The controller's name and parameters."""
 
     @model_validator(mode="after")
     def _defaults(self) -> IngressClass:

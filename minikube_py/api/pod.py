@@ -31,8 +31,11 @@ Free = dict[str, Any]
 
 
 class ObjectFieldSelector(K8sModel):
+    """Picks a field of the pod, such as metadata.name or status.podIP."""
     api_version: str | None = None
+    """The version of the schema the field path is written in (v1 by default)."""
     field_path: str | None = None
+    """The path of the field, such as metadata.namespace."""
 
     @model_validator(mode="after")
     def _defaults(self) -> ObjectFieldSelector:
@@ -42,48 +45,79 @@ class ObjectFieldSelector(K8sModel):
 
 
 class KeySelector(K8sModel):
+    """Picks one key of a ConfigMap or a Secret."""
     name: str | None = None
+    """The name of the ConfigMap or Secret, in the pod's namespace."""
     key: str | None = None
+    """The key whose value is used."""
     optional: bool | None = None
+    """When true, a missing object or key is not an error."""
 
 
 class ResourceFieldSelector(K8sModel):
+    """Picks a container's resource request or limit, such as limits.cpu."""
     container_name: str | None = None
+    """The container whose resources are read; required in volumes."""
     resource: str | None = None
+    """The resource to read, such as requests.memory."""
     divisor: Quantity | None = None
+    """The unit the value is expressed in (1 by default)."""
 
 
 class EnvVarSource(K8sModel):
+    """Where an environment variable takes its value from."""
     field_ref: ObjectFieldSelector | None = None
+    """A field of the pod."""
     resource_field_ref: ResourceFieldSelector | None = None
+    """A resource request or limit of a container."""
     config_map_key_ref: KeySelector | None = None
+    """A key of a ConfigMap."""
     secret_key_ref: KeySelector | None = None
+    """A key of a Secret."""
     file_key_ref: Free | None = None
+    """A key of an environment file in a volume."""
 
 
 class EnvVar(K8sModel):
+    """An environment variable of a container."""
     name: str | None = None
+    """The variable's name."""
     value: str | None = None
+    """The value; $(OTHER) refers to a variable defined earlier. Leave empty when valueFrom is set."""
     value_from: EnvVarSource | None = None
+    """A source for the value instead of a literal value."""
 
 
 class LocalRef(K8sModel):
+    """A ConfigMap or Secret in the pod's namespace, by name."""
     name: str | None = None
+    """The object's name."""
     optional: bool | None = None
+    """When true, a missing object is not an error."""
 
 
 class EnvFromSource(K8sModel):
+    """A ConfigMap or Secret whose every key becomes an environment variable."""
     prefix: str | None = None
+    """A prefix added to each variable name."""
     config_map_ref: LocalRef | None = None
+    """The ConfigMap to read."""
     secret_ref: LocalRef | None = None
+    """The Secret to read."""
 
 
 class ContainerPort(K8sModel):
+    """A network port the container listens on."""
     name: str | None = None
+    """A name for the port (an IANA service name), which services can refer to as targetPort."""
     host_port: int | None = None
+    """A port of the node to expose the container port on; most pods do not need one."""
     container_port: int | None = None
+    """The port number, on the pod's IP address (1 to 65535)."""
     protocol: str | None = None
+    """TCP (the default), UDP or SCTP."""
     host_ip: str | None = Field(None, alias="hostIP")
+    """The node address to bind hostPort to."""
 
     @model_validator(mode="after")
     def _defaults(self) -> ContainerPort:
@@ -93,32 +127,54 @@ class ContainerPort(K8sModel):
 
 
 class ResourceRequirements(K8sModel):
+    """The compute resources a container asks for and may not exceed."""
     limits: ResourceList | None = None
+    """The most of each resource (cpu, memory) the container may use."""
     requests: ResourceList | None = None
+    """The amount of each resource the scheduler reserves for the container; defaults to the limits when
+    only those are set."""
     claims: list[Free] | None = None
+    """Dynamically allocated resources (resource claims) the container uses."""
 
 
 class VolumeMount(K8sModel):
+    """Where a volume of the pod appears inside the container."""
     name: str | None = None
+    """The name of the pod's volume (or of a StatefulSet's claim template)."""
     read_only: bool | None = None
+    """Mount read-only when true."""
     recursive_read_only: str | None = None
+    """Whether read-only applies to sub-mounts too (Disabled, IfPossible, Enabled)."""
     mount_path: str | None = None
+    """The path in the container; must not contain ':'."""
     sub_path: str | None = None
+    """A path inside the volume to mount instead of its root."""
     mount_propagation: str | None = None
+    """How mounts propagate between host and container (None, HostToContainer, Bidirectional)."""
     sub_path_expr: str | None = None
+    """Like subPath, with $(VAR) expanded from the container's environment."""
 
 
 class HTTPHeader(K8sModel):
+    """A header of an HTTP probe request."""
     name: str | None = None
+    """The header name."""
     value: str | None = None
+    """The header value."""
 
 
 class HTTPGetAction(K8sModel):
+    """An HTTP GET request a probe makes; a status from 200 to 399 is success."""
     path: str | None = None
+    """The path to request."""
     port: IntOrString | None = None
+    """The port number or the container port name to connect to."""
     host: str | None = None
+    """The host to connect to; the pod's IP address by default."""
     scheme: str | None = None
+    """HTTP (the default) or HTTPS."""
     http_headers: list[HTTPHeader] | None = None
+    """Extra headers to send."""
 
     @model_validator(mode="after")
     def _defaults(self) -> HTTPGetAction:
@@ -130,30 +186,51 @@ class HTTPGetAction(K8sModel):
 
 
 class ExecAction(K8sModel):
+    """A command a probe runs in the container; exit status 0 is success."""
     command: list[str] | None = None
+    """The command and its arguments (not run in a shell)."""
 
 
 class TCPSocketAction(K8sModel):
+    """A TCP connection a probe opens; connecting is success."""
     port: IntOrString | None = None
+    """The port number or the container port name."""
     host: str | None = None
+    """The host to connect to; the pod's IP address by default."""
 
 
 class GRPCAction(K8sModel):
+    """A gRPC health check a probe makes."""
     port: int | None = None
+    """The port of the gRPC service."""
     service: str | None = None
+    """The service name sent in the health check request."""
 
 
 class Probe(K8sModel):
+    """A periodic check of a container: exactly one of exec, httpGet, tcpSocket or grpc, with its timing."""
     exec: ExecAction | None = None
+    """Run a command in the container."""
     http_get: HTTPGetAction | None = None
+    """Make an HTTP GET request."""
     tcp_socket: TCPSocketAction | None = None
+    """Open a TCP connection."""
     grpc: GRPCAction | None = None
+    """Make a gRPC health check."""
     initial_delay_seconds: int | None = None
+    """Seconds after the container starts before the first check."""
     timeout_seconds: int | None = None
+    """Seconds a check may take before it counts as failed (1 by default)."""
     period_seconds: int | None = None
+    """Seconds between checks (10 by default)."""
     success_threshold: int | None = None
+    """Consecutive successes that count as success after a failure (1 by default; 1 for liveness and
+    startup)."""
     failure_threshold: int | None = None
+    """Consecutive failures that count as failure (3 by default)."""
     termination_grace_period_seconds: int | None = None
+    """Seconds the container gets to stop after a failed liveness or startup probe, instead of the pod's
+    grace period."""
 
     @model_validator(mode="after")
     def _defaults(self) -> Probe:
@@ -168,30 +245,56 @@ class Probe(K8sModel):
 
 
 class Container(K8sModel):
+    """A container of a pod: an image to run, with its command, environment, ports, volumes, resources and
+    probes."""
     name: str | None = None
+    """The container's name, unique within the pod (a DNS label)."""
     image: str | None = None
+    """The container image to run, such as nginx:1.25."""
     command: list[str] | None = None
+    """The entrypoint, replacing the image's ENTRYPOINT; $(VAR) is expanded. Not run in a shell."""
     args: list[str] | None = None
+    """Arguments to the entrypoint, replacing the image's CMD; $(VAR) is expanded."""
     working_dir: str | None = None
+    """The working directory; the image's by default."""
     ports: list[ContainerPort] | None = Field(None, json_schema_extra=merge_by("containerPort"))
+    """Ports the container exposes; informational, any port the process listens on is reachable."""
     env_from: list[EnvFromSource] | None = None
+    """ConfigMaps and Secrets whose keys become environment variables."""
     env: list[EnvVar] | None = Field(None, json_schema_extra=merge_by("name"))
+    """Environment variables to set."""
     resources: ResourceRequirements | None = None
+    """The compute resources the container requests and its limits."""
     resize_policy: list[Free] | None = None
+    """How the container reacts to a change of its resources."""
     restart_policy: str | None = None
+    """Always, for an init container that keeps running beside the others (a sidecar)."""
     volume_mounts: list[VolumeMount] | None = Field(None, json_schema_extra=merge_by("mountPath"))
+    """The pod volumes to mount into the container's filesystem."""
     volume_devices: list[Free] | None = Field(None, json_schema_extra=merge_by("devicePath"))
+    """Block devices of the pod to expose to the container."""
     liveness_probe: Probe | None = None
+    """A check that restarts the container when it fails."""
     readiness_probe: Probe | None = None
+    """A check that takes the pod out of service endpoints while it fails."""
     startup_probe: Probe | None = None
+    """A check that must succeed before the liveness and readiness probes start."""
     lifecycle: Free | None = None
+    """Actions to run right after the container starts and before it stops."""
     termination_message_path: str | None = None
+    """The file whose content becomes the container's termination message."""
     termination_message_policy: str | None = None
+    """File (the default) or FallbackToLogsOnError."""
     image_pull_policy: str | None = None
+    """Always, Never or IfNotPresent; Always when the tag is :latest or missing, IfNotPresent otherwise."""
     security_context: Free | None = None
+    """Security options of the container (user, capabilities, privileges)."""
     stdin: bool | None = None
+    """Keep a stdin open for the container."""
     stdin_once: bool | None = None
+    """Close stdin after the first attach ends."""
     tty: bool | None = None
+    """Give the container a terminal (needs stdin)."""
 
     @model_validator(mode="after")
     def _defaults(self) -> Container:
@@ -213,16 +316,25 @@ def _image_tag(image: str) -> str:
 
 
 class KeyToPath(K8sModel):
+    """A key of a ConfigMap or Secret, projected to a file."""
     key: str | None = None
+    """The key to project."""
     path: str | None = None
+    """The relative file path to write it to."""
     mode: int | None = None
+    """The file's permission bits (0 to 0777)."""
 
 
 class ConfigMapVolumeSource(K8sModel):
+    """A volume holding the keys of a ConfigMap as files."""
     name: str | None = None
+    """The ConfigMap's name."""
     items: list[KeyToPath] | None = None
+    """Which keys to project and where; all keys, named after them, by default."""
     default_mode: int | None = None
+    """The permission bits of the files (0644 by default)."""
     optional: bool | None = None
+    """When true, a missing ConfigMap or key is not an error."""
 
     @model_validator(mode="after")
     def _defaults(self) -> ConfigMapVolumeSource:
@@ -232,10 +344,15 @@ class ConfigMapVolumeSource(K8sModel):
 
 
 class SecretVolumeSource(K8sModel):
+    """A volume holding the keys of a Secret as files."""
     secret_name: str | None = None
+    """The Secret's name."""
     items: list[KeyToPath] | None = None
+    """Which keys to project and where; all keys by default."""
     default_mode: int | None = None
+    """The permission bits of the files (0644 by default)."""
     optional: bool | None = None
+    """When true, a missing Secret or key is not an error."""
 
     @model_validator(mode="after")
     def _defaults(self) -> SecretVolumeSource:
@@ -245,13 +362,19 @@ class SecretVolumeSource(K8sModel):
 
 
 class EmptyDirVolumeSource(K8sModel):
+    """A scratch directory that lives as long as the pod."""
     medium: str | None = None
+    """Where it is kept: "" (the node's disk) or Memory (a tmpfs)."""
     size_limit: Quantity | None = None
+    """The most space the volume may use."""
 
 
 class HostPathVolumeSource(K8sModel):
+    """A file or directory of the node."""
     path: str | None = None
+    """The path on the node."""
     type: str | None = None
+    """What must be at the path (DirectoryOrCreate, Directory, File, Socket, ...)."""
 
     @model_validator(mode="after")
     def _defaults(self) -> HostPathVolumeSource:
@@ -261,8 +384,11 @@ class HostPathVolumeSource(K8sModel):
 
 
 class PVCVolumeSource(K8sModel):
+    """A volume backed by a PersistentVolumeClaim in the pod's namespace."""
     claim_name: str | None = None
+    """The claim's name."""
     read_only: bool | None = None
+    """Mount the volume read-only."""
 
 
 _VOLUME_SOURCES = ("empty_dir", "host_path", "config_map", "secret", "persistent_volume_claim", "projected",
@@ -270,108 +396,192 @@ _VOLUME_SOURCES = ("empty_dir", "host_path", "config_map", "secret", "persistent
 
 
 class Volume(K8sModel):
+    """A named volume of a pod, which containers mount; exactly one source is set."""
     name: str | None = None
+    """The volume's name, which volumeMounts refer to (a DNS label)."""
     empty_dir: EmptyDirVolumeSource | None = None
+    """A scratch directory that lives as long as the pod."""
     host_path: HostPathVolumeSource | None = None
+    """A file or directory of the node."""
     config_map: ConfigMapVolumeSource | None = None
+    """The keys of a ConfigMap as files."""
     secret: SecretVolumeSource | None = None
+    """The keys of a Secret as files."""
     persistent_volume_claim: PVCVolumeSource | None = None
+    """A PersistentVolumeClaim's volume."""
     projected: Free | None = None
+    """Several sources (secrets, config maps, downward API, tokens) in one directory."""
     downward_api: Free | None = Field(None, alias="downwardAPI")
+    """Fields of the pod as files."""
     nfs: Free | None = None
+    """An NFS export."""
     csi: Free | None = None
+    """A volume of a CSI driver."""
     ephemeral: Free | None = None
+    """A volume provisioned for the pod alone and deleted with it."""
     image: Free | None = None
+    """The content of a container image."""
     iscsi: Free | None = None
+    """An iSCSI disk."""
     local: Free | None = None
     fc: Free | None = None
+    """A Fibre Channel disk."""
     git_repo: Free | None = None
+    """Deprecated: a git repository cloned into the volume."""
 
 
 class Toleration(K8sModel):
+    """Lets the pod run on nodes whose taint it matches."""
     key: str | None = None
+    """The taint key to match; empty with Exists matches every taint."""
     operator: str | None = None
+    """Equal (the default) or Exists."""
     value: str | None = None
+    """The taint value to match with Equal."""
     effect: str | None = None
+    """The taint effect to match (NoSchedule, PreferNoSchedule, NoExecute); empty matches all."""
     toleration_seconds: int | None = None
+    """For NoExecute: how long the pod stays bound after the taint appears."""
 
 
 class NodeSelectorRequirement(K8sModel):
+    """A condition on a node's labels or fields."""
     key: str | None = None
+    """The label key or field."""
     operator: str | None = None
+    """In, NotIn, Exists, DoesNotExist, Gt or Lt."""
     values: list[str] | None = None
+    """The values to compare with."""
 
 
 class NodeSelectorTerm(K8sModel):
+    """Conditions a node must all match."""
     match_expressions: list[NodeSelectorRequirement] | None = None
+    """Conditions on the node's labels."""
     match_fields: list[NodeSelectorRequirement] | None = None
+    """Conditions on the node's fields (metadata.name)."""
 
 
 class NodeSelector(K8sModel):
+    """A set of terms, one of which a node must match."""
     node_selector_terms: list[NodeSelectorTerm] | None = None
+    """The terms (ORed)."""
 
 
 class PreferredSchedulingTerm(K8sModel):
+    """A weighted preference for some nodes."""
     weight: int | None = None
+    """The weight, 1 to 100."""
     preference: NodeSelectorTerm | None = None
+    """The nodes preferred."""
 
 
 class NodeAffinity(K8sModel):
+    """Rules about the nodes a pod may run on."""
     required_during_scheduling_ignored_during_execution: NodeSelector | None = None
+    """Nodes must match one of these terms for the pod to be scheduled there."""
     preferred_during_scheduling_ignored_during_execution: list[PreferredSchedulingTerm] | None = None
+    """Weighted terms: the scheduler prefers nodes matching more of them."""
 
 
 class Affinity(K8sModel):
+    """Scheduling constraints relative to nodes and other pods."""
     node_affinity: NodeAffinity | None = None
+    """Rules about the nodes the pod may or prefers to run on."""
     pod_affinity: Free | None = None
+    """Rules to place the pod near other pods."""
     pod_anti_affinity: Free | None = None
+    """Rules to keep the pod away from other pods."""
 
 
 class LocalObjectReference(K8sModel):
+    """An object in the same namespace, by name."""
     name: str | None = None
+    """The object's name."""
 
 
 class PodSpec(K8sModel):
+    """The desired state of a pod: its containers, volumes and scheduling."""
     volumes: list[Volume] | None = Field(None, json_schema_extra=merge_by("name", retain_keys=True))
+    """Volumes the pod's containers can mount."""
     init_containers: list[Container] | None = Field(None, json_schema_extra=merge_by("name"))
+    """Containers run one by one to completion before the app containers start."""
     containers: list[Container] | None = Field(None, json_schema_extra=merge_by("name"))
+    """The pod's containers; at least one."""
     ephemeral_containers: list[Free] | None = Field(None, json_schema_extra=merge_by("name"))
+    """Debugging containers added to a running pod (kubectl debug)."""
     restart_policy: str | None = None
+    """Always (the default), OnFailure or Never: whether containers are restarted when they exit."""
     termination_grace_period_seconds: int | None = None
+    """Seconds the containers get to stop after SIGTERM before they are killed (30 by default)."""
     active_deadline_seconds: int | None = None
+    """Seconds the pod may run before it is failed."""
     dns_policy: str | None = None
+    """ClusterFirst (the default), ClusterFirstWithHostNet, Default or None."""
     node_selector: dict[str, str] | None = None
+    """Labels a node must have for the pod to run on it."""
     service_account_name: str | None = None
+    """The ServiceAccount the pod runs as."""
     service_account: str | None = None
+    """Deprecated alias of serviceAccountName."""
     automount_service_account_token: bool | None = None
+    """Whether the service account's token is mounted into the containers."""
     node_name: str | None = None
+    """The node the pod runs on; set by the scheduler, or by hand to skip scheduling."""
     host_network: bool | None = None
+    """Use the node's network namespace."""
     host_pid: bool | None = Field(None, alias="hostPID")
+    """Use the node's process namespace."""
     host_ipc: bool | None = Field(None, alias="hostIPC")
+    """Use the node's IPC namespace."""
     share_process_namespace: bool | None = None
+    """Let the containers see each other's processes."""
     security_context: Free | None = None
+    """Security options for all containers of the pod."""
     image_pull_secrets: list[LocalObjectReference] | None = Field(None, json_schema_extra=merge_by("name"))
+    """Secrets with registry credentials for pulling the images."""
     hostname: str | None = None
+    """The pod's hostname; its name by default."""
     subdomain: str | None = None
+    """With hostname, gives the pod the DNS name <hostname>.<subdomain>.<namespace>.svc."""
     affinity: Affinity | None = None
+    """Node and pod affinity rules for scheduling."""
     scheduler_name: str | None = None
+    """The scheduler that places the pod (default-scheduler by default)."""
     tolerations: list[Toleration] | None = None
+    """Taints the pod tolerates."""
     host_aliases: list[Free] | None = Field(None, json_schema_extra=merge_by("ip"))
+    """Extra entries for the containers' /etc/hosts."""
     priority_class_name: str | None = None
+    """The PriorityClass that gives the pod its priority."""
     priority: int | None = None
+    """The pod's priority, set from its priority class."""
     dns_config: Free | None = None
+    """Extra DNS settings (nameservers, searches, options)."""
     readiness_gates: list[Free] | None = None
+    """Extra conditions that must be True for the pod to be ready."""
     runtime_class_name: str | None = None
+    """The RuntimeClass to run the pod with."""
     enable_service_links: bool | None = None
+    """Whether the services of the namespace are put into the environment (true by default)."""
     preemption_policy: str | None = None
+    """PreemptLowerPriority (the default) or Never."""
     overhead: ResourceList | None = None
+    """Resources the pod's sandbox uses beyond its containers."""
     topology_spread_constraints: list[Free] | None = Field(None, json_schema_extra=merge_by("topologyKey"))
+    """How to spread matching pods across zones, nodes or other topology domains."""
     set_hostname_as_fqdn: bool | None = Field(None, alias="setHostnameAsFQDN")
+    """Use the fully qualified domain name as the hostname."""
     os: Free | None = None
+    """The operating system the pod needs (linux or windows)."""
     host_users: bool | None = None
+    """Whether the pod uses the node's user namespace (true by default)."""
     scheduling_gates: list[Free] | None = Field(None, json_schema_extra=merge_by("name"))
+    """While any is present, the pod is not scheduled."""
     resource_claims: list[Free] | None = Field(None, json_schema_extra=merge_by("name", retain_keys=True))
+    """Dynamically allocated resources the pod uses."""
     resources: ResourceRequirements | None = None
+    """Resources for the pod as a whole, shared by its containers."""
 
     @model_validator(mode="after")
     def _defaults(self) -> PodSpec:
@@ -395,60 +605,107 @@ class PodSpec(K8sModel):
 
 
 class PodCondition(K8sModel):
+    """A condition of a pod."""
     type: str | None = None
+    """PodScheduled, Initialized, ContainersReady, Ready, ..."""
     observed_generation: int | None = None
+    """The pod generation the condition was set for."""
     status: str | None = None
+    """True, False or Unknown."""
     last_probe_time: str | None = None
+    """When the condition was last checked."""
     last_transition_time: str | None = None
+    """When the status last changed."""
     reason: str | None = None
+    """A one-word CamelCase reason for the last change."""
     message: str | None = None
+    """A readable message about the last change."""
 
 
 class ContainerStatus(K8sModel):
+    """The state of one container."""
     name: str | None = None
+    """The container's name."""
     state: Free | None = None
+    """What the container is doing now: waiting, running or terminated."""
     last_state: Free | None = None
+    """How the container's previous run ended."""
     ready: bool | None = None
+    """Whether the container passes its readiness probe."""
     restart_count: int | None = None
+    """How many times the container was restarted."""
     image: str | None = None
+    """The image it runs."""
     image_id: str | None = Field(None, alias="imageID")
+    """The image's ID."""
     container_id: str | None = Field(None, alias="containerID")
+    """The container's ID, as <runtime>://<id>."""
     started: bool | None = None
+    """Whether the container has started (and passed its startup probe)."""
     allocated_resources: ResourceList | None = None
+    """The resources the node allocated to the container."""
     resources: ResourceRequirements | None = None
+    """The resources the container has now."""
     volume_mounts: list[Free] | None = None
+    """The volumes mounted."""
     user: Free | None = None
+    """The user identity the container runs as."""
     allocated_resources_status: list[Free] | None = None
+    """The health of the allocated resources."""
     stop_signal: str | None = None
+    """The signal sent to stop the container."""
 
 
 class PodIP(K8sModel):
+    """An IP address of a pod or node."""
     ip: str | None = None
+    """The address."""
 
 
 class PodStatus(K8sModel):
+    """The observed state of a pod."""
     observed_generation: int | None = None
+    """The pod generation the status was written for."""
     phase: str | None = None
+    """Pending, Running, Succeeded, Failed or Unknown."""
     conditions: list[PodCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    """Conditions such as PodScheduled, Initialized, ContainersReady, Ready."""
     message: str | None = None
+    """A readable message about why the pod is in this state."""
     reason: str | None = None
+    """A short reason, such as Evicted."""
     nominated_node_name: str | None = None
+    """A node the pod may run on once preemption frees room."""
     host_ip: str | None = Field(None, alias="hostIP")
+    """The IP address of the node the pod runs on."""
     host_ips: list[PodIP] | None = Field(None, alias="hostIPs")
+    """The IP addresses of the node."""
     pod_ip: str | None = Field(None, alias="podIP")
+    """The pod's IP address."""
     pod_ips: list[PodIP] | None = Field(None, alias="podIPs", json_schema_extra=merge_by("ip"))
+    """The pod's IP addresses, one per IP family."""
     start_time: str | None = None
+    """When the node accepted the pod."""
     init_container_statuses: list[ContainerStatus] | None = None
+    """The state of each init container."""
     container_statuses: list[ContainerStatus] | None = None
+    """The state of each container."""
     qos_class: str | None = None
+    """Guaranteed, Burstable or BestEffort, from the containers' resources."""
     ephemeral_container_statuses: list[ContainerStatus] | None = None
+    """The state of each ephemeral container."""
     resize: str | None = None
+    """The state of a resize of the pod's resources."""
     resource_claim_statuses: list[Free] | None = None
+    """The state of the pod's resource claims."""
 
 
 class PodTemplateSpec(K8sModel):
+    """The pods a controller creates: their metadata and spec."""
     metadata: ObjectMeta | None = None
+    """Labels and annotations of the created pods (must match the selector)."""
     spec: PodSpec | None = None
+    """The spec of the created pods."""
 
 
 def qos_class(spec: PodSpec) -> str:
@@ -471,8 +728,11 @@ def qos_class(spec: PodSpec) -> str:
 
 
 class Pod(K8sObject):
+    """A group of containers that run together on one node, sharing a network address and volumes."""
     spec: PodSpec | None = None
+    """The desired state of the pod."""
     status: PodStatus | None = None
+    """The observed state of the pod, written by the node and the controllers."""
 
     def prepare_for_create(self) -> None:
         self.status = PodStatus(phase="Pending", qos_class=qos_class(self.spec or PodSpec()))

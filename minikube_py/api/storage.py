@@ -13,14 +13,22 @@ BINDING = ["Immediate", "WaitForFirstConsumer"]
 
 
 class StorageClass(K8sObject):
+    """A class of storage: how volumes are provisioned for the claims that name it."""
     spec_fields = ()
     provisioner: str | None = None
+    """The volume plugin or CSI driver that provisions the volumes."""
     parameters: dict[str, str] | None = None
+    """Settings for the provisioner."""
     reclaim_policy: str | None = None
+    """Delete (the default) or Retain: what happens to a volume when its claim goes."""
     volume_binding_mode: str | None = None
+    """Immediate (the default) or WaitForFirstConsumer (provision once a pod uses the claim)."""
     allow_volume_expansion: bool | None = None
+    """Whether claims may grow their volumes."""
     mount_options: list[str] | None = None
+    """Mount options of the provisioned volumes."""
     allowed_topologies: list[Free] | None = None
+    """Where volumes may be provisioned."""
 
     @model_validator(mode="after")
     def _defaults(self) -> StorageClass:

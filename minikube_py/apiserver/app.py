@@ -19,7 +19,7 @@ from aiohttp import web
 from ..api import errors as E
 from ..store.base import Expired as StoreExpired
 from ..store.base import OutcomeUnknown, Store, StoreError, Unavailable
-from . import debug, discovery, eventttl, openapi, watch
+from . import debug, discovery, eventttl, gnostic, openapi, watch
 from .auth import User
 from .httpserver import HANDLER_ARGS, header_limits
 from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
@@ -123,6 +123,17 @@ def _json(body: object) -> web.Response:
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
+def _cached(request: web.Request, raw: bytes, content_type: str, *, immutable: bool = False) -> web.Response:
+    """An OpenAPI document with kube-openapi's caching headers: ETag (304 on If-None-Match), and for a
+    v3 document asked for by its current hash, `Cache-Control: public, immutable`."""
+    tag = openapi.etag(raw)
+    headers = {"ETag": tag, "Vary": "Accept", "Content-Type": content_type}
+    headers["Cache-Control"] = "public, immutable" if immutable else "no-cache, private"
+    if tag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=raw, headers=headers)
+
+
 def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_address: str = "127.0.0.1:6443",
              ensure_namespaces: bool = True, default_toleration_seconds: int = 300,
              event_ttl: float = eventttl.DEFAULT_TTL, min_request_timeout: float = 1800.0,
@@ -187,10 +198,14 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
         raw = openapi.openapi_v3_doc_bytes(path)
         if raw is None:
             raise E.NotFound("the server could not find the requested resource")
-        return web.Response(body=raw, content_type="application/json")
+        immutable = request.query.get("hash") == openapi.v3_hash(raw)
+        return _cached(request, raw, "application/json", immutable=immutable)
 
-    async def openapi_v2(_: web.Request) -> web.Response:
-        raise E.NotFound("the server could not find the requested resource")
+    async def openapi_v2(request: web.Request) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        if request.path == "/swagger-2.0.0.pb-v1" or any(t in accept for t in gnostic.ACCEPTED):
+            return _cached(request, gnostic.openapi_v2_protobuf(), gnostic.CONTENT_TYPE)
+        return _cached(request, openapi.openapi_v2_bytes(), "application/json")
 
     r = app.router
     for path in ("/healthz", "/livez", "/readyz"):
@@ -207,6 +222,7 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
     r.add_get("/openapi/v3", openapi_v3)
     r.add_get("/openapi/v3/{path:.+}", openapi_v3)
     r.add_get("/openapi/v2", openapi_v2)
+    r.add_get("/swagger-2.0.0.pb-v1", openapi_v2)  # where kubectl <= 1.20's client retries on a 404
 
     if ensure_namespaces:
         async def startup(_: web.Application) -> None:
