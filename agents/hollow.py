@@ -1,7 +1,8 @@
 """Hollow nodes (like kubemark/kwok): N simulated nodes that behave like kubelets without containers.
 
 `minikube-py hollow-nodes --count N` registers N Nodes with the capacity asked for, keeps a Lease
-per node in kube-node-lease renewed on the kubelet's schedule, reports every pod bound to one of
+per node in kube-node-lease renewed on the kubelet's schedule (every 10 s, or 2 s with `--timing
+fast`, the profile the control plane runs with; `--lease-renew` overrides it), reports every pod bound to one of
 them Running and Ready (with a pod IP from the node's range), and confirms graceful deletions as
 a kubelet does once the containers are stopped.  The control plane cannot tell them from real
 nodes, which is what makes them good for testing controllers end to end and for benchmarks.
@@ -23,6 +24,7 @@ from typing import Any
 from minikube_py.api import kinds
 from minikube_py.api.errors import AlreadyExists, ApiError, NotFound
 from minikube_py.api.times import format_micro_time, format_time
+from minikube_py.api.timing import TIMINGS, Timing
 from minikube_py.client.aio import ApiClient
 from minikube_py.client.clock import SYSTEM, Clock
 from minikube_py.client.informer import Informer, key_of
@@ -46,11 +48,23 @@ class HollowConfig:
     cpu: str = "4"
     memory: str = "8Gi"
     pods: int = 110
-    lease_renew: float = 10.0  # seconds between lease renewals (Kubernetes' kubelet: 10 s)
+    # seconds between lease renewals; None follows the timing profile (Kubernetes' kubelet: 10 s; the
+    # fast profile: 2 s, so a node renews five times within the controller's 10 s grace period)
+    lease_renew: float | None = None
+    timing: Timing = TIMINGS["kubernetes"]
     status_every: float = 60.0  # full node status (conditions) rewrite
     start_delay: float = 0.0  # seconds before a new pod is reported running
     concurrency: int = 32
     labels: dict[str, str] | None = None
+
+    @property
+    def renew_every(self) -> float:
+        return self.lease_renew if self.lease_renew is not None else self.timing.lease_renew
+
+    @property
+    def lease_duration(self) -> int:
+        """The kubelet renews its lease every quarter of its duration (40 s for 10 s)."""
+        return max(1, round(self.renew_every * 4))
 
 
 class HollowNodes:
@@ -138,7 +152,7 @@ class HollowNodes:
     async def _renew_lease(self, name: str) -> None:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": name, "namespace": LEASE_NS},
-                "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                "spec": {"holderIdentity": name, "leaseDurationSeconds": self.config.lease_duration,
                          "renewTime": format_micro_time(self.clock.now())}}
         try:
             await self.client.patch(LEASE, LEASE_NS, name, {"spec": body["spec"]})
@@ -176,7 +190,7 @@ class HollowNodes:
                     log.warning("node/%s: status update failed: %s %s: %s", name, exc.code, exc.reason, exc)
 
         while True:
-            await self.clock.sleep(self.config.lease_renew)
+            await self.clock.sleep(self.config.renew_every)
             await asyncio.gather(*(renew(n) for n in self.names))
             if self.clock.monotonic() - last_status >= self.config.status_every:
                 last_status = self.clock.monotonic()

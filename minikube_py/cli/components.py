@@ -50,10 +50,13 @@ async def _run(args: argparse.Namespace, client: ApiClient) -> None:
         if args.command == "hollow-nodes":
             from agents.hollow import HollowConfig, HollowNodes
 
+            from ..api.timing import TIMINGS
+
             labels = dict(kv.split("=", 1) for kv in args.node_labels.split(",") if "=" in kv)
             nodes = HollowNodes(client, HollowConfig(count=args.count, prefix=args.prefix, cpu=args.cpu,
                                                      memory=args.memory, pods=args.pods,
-                                                     lease_renew=args.lease_renew, labels=labels,
+                                                     lease_renew=args.lease_renew, timing=TIMINGS[args.timing],
+                                                     labels=labels,
                                                      start_delay=args.start_delay))
             ready = asyncio.Event()
             task: asyncio.Task[None] = asyncio.create_task(nodes.run(ready))
