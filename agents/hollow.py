@@ -3,7 +3,7 @@
 `minikube-py hollow-nodes --count N` registers N Nodes with the capacity asked for, keeps a Lease
 per node in kube-node-lease renewed on the kubelet's schedule (every 10 s, or 2 s with `--timing
 fast`, the profile the control plane runs with; `--lease-renew` overrides it), reports every pod bound to one of
-them Running and Ready (with a pod IP from the node's range), and confirms graceful deletions as
+them Running and Ready (with a pod IP from the node's podCIDR), and confirms graceful deletions as
 a kubelet does once the containers are stopped.  The control plane cannot tell them from real
 nodes, which is what makes them good for testing controllers end to end and for benchmarks.
 
@@ -81,9 +81,32 @@ class HollowNodes:
         self.started = 0
         self.confirmed_deletes = 0
         self._ip_counter: dict[str, int] = {}
+        self.pod_cidrs: dict[str, str] = {}  # node -> its spec.podCIDR, once the controller assigned it
+        self._cidr_checked: dict[str, float] = {}  # node -> when a node without one was last read
 
     def cidr(self, index: int) -> str:
+        """A node's pod range while it has no podCIDR (no node-lifecycle controller runs)."""
         return f"10.{200 + index // 256}.{index % 256}.0/24"
+
+    @staticmethod
+    def internal_ip(index: int) -> str:
+        return f"10.199.{index // 256}.{index % 256 + 1}"
+
+    def _learn_cidr(self, node: Obj) -> None:
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        if cidr:
+            self.pod_cidrs[str(node["metadata"]["name"])] = str(cidr)
+
+    async def _pod_cidr(self, name: str) -> str:
+        """The node's podCIDR, as a kubelet takes pod IPs from it; read again at most every 5 s while
+        it has none (then the node's own fallback range)."""
+        cidr = self.pod_cidrs.get(name)
+        if cidr is None and self.clock.monotonic() - self._cidr_checked.get(name, -1e9) >= 5.0:
+            self._cidr_checked[name] = self.clock.monotonic()
+            with contextlib.suppress(NotFound):
+                self._learn_cidr(await self.client.get(NODE, None, name))
+            cidr = self.pod_cidrs.get(name)
+        return cidr or self.cidr(self.index.get(name, 0))
 
     def node_body(self, index: int, name: str) -> Obj:
         c = self.config
@@ -98,7 +121,7 @@ class HollowNodes:
             "status": {
                 "capacity": capacity, "allocatable": dict(capacity),
                 "conditions": self._conditions(stamp, stamp),
-                "addresses": [{"type": "InternalIP", "address": f"10.199.{index // 256}.{index % 256 + 1}"},
+                "addresses": [{"type": "InternalIP", "address": self.internal_ip(index)},
                               {"type": "Hostname", "address": name}],
                 "nodeInfo": {"kubeletVersion": "v1.35.0-hollow", "kubeProxyVersion": "v1.35.0-hollow",
                              "containerRuntimeVersion": "hollow://0.1", "operatingSystem": "linux",
@@ -138,6 +161,7 @@ class HollowNodes:
                     created = await self.client.create(NODE, None, body)
                 except AlreadyExists:
                     created = await self.client.get(NODE, None, name)
+                self._learn_cidr(created)
                 if (created.get("status") or {}).get("conditions") != body["status"]["conditions"]:
                     created["status"] = body["status"]
                     await self.client.update(NODE, None, created, subresource="status")
@@ -176,6 +200,7 @@ class HollowNodes:
                 stamp = format_time(self.clock.now())
                 try:
                     node = await self.client.get(NODE, None, name)
+                    self._learn_cidr(node)
                     old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
                     conds = self._conditions(stamp, stamp)
                     for c in conds:
@@ -210,11 +235,10 @@ class HollowNodes:
                 "startTime")):
             self._work.add(key_of(pod))
 
-    def _pod_ip(self, node: str) -> str:
-        index = self.index.get(node, 0)
+    def _pod_ip(self, node: str, cidr: str) -> str:
         n = self._ip_counter.get(node, 1) % 250 + 1
         self._ip_counter[node] = n
-        net = ipaddress.ip_network(self.cidr(index))
+        net = ipaddress.ip_network(cidr)
         return str(net.network_address + 1 + n)
 
     async def _handle(self, key: str) -> None:
@@ -234,8 +258,10 @@ class HollowNodes:
             await self.clock.sleep(self.config.start_delay)
         stamp = format_time(self.clock.now())
         containers = spec.get("containers") or []
+        node = str(spec["nodeName"])
         status = {
-            "phase": "Running", "hostIP": "10.199.0.1", "podIP": self._pod_ip(spec["nodeName"]), "startTime": stamp,
+            "phase": "Running", "hostIP": self.internal_ip(self.index.get(node, 0)),
+            "podIP": self._pod_ip(node, await self._pod_cidr(node)), "startTime": stamp,
             "conditions": [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": stamp}
                            for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
             "containerStatuses": [{"name": c.get("name"), "image": c.get("image"), "imageID": "",

@@ -1,14 +1,16 @@
-"""Hollow nodes renew their Leases on the timing profile's schedule (10 s, 2 s fast) unless told
-otherwise, with the kubelet's lease duration of four renewals, over a FakeApi and a ManualClock."""
+"""Hollow nodes over a FakeApi and a ManualClock: Leases renewed on the timing profile's schedule
+(10 s, 2 s fast) unless told otherwise, with the kubelet's lease duration of four renewals; pod IPs
+from the node's podCIDR once it has one, and the node's InternalIP as the pod's hostIP."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 
 import pytest
 
-from agents.hollow import HollowConfig, HollowNodes
+from agents.hollow import POD, HollowConfig, HollowNodes
 from minikube_py.api.timing import TIMINGS
 from tests.unit.fake_api import FakeApi
 from tests.unit.fake_clock import ManualClock
@@ -46,3 +48,24 @@ async def test_leases_are_renewed_on_the_timing_profiles_schedule(profile: str, 
 async def test_lease_renew_overrides_the_profile() -> None:
     config = HollowConfig(count=1, timing=TIMINGS["fast"], lease_renew=5.0)
     assert await _renewals_within(config, 10.0) == (2, 20)
+
+
+async def test_pods_get_ips_from_their_nodes_pod_cidr() -> None:
+    api, clock = FakeApi(), ManualClock()
+    nodes = HollowNodes(api, HollowConfig(count=2), clock=clock)  # type: ignore[arg-type]
+    await nodes.register()
+    api.objects[("nodes", None, "hollow-node-1")]["spec"]["podCIDR"] = "10.244.7.0/24"  # the controller's
+    pods = []
+    for name, node in (("a", "hollow-node-1"), ("b", "hollow-node-1"), ("c", "hollow-node-0")):
+        pods.append(await api.create(POD, "default", {"metadata": {"name": name}, "spec": {
+            "nodeName": node, "containers": [{"name": "c", "image": "x"}]}}))
+    api.sync_one(nodes.pods)
+    for p in pods:
+        await nodes._handle(f"default/{p['metadata']['name']}")
+    status = {p["metadata"]["name"]: p["status"] for p in api.of("pods")}
+    assert status["a"]["podIP"] != status["b"]["podIP"]
+    for name in "ab":
+        assert ipaddress.ip_address(status[name]["podIP"]) in ipaddress.ip_network("10.244.7.0/24")
+        assert status[name]["hostIP"] == "10.199.0.2"
+    assert status["c"]["hostIP"] == "10.199.0.1"
+    assert status["c"]["podIP"].startswith("10.200.0.")  # no podCIDR yet: the node's fallback range
