@@ -4,7 +4,9 @@
   bound pod, and *assumes* a pod on its node as soon as it is chosen, before the bind returns, so
   the next pod already sees the capacity taken (binds run in the background).
 - Samples nodes on large clusters (kube-scheduler's percentageOfNodesToScore), starting each
-  search where the last one stopped.
+  search where the last one stopped.  Per pod it runs only the filters that could reject it
+  (framework.plan_filters); a pass traced for `mkctl trace` also records every rejection and the
+  feasible nodes' scores (verdicts.py), an untraced one pays nothing for that.
 - A pod that fits nowhere gets PodScheduled=False (reason Unschedulable) with kube-scheduler's
   node-by-node summary, a FailedScheduling event, and waits in an unschedulable set that is
   flushed back to the active queue when nodes or pods change (and every 30 s).
