@@ -84,6 +84,8 @@ def run_component(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "count", 1) < 1:
         raise UserError("--count must be at least 1")
+    if getattr(args, "lease_renew", None) is not None and args.lease_renew <= 0:
+        raise UserError("--lease-renew must be more than 0 seconds")
     try:
         conn = KubeConfig.load(args.kubeconfig).connection()
     except ConfigError as exc:
