@@ -131,4 +131,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m minikube_py.cli.main` runs this file as __main__: use the module's own main, so that the
+    # UserError the subcommands import (from minikube_py.cli.main) is the one caught above
+    from minikube_py.cli.main import main as module_main
+
+    sys.exit(module_main())
