@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import subprocess
+import sys
 
 import pytest
 
@@ -69,3 +71,11 @@ async def test_pods_get_ips_from_their_nodes_pod_cidr() -> None:
         assert status[name]["hostIP"] == "10.199.0.2"
     assert status["c"]["hostIP"] == "10.199.0.1"
     assert status["c"]["podIP"].startswith("10.200.0.")  # no podCIDR yet: the node's fallback range
+
+
+@pytest.mark.parametrize(("flag", "message"), [("--lease-renew=0", "--lease-renew must be more than 0 seconds"),
+                                               ("--count=0", "--count must be at least 1")])
+def test_a_bad_flag_ends_in_one_line(flag: str, message: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "hollow-nodes", flag], capture_output=True,
+                          text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"minikube-py: error: {message}\n")
