@@ -4,6 +4,7 @@ scores of the nodes it compared, under a `Pod namespace/name` heading, in time o
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -34,15 +35,15 @@ def test_trace_shows_filter_verdicts_and_scores(kubectl_bin: Path, cluster: Runn
     threading.Thread(target=read, daemon=True).start()
     try:
         # the scheduler learns within a few seconds that somebody watches: make pods until one is traced
-        deadline, i = time.monotonic() + 40, 0
-        while time.monotonic() < deadline and not any("scores:" in line for line in out):
-            subprocess.run([str(kubectl_bin), "--kubeconfig", str(cluster.server.kubeconfig), "run", f"{prefix}-{i}",
-                            "--image=nginx", f"--overrides={{\"spec\": {{\"nodeSelector\": "
-                                                          f"{{\"kubernetes.io/hostname\": \"{target}\"}}}}}}"],
-                           check=True, capture_output=True, timeout=30)
-            i += 1
-            time.sleep(1.5)
-        time.sleep(1.5)  # the entry's hold in time order
+        deadline, made, i = time.monotonic() + 40, 0.0, 0
+        while time.monotonic() < deadline and not re.search(r"scores:.*\n    wanted:.*\n    result:", "".join(out)):
+            if not any("scores:" in line for line in out) and time.monotonic() - made > 1.5:
+                subprocess.run([str(kubectl_bin), "--kubeconfig", str(cluster.server.kubeconfig), "run",
+                                f"{prefix}-{i}", "--image=nginx", "--overrides=" + json.dumps(
+                                    {"spec": {"nodeSelector": {"kubernetes.io/hostname": target}}})],
+                               check=True, capture_output=True, timeout=30)
+                made, i = time.monotonic(), i + 1
+            time.sleep(0.2)
     finally:
         proc.terminate()
         proc.wait(timeout=5)
