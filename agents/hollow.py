@@ -1,8 +1,9 @@
 """Hollow nodes (like kubemark/kwok): N simulated nodes that behave like kubelets without containers.
 
 `minikube-py hollow-nodes --count N` registers N Nodes with the capacity asked for, keeps a Lease
-per node in kube-node-lease renewed on the kubelet's schedule, reports every pod bound to one of
-them Running and Ready (with a pod IP from the node's range), and confirms graceful deletions as
+per node in kube-node-lease renewed on the kubelet's schedule (every 10 s, or 2 s with `--timing
+fast`, the profile the control plane runs with; `--lease-renew` overrides it), reports every pod bound to one of
+them Running and Ready (with a pod IP from the node's podCIDR), and confirms graceful deletions as
 a kubelet does once the containers are stopped.  The control plane cannot tell them from real
 nodes, which is what makes them good for testing controllers end to end and for benchmarks.
 
@@ -23,6 +24,7 @@ from typing import Any
 from minikube_py.api import kinds
 from minikube_py.api.errors import AlreadyExists, ApiError, NotFound
 from minikube_py.api.times import format_micro_time, format_time
+from minikube_py.api.timing import TIMINGS, Timing
 from minikube_py.client.aio import ApiClient
 from minikube_py.client.clock import SYSTEM, Clock
 from minikube_py.client.informer import Informer, key_of
@@ -46,11 +48,23 @@ class HollowConfig:
     cpu: str = "4"
     memory: str = "8Gi"
     pods: int = 110
-    lease_renew: float = 10.0  # seconds between lease renewals (Kubernetes' kubelet: 10 s)
+    # seconds between lease renewals; None follows the timing profile (Kubernetes' kubelet: 10 s; the
+    # fast profile: 2 s, so a node renews five times within the controller's 10 s grace period)
+    lease_renew: float | None = None
+    timing: Timing = TIMINGS["kubernetes"]
     status_every: float = 60.0  # full node status (conditions) rewrite
     start_delay: float = 0.0  # seconds before a new pod is reported running
     concurrency: int = 32
     labels: dict[str, str] | None = None
+
+    @property
+    def renew_every(self) -> float:
+        return self.lease_renew if self.lease_renew is not None else self.timing.lease_renew
+
+    @property
+    def lease_duration(self) -> int:
+        """The kubelet renews its lease every quarter of its duration (40 s for 10 s)."""
+        return max(1, round(self.renew_every * 4))
 
 
 class HollowNodes:
@@ -67,9 +81,32 @@ class HollowNodes:
         self.started = 0
         self.confirmed_deletes = 0
         self._ip_counter: dict[str, int] = {}
+        self.pod_cidrs: dict[str, str] = {}  # node -> its spec.podCIDR, once the controller assigned it
+        self._cidr_checked: dict[str, float] = {}  # node -> when a node without one was last read
 
     def cidr(self, index: int) -> str:
+        """A node's pod range while it has no podCIDR (no node-lifecycle controller runs)."""
         return f"10.{200 + index // 256}.{index % 256}.0/24"
+
+    @staticmethod
+    def internal_ip(index: int) -> str:
+        return f"10.199.{index // 256}.{index % 256 + 1}"
+
+    def _learn_cidr(self, node: Obj) -> None:
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        if cidr:
+            self.pod_cidrs[str(node["metadata"]["name"])] = str(cidr)
+
+    async def _pod_cidr(self, name: str) -> str:
+        """The node's podCIDR, as a kubelet takes pod IPs from it; read again at most every 5 s while
+        it has none (then the node's own fallback range)."""
+        cidr = self.pod_cidrs.get(name)
+        if cidr is None and self.clock.monotonic() - self._cidr_checked.get(name, -1e9) >= 5.0:
+            self._cidr_checked[name] = self.clock.monotonic()
+            with contextlib.suppress(NotFound):
+                self._learn_cidr(await self.client.get(NODE, None, name))
+            cidr = self.pod_cidrs.get(name)
+        return cidr or self.cidr(self.index.get(name, 0))
 
     def node_body(self, index: int, name: str) -> Obj:
         c = self.config
@@ -84,7 +121,7 @@ class HollowNodes:
             "status": {
                 "capacity": capacity, "allocatable": dict(capacity),
                 "conditions": self._conditions(stamp, stamp),
-                "addresses": [{"type": "InternalIP", "address": f"10.199.{index // 256}.{index % 256 + 1}"},
+                "addresses": [{"type": "InternalIP", "address": self.internal_ip(index)},
                               {"type": "Hostname", "address": name}],
                 "nodeInfo": {"kubeletVersion": "v1.35.0-hollow", "kubeProxyVersion": "v1.35.0-hollow",
                              "containerRuntimeVersion": "hollow://0.1", "operatingSystem": "linux",
@@ -124,6 +161,7 @@ class HollowNodes:
                     created = await self.client.create(NODE, None, body)
                 except AlreadyExists:
                     created = await self.client.get(NODE, None, name)
+                self._learn_cidr(created)
                 if (created.get("status") or {}).get("conditions") != body["status"]["conditions"]:
                     created["status"] = body["status"]
                     await self.client.update(NODE, None, created, subresource="status")
@@ -138,7 +176,7 @@ class HollowNodes:
     async def _renew_lease(self, name: str) -> None:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": name, "namespace": LEASE_NS},
-                "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                "spec": {"holderIdentity": name, "leaseDurationSeconds": self.config.lease_duration,
                          "renewTime": format_micro_time(self.clock.now())}}
         try:
             await self.client.patch(LEASE, LEASE_NS, name, {"spec": body["spec"]})
@@ -162,6 +200,7 @@ class HollowNodes:
                 stamp = format_time(self.clock.now())
                 try:
                     node = await self.client.get(NODE, None, name)
+                    self._learn_cidr(node)
                     old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
                     conds = self._conditions(stamp, stamp)
                     for c in conds:
@@ -176,7 +215,7 @@ class HollowNodes:
                     log.warning("node/%s: status update failed: %s %s: %s", name, exc.code, exc.reason, exc)
 
         while True:
-            await self.clock.sleep(self.config.lease_renew)
+            await self.clock.sleep(self.config.renew_every)
             await asyncio.gather(*(renew(n) for n in self.names))
             if self.clock.monotonic() - last_status >= self.config.status_every:
                 last_status = self.clock.monotonic()
@@ -196,11 +235,10 @@ class HollowNodes:
                 "startTime")):
             self._work.add(key_of(pod))
 
-    def _pod_ip(self, node: str) -> str:
-        index = self.index.get(node, 0)
+    def _pod_ip(self, node: str, cidr: str) -> str:
         n = self._ip_counter.get(node, 1) % 250 + 1
         self._ip_counter[node] = n
-        net = ipaddress.ip_network(self.cidr(index))
+        net = ipaddress.ip_network(cidr)
         return str(net.network_address + 1 + n)
 
     async def _handle(self, key: str) -> None:
@@ -220,8 +258,10 @@ class HollowNodes:
             await self.clock.sleep(self.config.start_delay)
         stamp = format_time(self.clock.now())
         containers = spec.get("containers") or []
+        node = str(spec["nodeName"])
         status = {
-            "phase": "Running", "hostIP": "10.199.0.1", "podIP": self._pod_ip(spec["nodeName"]), "startTime": stamp,
+            "phase": "Running", "hostIP": self.internal_ip(self.index.get(node, 0)),
+            "podIP": self._pod_ip(node, await self._pod_cidr(node)), "startTime": stamp,
             "conditions": [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": stamp}
                            for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
             "containerStatuses": [{"name": c.get("name"), "image": c.get("image"), "imageID": "",

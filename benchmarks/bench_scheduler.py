@@ -72,7 +72,7 @@ def main() -> None:
     args = p.parse_args()
     with server("sqlite") as srv:
         print(f"registering {args.nodes} hollow nodes ...", flush=True)
-        hollow = start_hollow_nodes(srv, args.nodes, cpu="32", memory="128Gi", timeout=300, lease_renew=10)
+        hollow = start_hollow_nodes(srv, args.nodes, cpu="32", memory="128Gi", timeout=300, timing="kubernetes")
         try:
             print(f"creating {args.pods} pending pods ...", flush=True)
             started = time.perf_counter()

@@ -50,10 +50,13 @@ async def _run(args: argparse.Namespace, client: ApiClient) -> None:
         if args.command == "hollow-nodes":
             from agents.hollow import HollowConfig, HollowNodes
 
+            from ..api.timing import TIMINGS
+
             labels = dict(kv.split("=", 1) for kv in args.node_labels.split(",") if "=" in kv)
             nodes = HollowNodes(client, HollowConfig(count=args.count, prefix=args.prefix, cpu=args.cpu,
                                                      memory=args.memory, pods=args.pods,
-                                                     lease_renew=args.lease_renew, labels=labels,
+                                                     lease_renew=args.lease_renew, timing=TIMINGS[args.timing],
+                                                     labels=labels,
                                                      start_delay=args.start_delay))
             ready = asyncio.Event()
             task: asyncio.Task[None] = asyncio.create_task(nodes.run(ready))
@@ -81,6 +84,8 @@ def run_component(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "count", 1) < 1:
         raise UserError("--count must be at least 1")
+    if getattr(args, "lease_renew", None) is not None and args.lease_renew <= 0:
+        raise UserError("--lease-renew must be more than 0 seconds")
     try:
         conn = KubeConfig.load(args.kubeconfig).connection()
     except ConfigError as exc:

@@ -105,6 +105,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     }
     if args.annotations:
         pod["metadata"]["annotations"] = _key_values(args.annotations, "annotation")
+    if args.overrides:
+        pod = _override(ctx, pod, args.overrides, args.override_type)
     _send(ctx, args, "pods", pod)
     if args.expose:
         if not args.port:
@@ -113,6 +115,21 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
                                                   "targetPort": int(args.port)}], labels, labels=None)
         _send(ctx, args, "services", svc)
     return 0
+
+
+def _override(ctx: Context, obj: Obj, fragment: str, override_type: str) -> Obj:
+    from ..client.strategic import PatchMeta
+    from .kubectl_write import _openapi_doc
+    from .overrides import OverrideError, apply_override
+
+    meta = None
+    if override_type == "strategic":
+        res = resolve_one(ctx, "pods")
+        meta = PatchMeta.for_kind(_openapi_doc(ctx, res), res.group, res.version, res.kind)
+    try:
+        return apply_override(obj, fragment, override_type, meta)
+    except OverrideError as exc:
+        raise CommandError(str(exc)) from None
 
 
 # --- create deployment / namespace / configmap / secret / service ----------------------------

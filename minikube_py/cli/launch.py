@@ -102,12 +102,16 @@ def stop_server(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> Non
 
 
 def start_hollow_nodes(server: RunningServer, count: int, *, cpu: str = "2", memory: str = "4Gi",
-                       prefix: str = "hollow-node", timeout: float = 30.0, lease_renew: float = 2.0,
-                       labels: str = "", start_delay: float = 0.0) -> subprocess.Popen[bytes]:
+                       prefix: str = "hollow-node", timeout: float = 30.0, timing: str = "fast",
+                       lease_renew: float | None = None, labels: str = "",
+                       start_delay: float = 0.0) -> subprocess.Popen[bytes]:
+    """`count` hollow nodes for `server`; their leases follow `timing` (the profile the tests' servers
+    run with) unless `lease_renew` is given."""
     log = (server.data_dir / f"hollow-{prefix}.log").open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "hollow-nodes", "--kubeconfig",
                              str(server.kubeconfig), "--count", str(count), "--cpu", cpu, "--memory", memory,
-                             "--prefix", prefix, "--lease-renew", str(lease_renew),
+                             "--prefix", prefix, "--timing", timing,
+                             *(["--lease-renew", str(lease_renew)] if lease_renew is not None else []),
                              "--start-delay", str(start_delay),
                              *(["--node-labels", labels] if labels else [])], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)

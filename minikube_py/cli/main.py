@@ -64,7 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--cpu", default="4", help="CPU capacity of each node (default: %(default)s)")
     h.add_argument("--memory", default="8Gi", help="memory capacity of each node (default: %(default)s)")
     h.add_argument("--pods", type=int, default=110, help="pod capacity of each node (default: %(default)s)")
-    h.add_argument("--lease-renew", type=float, default=10.0, help="seconds between heartbeats (default: 10)")
+    h.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"],
+                   help="the control plane's timing profile, which sets the lease renewal (10 s, or 2 s fast)")
+    h.add_argument("--lease-renew", type=float, default=None,
+                   help="seconds between heartbeats (default: the timing profile's, 10 or 2)")
     h.add_argument("--node-labels", default="", help="extra labels for every node: k=v[,k=v...]")
     h.add_argument("--start-delay", type=float, default=0.0,
                    help="seconds a pod takes to start (Running and Ready), like pulling and starting containers")
@@ -128,4 +131,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m minikube_py.cli.main` runs this file as __main__: use the module's own main, so that the
+    # UserError the subcommands import (from minikube_py.cli.main) is the one caught above
+    from minikube_py.cli.main import main as module_main
+
+    sys.exit(module_main())

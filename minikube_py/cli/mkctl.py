@@ -369,6 +369,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--image-pull-policy", default="")
     p.add_argument("--command", action="store_true")
     p.add_argument("--expose", action="store_true")
+    p.add_argument("--overrides", default="", help="an inline JSON override for the generated object")
+    p.add_argument("--override-type", default="merge", help="how --overrides applies: json, merge, or strategic")
     p.add_argument("--dry-run", choices=["none", "client", "server"], nargs="?", const="client", default="none")
     _output_flags(p)
 

@@ -178,6 +178,10 @@ class Controller:
         """One pass for `key` (a "namespace/name" string, or what the subclass enqueues)."""
         raise NotImplementedError
 
+    def trace_subject(self, key: Any) -> tuple[str, str]:
+        """(Kind, "namespace/name") of what `key` names, as a trace shows it."""
+        return self.kind, str(key)
+
     async def on_start(self) -> None:
         """Called once the informers are synced, before the workers start."""
 
@@ -186,7 +190,7 @@ class Controller:
         self.reconciles += 1
         started = time.perf_counter()
         trigger = self.triggers.pop(key, "") or "requeue"
-        token = self.tracer.begin(self.name, self.kind, str(key), trigger) if self.tracer else None
+        token = self.tracer.begin(self.name, *self.trace_subject(key), trigger) if self.tracer else None
         tally = WriteTally()
         tally_token = TALLY.set(tally)
         try:

@@ -88,6 +88,11 @@ class GarbageCollector(Controller):
                 if owner is not None:
                     self.add((owner[0].info.qualified_plural, owner[1]))
 
+    def trace_subject(self, key: Any) -> tuple[str, str]:
+        plural, obj_key = key
+        inf = self.informers.get(plural)
+        return (inf.info.kind if inf is not None else plural), str(obj_key)
+
     # --- reconcile -------------------------------------------------------------------------------
 
     async def reconcile(self, item: Any) -> float | None:

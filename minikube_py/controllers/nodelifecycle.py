@@ -10,13 +10,16 @@ eviction, and a podCIDR for every node.
   get 300 s, or 30 s in the fast profile, from the apiserver's default tolerations; a pod that
   does not tolerate the taint at all goes at once), with an event, as Kubernetes' taint manager
   does; their controllers then replace them elsewhere.
-- A node without spec.podCIDR gets the next free /24 of the cluster CIDR (10.244.0.0/16).
+- A node without spec.podCIDR gets the next free /24 of the cluster CIDR (10.244.0.0/16), from an
+  in-memory set rebuilt from the Nodes at start and held per node name until the Node is deleted
+  (controllers/cidrset.py says why that is unique under concurrent workers and across restarts).
 """
 
 from __future__ import annotations
 
 import copy
 import ipaddress
+import logging
 from typing import Any
 
 from ..api import kinds
@@ -25,8 +28,10 @@ from ..api.taints import matching_tolerations
 from ..api.times import format_time, parse_time
 from ..client.informer import Informer, key_of
 from .base import POD, Controller, ControllerContext
+from .cidrset import CidrSet
 
 Obj = dict[str, Any]
+log = logging.getLogger("minikube_py.controllers")
 NODE = kinds.require("v1", "Node")
 LEASE = kinds.require("coordination.k8s.io/v1", "Lease")
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -52,6 +57,7 @@ class NodeLifecycleController(Controller):
         self.grace = ctx.timing.node_grace
         self.monitor_period = monitor_period
         self.cidr = ipaddress.ip_network(cluster_cidr)
+        self.cidrs = CidrSet(cluster_cidr)
         self.nodes: Informer = ctx.informers.get(NODE)
         self.primary = self.nodes
         self.leases: Informer = ctx.informers.get(LEASE)
@@ -59,8 +65,20 @@ class NodeLifecycleController(Controller):
         if "node" not in self.pods._indexers:
             self.pods.add_index("node", lambda p: [str(p["spec"]["nodeName"])] if (p.get("spec") or {}).get(
                 "nodeName") else [])
-        self.nodes.add_handler(lambda kind, obj, old: self.enqueue(obj) if kind != "DELETED" else None)
+        self.nodes.add_handler(self._on_node)
         self.leases.add_handler(self._on_lease)
+
+    def _on_node(self, kind: str, node: Obj, old: Obj | None) -> None:
+        name = str(node["metadata"]["name"])
+        if kind == "DELETED":
+            freed = self.cidrs.release(name)
+            if freed:
+                log.info("node/%s: deleted; podCIDR %s released", name, freed)
+            return
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        if cidr and not self.cidrs.occupy(name, str(cidr)) and self.cidrs.holder_of(str(cidr)):
+            log.warning("node/%s: podCIDR %s is also held by node/%s", name, cidr, self.cidrs.holder_of(str(cidr)))
+        self.enqueue(node)
 
     def _on_lease(self, kind: str, lease: Obj, old: Obj | None) -> None:
         if (lease.get("metadata") or {}).get("namespace") == "kube-node-lease":
@@ -210,19 +228,19 @@ class NodeLifecycleController(Controller):
         return deadline
 
     async def _assign_cidr(self, node: Obj) -> None:
-        used = {str((n.get("spec") or {}).get("podCIDR")) for n in self.nodes.objects()}
-        for subnet in self.cidr.subnets(new_prefix=24):
-            if str(subnet) not in used:
-                try:
-                    written = await self.client.patch(NODE, None, node["metadata"]["name"], {
-                        "spec": {"podCIDR": str(subnet), "podCIDRs": [str(subnet)]},
-                        "metadata": {"resourceVersion": node["metadata"].get("resourceVersion")}})
-                    _adopt(node, written)
-                    self.recorder.event(node, "Normal", "CIDRAssignmentSucceeded",
-                                        f"Node {node['metadata']['name']} got CIDR {subnet}")
-                except ApiError as exc:
-                    if not isinstance(exc, NotFound):  # a Conflict is retried: the next pass reads again
-                        raise
-                return
-        self.recorder.event(node, "Warning", "CIDRNotAvailable", f"Node {node['metadata']['name']}: no CIDR left in "
-                                                                 f"{self.cidr}")
+        name = node["metadata"]["name"]
+        subnet = self.cidrs.allocate(name)  # held by this node from here on, whatever the patch's fate
+        if subnet is None:
+            self.recorder.event(node, "Warning", "CIDRNotAvailable", f"Node {name} status is now: CIDRNotAvailable")
+            return
+        try:
+            written = await self.client.patch(NODE, None, name, {
+                "spec": {"podCIDR": subnet, "podCIDRs": [subnet]},
+                "metadata": {"resourceVersion": node["metadata"].get("resourceVersion")}})
+        except ApiError as exc:
+            if not isinstance(exc, NotFound):  # a Conflict or a lost outcome: the next pass sends the same CIDR
+                raise
+            self.cidrs.release(name)
+            return
+        _adopt(node, written)
+        self.recorder.event(node, "Normal", "CIDRAssignmentSucceeded", f"Node {name} got CIDR {subnet}")

@@ -82,6 +82,10 @@ class VolumeController(Controller):
     async def on_start(self) -> None:
         await self._ensure_default_class()
 
+    def trace_subject(self, key: Any) -> tuple[str, str]:
+        key = str(key)
+        return ("PersistentVolume", key[3:]) if key.startswith("pv:") else (self.kind, key)
+
     # --- reconcile -------------------------------------------------------------------------------
 
     async def reconcile(self, key: Any) -> float | None:

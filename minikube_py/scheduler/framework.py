@@ -111,6 +111,9 @@ class NodeInfo:
     taints: list[Obj] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     name: str = ""
+    known: bool = False  # the Node object has arrived (a node known only from its pods is not ready)
+    # ready, schedulable and untainted: the node gates (NODE_GATES) pass for every pod
+    plain: bool = False
 
     def __post_init__(self) -> None:
         self.set_node(self.node)
@@ -126,6 +129,8 @@ class NodeInfo:
         self.ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         self.unschedulable = bool(spec.get("unschedulable"))
         self.taints = [t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
+        self.known = "status" in node
+        self.plain = self.known and self.ready and not self.unschedulable and not self.taints
 
     def add(self, key: str, pod: Obj) -> None:
         old = self.pods.get(key)
@@ -181,9 +186,16 @@ def filter_unschedulable(pi: PodInfo, ni: NodeInfo) -> list[str]:
     return ["node(s) were unschedulable"]
 
 
+_FITS: list[str] = []  # shared "no reasons" of the hot path (callers only read it)
+
+
 def filter_resources(pi: PodInfo, ni: NodeInfo) -> list[str]:
     cpu, mem, max_pods = ni.allocatable
     r = pi.requests
+    used = ni.requested
+    if len(ni.pods) < max_pods and (not r.milli_cpu or used.milli_cpu + r.milli_cpu <= cpu) and \
+            (not r.memory or used.memory + r.memory <= mem):
+        return _FITS
     reasons = []
     if len(ni.pods) + 1 > max_pods:
         reasons.append("Too many pods")
@@ -281,6 +293,26 @@ FILTERS: list[tuple[str, Filter]] = [
 ]
 
 
+# Filters that pass for every pod on a `plain` node (NodeInfo.plain), and filters that can only
+# fail for a pod that asks for something (a node name, a selector or affinity, host ports, claims):
+# find_node runs, per pod, only the filters that could say no, so its decisions stay the same.
+NODE_GATES = frozenset({"NodeUnschedulable", "NodeReady", "TaintToleration"})
+POD_TRIGGERS: dict[str, Callable[[PodInfo], bool]] = {
+    "NodeName": lambda pi: bool(pi.node_name),
+    "NodeAffinity": lambda pi: bool(pi.node_selector or pi.affinity_terms),
+    "NodePorts": lambda pi: bool(pi.ports),
+    "VolumeBinding": lambda pi: bool(pi.claims),
+}
+
+
+def plan_filters(filters: list[tuple[str, Filter]], pi: PodInfo) -> tuple[list[tuple[str, Filter]],
+                                                                          list[tuple[str, Filter]]]:
+    """(the filters that could reject `pi` on any node, the ones that could on a plain node), in the
+    profile's order (the first filter that fails names the reason)."""
+    wanted = [(name, check) for name, check in filters if (trigger := POD_TRIGGERS.get(name)) is None or trigger(pi)]
+    return wanted, [(name, check) for name, check in wanted if name not in NODE_GATES]
+
+
 # --- scores ----------------------------------------------------------------------------------------
 
 def _fractions(pi: PodInfo, ni: NodeInfo) -> tuple[float, float]:
@@ -292,8 +324,11 @@ def _fractions(pi: PodInfo, ni: NodeInfo) -> tuple[float, float]:
 
 
 def score_most_allocated(pi: PodInfo, ni: NodeInfo) -> int:
-    fcpu, fmem = _fractions(pi, ni)
-    return int((fcpu + fmem) / 2 * 100)
+    cpu, mem, _ = ni.allocatable  # _fractions inlined: this runs for every feasible node
+    r, used = pi.nonzero, ni.nonzero_requested
+    fcpu = (used.milli_cpu + r.milli_cpu) / cpu if cpu else 1.0
+    fmem = (used.memory + r.memory) / mem if mem else 1.0
+    return int(((fcpu if fcpu < 1.0 else 1.0) + (fmem if fmem < 1.0 else 1.0)) / 2 * 100)
 
 
 def score_least_allocated(pi: PodInfo, ni: NodeInfo) -> int:

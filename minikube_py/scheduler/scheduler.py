@@ -4,7 +4,9 @@
   bound pod, and *assumes* a pod on its node as soon as it is chosen, before the bind returns, so
   the next pod already sees the capacity taken (binds run in the background).
 - Samples nodes on large clusters (kube-scheduler's percentageOfNodesToScore), starting each
-  search where the last one stopped.
+  search where the last one stopped.  Per pod it runs only the filters that could reject it
+  (framework.plan_filters); a pass traced for `mkctl trace` also records every rejection and the
+  feasible nodes' scores (verdicts.py), an untraced one pays nothing for that.
 - A pod that fits nowhere gets PodScheduled=False (reason Unschedulable) with kube-scheduler's
   node-by-node summary, a FailedScheduling event, and waits in an unschedulable set that is
   flushed back to the active queue when nodes or pods change (and every 30 s).
@@ -38,9 +40,11 @@ from .framework import (
     Profile,
     make_profiles,
     nodes_to_find,
+    plan_filters,
     unschedulable_message,
     volume_binding_filter,
 )
+from .verdicts import Verdicts
 
 log = logging.getLogger("minikube_py.scheduler")
 Obj = dict[str, Any]
@@ -238,8 +242,9 @@ class Scheduler:
             self._nodes_cache = list(self.node_infos.values())
         return self._nodes_cache
 
-    def find_node(self, pod: Obj) -> tuple[str | None, dict[str, int], int]:
-        """(chosen node, reasons by count when none fits, nodes considered)."""
+    def find_node(self, pod: Obj, verdicts: Verdicts | None = None) -> tuple[str | None, dict[str, int], int]:
+        """(chosen node, reasons by count when none fits, nodes considered).  `verdicts`, when given
+        (a traced pass), hears every rejection and the scores of the feasible nodes."""
         profile = self.profiles[(pod.get("spec") or {}).get("schedulerName", "default-scheduler")]
         pi = PodInfo.of(pod)
         infos = self._node_list()
@@ -247,41 +252,65 @@ class Scheduler:
         if total == 0:
             return None, {}, 0
         want = nodes_to_find(total, self.percentage)
-        feasible: list[NodeInfo] = []
+        # per pod, only the filters that could reject it (plan_filters): the same verdicts, fewer calls
+        gated, on_plain = plan_filters(profile.filters, pi)
+        only_name, only = on_plain[0] if len(on_plain) == 1 else ("", None)
+        score = profile.score
+        feasible = 0
+        best: NodeInfo | None = None
+        best_score, best_pods = -1, 0
         reasons: dict[str, int] = {}
         start = self._next_start % total
         checked = 0
         for i in range(total):
             ni = infos[(start + i) % total]
             checked += 1
-            if "status" not in ni.node:  # known only from a pod; the node object has not arrived
-                reasons["node(s) were not ready"] = reasons.get("node(s) were not ready", 0) + 1
-                continue
-            failed: list[str] = []
-            for _, check in profile.filters:
-                failed = check(pi, ni)
-                if failed:
-                    break
+            if ni.plain and only is not None:  # the common case: one filter could say no
+                failed, plugin = only(pi, ni), only_name
+            elif not ni.known:  # known only from a pod; the node object has not arrived
+                failed, plugin = ["node(s) were not ready"], "NodeReady"
+            else:
+                failed, plugin = [], ""
+                for name, check in on_plain if ni.plain else gated:
+                    failed = check(pi, ni)
+                    if failed:
+                        plugin = name
+                        break
             if failed:
                 for r in failed:
                     reasons[r] = reasons.get(r, 0) + 1
+                if verdicts is not None:
+                    verdicts.rejected(ni.name, plugin, failed)
                 continue
-            feasible.append(ni)
-            if len(feasible) >= want:
+            feasible += 1
+            # the best by (score, fewest pods, name), compared in place instead of a key tuple per node
+            s = score(pi, ni)
+            if verdicts is not None:
+                verdicts.scored(ni.name, s)
+            if best is None or s > best_score or (s == best_score and (
+                    len(ni.pods) < best_pods or (len(ni.pods) == best_pods and ni.name > best.name))):
+                best, best_score, best_pods = ni, s, len(ni.pods)
+            if feasible >= want:
                 break
         self._next_start = (start + checked) % total
-        if not feasible:
+        if verdicts is not None:
+            verdicts.checked, verdicts.feasible = checked, feasible
+        if best is None:
             return None, reasons, total
-        best = max(feasible, key=lambda ni: (profile.score(pi, ni), -len(ni.pods), ni.name))
         return best.name, {}, total
 
     def schedule_one(self, pod: Obj) -> str | None:
         key = key_of(pod)
         token = self.tracer.begin("scheduler", "Pod", key, "pending pod") if self.tracer else None
-        node, reasons, total = self.find_node(pod)
-        if self.tracer and token is not None:
-            observe(nodes=total, rejected=dict(reasons))
+        if token is None:
+            node, reasons, total = self.find_node(pod)
+        else:
+            verdicts = Verdicts()
+            node, reasons, total = self.find_node(pod, verdicts)
+            observe(nodes=total, checked=verdicts.checked, feasible=verdicts.feasible, rejected=dict(reasons),
+                    **verdicts.summary())
             want(node=node or "none fits")
+            assert self.tracer is not None
             self.tracer.end(token, f"bind to {node}" if node else "unschedulable")
         if node is None:
             self.failed += 1

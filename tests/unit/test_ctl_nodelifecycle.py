@@ -5,14 +5,15 @@ retry contract."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from minikube_py.api.errors import InternalError, ServiceUnavailable
+from minikube_py.api.errors import InternalError, ServiceUnavailable, Timeout
 from minikube_py.api.times import format_micro_time, format_time
 from minikube_py.controllers.base import Controller
-from minikube_py.controllers.nodelifecycle import NOT_READY, UNREACHABLE, NodeLifecycleController
+from minikube_py.controllers.nodelifecycle import LEASE, NODE, NOT_READY, UNREACHABLE, NodeLifecycleController
 from tests.unit.harness import Harness
 
 Obj = dict[str, Any]
@@ -218,3 +219,85 @@ async def test_a_failed_eviction_is_retried_with_backoff() -> None:
     h.sync()
     await nl.drain()
     assert pods(h) == []
+
+
+def _yielding_patches(h: Harness) -> None:
+    """Every node patch gives the loop away first, as a real request does, so concurrent passes
+    interleave at the write."""
+    real = h.api.patch
+
+    async def patch(*args: Any, **kwargs: Any) -> Obj:
+        await asyncio.sleep(0)
+        return await real(*args, **kwargs)
+
+    h.api.patch = patch  # type: ignore[method-assign]
+
+
+async def test_nodes_registering_together_get_distinct_cidrs_from_concurrent_passes() -> None:
+    h = Harness()
+    _yielding_patches(h)
+    nl = NodeLifecycleController(h.ctx)
+    for i in range(30):
+        await h.create("nodes", node(h, f"n{i}", cidr=None))
+    h.sync()  # all 30 in the cache, none with a podCIDR, before any pass writes
+    keys = [k for _ in range(30) if (k := nl.queue.get_nowait()) is not None]
+    await asyncio.gather(*(nl.process(k) for k in keys))
+    cidrs = [stored(h, f"n{i}")["spec"].get("podCIDR") for i in range(30)]
+    assert None not in cidrs and len(set(cidrs)) == 30
+
+
+async def test_a_pass_over_a_stale_cache_after_a_lost_outcome_sends_the_same_cidr() -> None:
+    h = Harness()
+    real = h.api.patch
+    lost = [True]
+
+    async def patch(*args: Any, **kwargs: Any) -> Obj:
+        written = await real(*args, **kwargs)
+        if lost and (args[3].get("spec") or {}).get("podCIDR"):
+            lost.clear()
+            raise Timeout("the request timed out; the write may have happened")
+        return written
+
+    h.api.patch = patch  # type: ignore[method-assign]
+    nl = await start(h, ("nodes", node(h, "n1", cidr=None)))
+    assert stored(h, "n1")["spec"]["podCIDR"] == "10.244.0.0/24" and nl.errors == 1
+    await h.create("nodes", node(h, "n2", cidr=None))
+    h.api.sync_one(h.informers.get(LEASE))  # the node cache still shows n1 without its podCIDR
+    nodes = h.informers.get(NODE)
+    nodes.apply("ADDED", h.api.of("nodes")[1])
+    await h.clock.advance(nl.queue.waiting("n1") or 0)
+    await nl.drain()
+    assert stored(h, "n2")["spec"]["podCIDR"] == "10.244.1.0/24"
+    assert stored(h, "n1")["spec"]["podCIDR"] == "10.244.0.0/24"
+
+
+async def test_after_a_restart_new_nodes_get_cidrs_that_no_existing_node_holds() -> None:
+    h = Harness()
+    for i in (0, 1, 3):
+        await h.create("nodes", node(h, f"old{i}", cidr=f"10.244.{i}.0/24"))
+    await h.create("nodes", node(h, "a-new", cidr=None))  # sorts (and is reconciled) first
+    await h.create("nodes", node(h, "b-new", cidr=None))
+    nl = NodeLifecycleController(h.ctx)  # a fresh controller: its set comes from the informer's first list
+    h.sync()
+    await nl.drain()
+    assert {stored(h, "a-new")["spec"]["podCIDR"], stored(h, "b-new")["spec"]["podCIDR"]} == \
+        {"10.244.2.0/24", "10.244.4.0/24"}
+
+
+async def test_a_deleted_nodes_cidr_is_free_again_and_a_full_range_says_so() -> None:
+    h = Harness()
+    nl = NodeLifecycleController(h.ctx, cluster_cidr="10.244.0.0/23")  # two /24s
+    for name in ("n1", "n2", "n3"):
+        await h.create("nodes", node(h, name, cidr=None))
+    h.sync()
+    await nl.drain()
+    assert "podCIDR" not in stored(h, "n3")["spec"]
+    await h.settle_events()
+    assert [e["message"] for e in h.events("CIDRNotAvailable")] == ["Node n3 status is now: CIDRNotAvailable"]
+    freed = stored(h, "n1")["spec"]["podCIDR"]
+    del h.api.objects[("nodes", None, "n1")]
+    h.sync()
+    await h.clock.advance(5.0)  # n3's next monitor pass
+    h.sync()
+    await nl.drain()
+    assert stored(h, "n3")["spec"]["podCIDR"] == freed
