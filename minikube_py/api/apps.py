@@ -11,7 +11,17 @@ from pydantic import Field, model_validator
 
 from .core import PersistentVolumeClaim, pvc_spec_errors
 from .errors import FieldError
-from .meta import K8sModel, K8sObject, LabelSelector, label_selector_errors, merge_by, selector_matches
+from .meta import (
+    K8sModel,
+    K8sObject,
+    LabelSelector,
+    ObjectMeta,
+    annotations_errors,
+    label_selector_errors,
+    labels_errors,
+    merge_by,
+    selector_matches,
+)
 from .pod import Free, IntOrString, PodTemplateSpec, pod_template_errors
 
 _PERCENT = re.compile(r"^(\d+)%$")
@@ -33,7 +43,10 @@ def _non_negative(value: int | None, path: str) -> list[FieldError]:
 
 
 def _workload_errors(replicas: int | None, selector: LabelSelector | None, template: PodTemplateSpec | None,
-                     min_ready: int | None) -> list[FieldError]:
+                     min_ready: int | None, *, pod_spec: bool = True) -> list[FieldError]:
+    """apps validation shared by the workloads.  `pod_spec=False` is kube's StatefulSet rule: its
+    template's pod spec is not validated (its mounts may name claim templates); only labels and
+    annotations are, and a bad pod spec surfaces as FailedCreate when the controller makes the pod."""
     out = _non_negative(replicas, "spec.replicas") + _non_negative(min_ready, "spec.minReadySeconds")
     if selector is None:
         out.append(FieldError.required("spec.selector"))
@@ -41,7 +54,12 @@ def _workload_errors(replicas: int | None, selector: LabelSelector | None, templ
         out += label_selector_errors(selector, "spec.selector")
         if not (selector.match_labels or selector.match_expressions):
             out.append(FieldError.invalid("spec.selector", "empty", "empty selector is invalid for deployment"))
-    out += pod_template_errors(template, "spec.template")
+    if pod_spec:
+        out += pod_template_errors(template, "spec.template")
+    elif template is not None:  # kube's ValidatePodTemplateSpecForStatefulSet: these paths, as kube names them
+        tmeta = template.metadata or ObjectMeta()
+        out += labels_errors(tmeta.labels, "spec.template.labels")
+        out += annotations_errors(tmeta.annotations, "spec.template.annotations")
     if template is not None and selector is not None and (selector.match_labels or selector.match_expressions):
         labels = (template.metadata.labels if template.metadata else None) or {}
         if not selector_matches(selector, labels):
@@ -276,7 +294,11 @@ class StatefulSet(K8sObject):
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or StatefulSetSpec()
-        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds)
+        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds, pod_spec=False)
+        if spec.template is not None and spec.template.spec is not None \
+                and spec.template.spec.active_deadline_seconds is not None:
+            out.append(FieldError.forbidden("spec.template.spec.activeDeadlineSeconds",
+                                            "activeDeadlineSeconds in StatefulSet is not Supported"))
         if spec.pod_management_policy not in ("OrderedReady", "Parallel"):
             out.append(FieldError.not_supported("spec.podManagementPolicy", spec.pod_management_policy,
                                                 ["OrderedReady", "Parallel"]))

@@ -29,6 +29,9 @@ class KindInfo:
     printer: printers.Printer = printers.DEFAULT  # the Table columns of `kubectl get`
     # the kind's message in apiserver/proto_schema.MESSAGES when kubectl may send it as protobuf
     proto_message: str = ""
+    # kube's ReturnDeletedObject (pkg/registry/*/storage): a DELETE that removes the object at once
+    # answers with the object itself; without it, with a Status naming it
+    return_deleted_object: bool = False
 
     @property
     def api_version(self) -> str:
@@ -69,14 +72,14 @@ _ALL = ("all",)
 KINDS: tuple[KindInfo, ...] = (
     # core/v1
     KindInfo("Namespace", "", "v1", "namespaces", "namespace", False, core.Namespace, ("ns",), (),
-             frozenset({"status", "finalize"}), printer=printers.NAMESPACE, proto_message="Namespace"),
+             frozenset({"status", "finalize"}), printer=printers.NAMESPACE, proto_message="Namespace", return_deleted_object=True),
     KindInfo("Node", "", "v1", "nodes", "node", False, core.Node, ("no",), (), _S,
              printer=printers.NODE, proto_message="Node"),
     KindInfo("Pod", "", "v1", "pods", "pod", True, core.Pod, ("po",), _ALL,
              frozenset({"status", "binding", "log", "exec", "attach", "portforward", "eviction"}),
-             printer=printers.POD, proto_message="Pod"),
+             printer=printers.POD, proto_message="Pod", return_deleted_object=True),
     KindInfo("Service", "", "v1", "services", "service", True, core.Service, ("svc",), _ALL, _S,
-             printer=printers.SERVICE, proto_message="Service"),
+             printer=printers.SERVICE, proto_message="Service", return_deleted_object=True),
     KindInfo("Endpoints", "", "v1", "endpoints", "endpoints", True, core.Endpoints, ("ep",),
              printer=printers.ENDPOINTS, proto_message="Endpoints"),
     KindInfo("ConfigMap", "", "v1", "configmaps", "configmap", True, core.ConfigMap, ("cm",),
@@ -84,9 +87,9 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Secret", "", "v1", "secrets", "secret", True, core.Secret,
              printer=printers.SECRET, proto_message="Secret"),
     KindInfo("PersistentVolume", "", "v1", "persistentvolumes", "persistentvolume", False, core.PersistentVolume,
-             ("pv",), (), _S, printer=printers.PV, proto_message="PersistentVolume"),
+             ("pv",), (), _S, printer=printers.PV, proto_message="PersistentVolume", return_deleted_object=True),
     KindInfo("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", True,
-             core.PersistentVolumeClaim, ("pvc",), (), _S, printer=printers.PVC, proto_message="PersistentVolumeClaim"),
+             core.PersistentVolumeClaim, ("pvc",), (), _S, printer=printers.PVC, proto_message="PersistentVolumeClaim", return_deleted_object=True),
     KindInfo("Event", "", "v1", "events", "event", True, core.Event, ("ev",),
              printer=printers.EVENT, proto_message="Event"),
     # apps/v1
@@ -103,7 +106,7 @@ KINDS: tuple[KindInfo, ...] = (
              networking.IngressClass, printer=printers.INGRESSCLASS, proto_message="IngressClass"),
     # storage.k8s.io/v1
     KindInfo("StorageClass", "storage.k8s.io", "v1", "storageclasses", "storageclass", False, storage.StorageClass,
-             ("sc",), printer=printers.STORAGECLASS),
+             ("sc",), printer=printers.STORAGECLASS, return_deleted_object=True),
     # coordination.k8s.io/v1
     KindInfo("Lease", "coordination.k8s.io", "v1", "leases", "lease", True, coordination.Lease,
              printer=printers.LEASE),

@@ -70,6 +70,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_rv: str | None = None
     dry_run: bool = False
+    orphan_dependents: bool | None = None  # the deprecated field, as sent: kube answers 202 only on False
 
 
 def _spec_of(obj: Obj, model: type[K8sObject]) -> list[Any]:
