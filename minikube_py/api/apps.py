@@ -12,6 +12,8 @@ from pydantic import Field, model_validator
 from .core import PersistentVolumeClaim, pvc_spec_errors
 from .errors import FieldError
 from .meta import (
+    Int32,
+    Int64,
     K8sModel,
     K8sObject,
     LabelSelector,
@@ -22,18 +24,28 @@ from .meta import (
     merge_by,
     selector_matches,
 )
-from .pod import Free, IntOrString, PodTemplateSpec, pod_template_errors
+from .parts import (
+    RollingUpdateStatefulSetStrategy,
+    StatefulSetOrdinals,
+    StatefulSetPersistentVolumeClaimRetentionPolicy,
+)
+from .pod import IntOrString, PodTemplateSpec, pod_template_errors
 
 _PERCENT = re.compile(r"^(\d+)%$")
 
 
-class WorkloadCondition(K8sModel):
+class SetCondition(K8sModel):
+    """A ReplicaSet's or StatefulSet's condition (kube's have no lastUpdateTime)."""
     type: str | None = None
     status: str | None = None
-    last_update_time: str | None = None
     last_transition_time: str | None = None
     reason: str | None = None
     message: str | None = None
+
+
+class WorkloadCondition(SetCondition):
+    """A Deployment's condition."""
+    last_update_time: str | None = None
 
 
 def _non_negative(value: int | None, path: str) -> list[FieldError]:
@@ -111,14 +123,14 @@ class DeploymentStrategy(K8sModel):
 
 
 class DeploymentSpec(K8sModel):
-    replicas: int | None = None
+    replicas: Int32 | None = None
     selector: LabelSelector | None = None
     template: PodTemplateSpec | None = None
     strategy: DeploymentStrategy | None = Field(None, json_schema_extra={"x-kubernetes-patch-strategy": "retainKeys"})
-    min_ready_seconds: int | None = None
-    revision_history_limit: int | None = None
+    min_ready_seconds: Int32 | None = None
+    revision_history_limit: Int32 | None = None
     paused: bool | None = None
-    progress_deadline_seconds: int | None = None
+    progress_deadline_seconds: Int32 | None = None
 
     @model_validator(mode="after")
     def _defaults(self) -> DeploymentSpec:
@@ -143,15 +155,15 @@ class DeploymentSpec(K8sModel):
 
 
 class DeploymentStatus(K8sModel):
-    observed_generation: int | None = None
-    replicas: int | None = None
-    updated_replicas: int | None = None
-    ready_replicas: int | None = None
-    available_replicas: int | None = None
-    unavailable_replicas: int | None = None
-    terminating_replicas: int | None = None
+    observed_generation: Int64 | None = None
+    replicas: Int32 | None = None
+    updated_replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    available_replicas: Int32 | None = None
+    unavailable_replicas: Int32 | None = None
+    terminating_replicas: Int32 | None = None
     conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
-    collision_count: int | None = None
+    collision_count: Int32 | None = None
 
 
 class Deployment(K8sObject):
@@ -194,8 +206,8 @@ class Deployment(K8sObject):
 
 
 class ReplicaSetSpec(K8sModel):
-    replicas: int | None = None
-    min_ready_seconds: int | None = None
+    replicas: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
     selector: LabelSelector | None = None
     template: PodTemplateSpec | None = None
 
@@ -207,13 +219,13 @@ class ReplicaSetSpec(K8sModel):
 
 
 class ReplicaSetStatus(K8sModel):
-    replicas: int | None = None
-    fully_labeled_replicas: int | None = None
-    ready_replicas: int | None = None
-    available_replicas: int | None = None
-    terminating_replicas: int | None = None
-    observed_generation: int | None = None
-    conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    replicas: Int32 | None = None
+    fully_labeled_replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    available_replicas: Int32 | None = None
+    terminating_replicas: Int32 | None = None
+    observed_generation: Int64 | None = None
+    conditions: list[SetCondition] | None = Field(None, json_schema_extra=merge_by("type"))
 
 
 class ReplicaSet(K8sObject):
@@ -237,21 +249,21 @@ class ReplicaSet(K8sObject):
 
 class StatefulSetUpdateStrategy(K8sModel):
     type: str | None = None
-    rolling_update: Free | None = None
+    rolling_update: RollingUpdateStatefulSetStrategy | None = None
 
 
 class StatefulSetSpec(K8sModel):
-    replicas: int | None = None
+    replicas: Int32 | None = None
     selector: LabelSelector | None = None
     template: PodTemplateSpec | None = None
     volume_claim_templates: list[PersistentVolumeClaim] | None = None
     service_name: str | None = None
     pod_management_policy: str | None = None
     update_strategy: StatefulSetUpdateStrategy | None = None
-    revision_history_limit: int | None = None
-    min_ready_seconds: int | None = None
-    persistent_volume_claim_retention_policy: Free | None = None
-    ordinals: Free | None = None
+    revision_history_limit: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
+    persistent_volume_claim_retention_policy: StatefulSetPersistentVolumeClaimRetentionPolicy | None = None
+    ordinals: StatefulSetOrdinals | None = None
 
     @model_validator(mode="after")
     def _defaults(self) -> StatefulSetSpec:
@@ -264,25 +276,26 @@ class StatefulSetSpec(K8sModel):
         if self.update_strategy.type is None:
             self.update_strategy.type = "RollingUpdate"
         if self.update_strategy.type == "RollingUpdate" and self.update_strategy.rolling_update is None:
-            self.update_strategy.rolling_update = {"partition": 0}
+            self.update_strategy.rolling_update = RollingUpdateStatefulSetStrategy(partition=0)
         if self.revision_history_limit is None:
             self.revision_history_limit = 10
         if self.persistent_volume_claim_retention_policy is None:
-            self.persistent_volume_claim_retention_policy = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+            self.persistent_volume_claim_retention_policy = StatefulSetPersistentVolumeClaimRetentionPolicy(
+                when_deleted="Retain", when_scaled="Retain")
         return self
 
 
 class StatefulSetStatus(K8sModel):
-    observed_generation: int | None = None
-    replicas: int | None = None
-    ready_replicas: int | None = None
-    current_replicas: int | None = None
-    updated_replicas: int | None = None
+    observed_generation: Int64 | None = None
+    replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    current_replicas: Int32 | None = None
+    updated_replicas: Int32 | None = None
     current_revision: str | None = None
     update_revision: str | None = None
-    collision_count: int | None = None
-    conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
-    available_replicas: int | None = None
+    collision_count: Int32 | None = None
+    conditions: list[SetCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    available_replicas: Int32 | None = None
 
 
 class StatefulSet(K8sObject):

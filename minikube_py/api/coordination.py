@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from .errors import FieldError
-from .meta import K8sModel, K8sObject
+from .meta import Int32, K8sModel, K8sObject
 
 
 class LeaseSpec(K8sModel):
     holder_identity: str | None = None
-    lease_duration_seconds: int | None = None
+    lease_duration_seconds: Int32 | None = None
     acquire_time: str | None = None
     renew_time: str | None = None
-    lease_transitions: int | None = None
+    lease_transitions: Int32 | None = None
     strategy: str | None = None
     preferred_holder: str | None = None
 

@@ -12,9 +12,53 @@ from pydantic import Field, model_validator
 from . import quantity
 from .b64 import Base64Bytes, decoded_size
 from .errors import FieldError
-from .meta import K8sModel, K8sObject, LabelSelector, config_key_errors, merge_by
+from .meta import Int32, K8sModel, K8sObject, LabelSelector, config_key_errors, merge_by
+from .parts import (
+    AttachedVolume,
+    AWSElasticBlockStoreVolumeSource,
+    AzureDiskVolumeSource,
+    AzureFilePersistentVolumeSource,
+    CephFSPersistentVolumeSource,
+    CinderPersistentVolumeSource,
+    ContainerImage,
+    CSIPersistentVolumeSource,
+    EventSeries,
+    EventSource,
+    FCVolumeSource,
+    FlexPersistentVolumeSource,
+    FlockerVolumeSource,
+    GCEPersistentDiskVolumeSource,
+    GlusterfsPersistentVolumeSource,
+    HostPathVolumeSource,
+    ISCSIPersistentVolumeSource,
+    LoadBalancerStatus,
+    LocalVolumeSource,
+    NamespaceCondition,
+    NFSVolumeSource,
+    NodeConfigSource,
+    NodeConfigStatus,
+    NodeDaemonEndpoints,
+    NodeFeatures,
+    NodeRuntimeHandler,
+    NodeSystemInfo,
+    ObjectReference,
+    PersistentVolumeClaimStatus,
+    PersistentVolumeStatus,
+    PhotonPersistentDiskVolumeSource,
+    PortworxVolumeSource,
+    QuobyteVolumeSource,
+    RBDPersistentVolumeSource,
+    ScaleIOPersistentVolumeSource,
+    ServiceStatus,
+    SessionAffinityConfig,
+    StorageOSPersistentVolumeSource,
+    TypedLocalObjectReference,
+    TypedObjectReference,
+    VolumeNodeAffinity,
+    VolumeResourceRequirements,
+    VsphereVirtualDiskVolumeSource,
+)
 from .pod import (
-    Free,
     IntOrString,
     Pod,
     PodSpec,
@@ -39,7 +83,7 @@ class NamespaceSpec(K8sModel):
 
 class NamespaceStatus(K8sModel):
     phase: str | None = None
-    conditions: list[Free] | None = Field(None, json_schema_extra=merge_by("type"))
+    conditions: list[NamespaceCondition] | None = Field(None, json_schema_extra=merge_by("type"))
 
 
 class Namespace(K8sObject):
@@ -82,7 +126,7 @@ class NodeSpec(K8sModel):
     provider_id: str | None = Field(None, alias="providerID")
     unschedulable: bool | None = None
     taints: list[Taint] | None = None
-    config_source: Free | None = None
+    config_source: NodeConfigSource | None = None
     external_id: str | None = Field(None, alias="externalID")
 
 
@@ -106,14 +150,14 @@ class NodeStatus(K8sModel):
     phase: str | None = None
     conditions: list[NodeCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     addresses: list[NodeAddress] | None = Field(None, json_schema_extra=merge_by("type"))
-    daemon_endpoints: Free | None = None
-    node_info: Free | None = None
-    images: list[Free] | None = None
+    daemon_endpoints: NodeDaemonEndpoints | None = None
+    node_info: NodeSystemInfo | None = None
+    images: list[ContainerImage] | None = None
     volumes_in_use: list[str] | None = None
-    volumes_attached: list[Free] | None = None
-    config: Free | None = None
-    runtime_handlers: list[Free] | None = None
-    features: Free | None = None
+    volumes_attached: list[AttachedVolume] | None = None
+    config: NodeConfigStatus | None = None
+    runtime_handlers: list[NodeRuntimeHandler] | None = None
+    features: NodeFeatures | None = None
     declared_features: list[str] | None = None
 
 
@@ -131,9 +175,9 @@ class ServicePort(K8sModel):
     name: str | None = None
     protocol: str | None = None
     app_protocol: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     target_port: IntOrString | None = None
-    node_port: int | None = None
+    node_port: Int32 | None = None
 
     @model_validator(mode="after")
     def _defaults(self) -> ServicePort:
@@ -156,9 +200,9 @@ class ServiceSpec(K8sModel):
     load_balancer_source_ranges: list[str] | None = None
     external_name: str | None = None
     external_traffic_policy: str | None = None
-    health_check_node_port: int | None = None
+    health_check_node_port: Int32 | None = None
     publish_not_ready_addresses: bool | None = None
-    session_affinity_config: Free | None = None
+    session_affinity_config: SessionAffinityConfig | None = None
     ip_families: list[str] | None = None
     ip_family_policy: str | None = None
     allocate_load_balancer_node_ports: bool | None = None
@@ -183,13 +227,13 @@ class ServiceSpec(K8sModel):
 
 class Service(K8sObject):
     spec: ServiceSpec | None = None
-    status: Free | None = None
+    status: ServiceStatus | None = None
 
     def name_is_dns_label(self) -> bool:
         return True
 
     def prepare_for_create(self) -> None:
-        self.status = {"loadBalancer": {}}
+        self.status = ServiceStatus(load_balancer=LoadBalancerStatus())
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or ServiceSpec()
@@ -246,12 +290,12 @@ class EndpointAddress(K8sModel):
     ip: str | None = None
     hostname: str | None = None
     node_name: str | None = None
-    target_ref: Free | None = None
+    target_ref: ObjectReference | None = None
 
 
 class EndpointPort(K8sModel):
     name: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     protocol: str | None = None
     app_protocol: str | None = None
 
@@ -348,20 +392,38 @@ ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOnce
 
 
 class PersistentVolumeSpec(K8sModel):
-    model_config = K8sModel.model_config | {"extra": "allow"}
     capacity: ResourceList | None = None
     access_modes: list[str] | None = None
-    claim_ref: Free | None = None
+    claim_ref: ObjectReference | None = None
     persistent_volume_reclaim_policy: str | None = None
     storage_class_name: str | None = None
     mount_options: list[str] | None = None
     volume_mode: str | None = None
-    node_affinity: Free | None = None
+    node_affinity: VolumeNodeAffinity | None = None
     volume_attributes_class_name: str | None = None
-    host_path: Free | None = None
-    local: Free | None = None
-    nfs: Free | None = None
-    csi: Free | None = None
+    host_path: HostPathVolumeSource | None = None
+    local: LocalVolumeSource | None = None
+    nfs: NFSVolumeSource | None = None
+    csi: CSIPersistentVolumeSource | None = None
+    # the other volume sources of the 1.35 API: accepted and kept, not provisioned here
+    aws_elastic_block_store: AWSElasticBlockStoreVolumeSource | None = None
+    azure_disk: AzureDiskVolumeSource | None = None
+    azure_file: AzureFilePersistentVolumeSource | None = None
+    cephfs: CephFSPersistentVolumeSource | None = None
+    cinder: CinderPersistentVolumeSource | None = None
+    fc: FCVolumeSource | None = None
+    flex_volume: FlexPersistentVolumeSource | None = None
+    flocker: FlockerVolumeSource | None = None
+    gce_persistent_disk: GCEPersistentDiskVolumeSource | None = None
+    glusterfs: GlusterfsPersistentVolumeSource | None = None
+    iscsi: ISCSIPersistentVolumeSource | None = None
+    photon_persistent_disk: PhotonPersistentDiskVolumeSource | None = None
+    portworx_volume: PortworxVolumeSource | None = None
+    quobyte: QuobyteVolumeSource | None = None
+    rbd: RBDPersistentVolumeSource | None = None
+    scale_io: ScaleIOPersistentVolumeSource | None = Field(None, alias="scaleIO")
+    storageos: StorageOSPersistentVolumeSource | None = None
+    vsphere_volume: VsphereVirtualDiskVolumeSource | None = None
 
     @model_validator(mode="after")
     def _defaults(self) -> PersistentVolumeSpec:
@@ -374,10 +436,10 @@ class PersistentVolumeSpec(K8sModel):
 
 class PersistentVolume(K8sObject):
     spec: PersistentVolumeSpec | None = None
-    status: Free | None = None
+    status: PersistentVolumeStatus | None = None
 
     def prepare_for_create(self) -> None:
-        self.status = {"phase": "Pending"}
+        self.status = PersistentVolumeStatus(phase="Pending")
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or PersistentVolumeSpec()
@@ -395,12 +457,12 @@ class PersistentVolume(K8sObject):
 class PVCSpec(K8sModel):
     access_modes: list[str] | None = None
     selector: LabelSelector | None = None
-    resources: Free | None = None
+    resources: VolumeResourceRequirements | None = None
     volume_name: str | None = None
     storage_class_name: str | None = None
     volume_mode: str | None = None
-    data_source: Free | None = None
-    data_source_ref: Free | None = None
+    data_source: TypedLocalObjectReference | None = None
+    data_source_ref: TypedObjectReference | None = None
     volume_attributes_class_name: str | None = None
 
     @model_validator(mode="after")
@@ -412,10 +474,10 @@ class PVCSpec(K8sModel):
 
 class PersistentVolumeClaim(K8sObject):
     spec: PVCSpec | None = None
-    status: Free | None = None
+    status: PersistentVolumeClaimStatus | None = None
 
     def prepare_for_create(self) -> None:
-        self.status = {"phase": "Pending"}
+        self.status = PersistentVolumeClaimStatus(phase="Pending")
 
     def validation_errors(self) -> list[FieldError]:
         return pvc_spec_errors(self.spec, "spec")
@@ -438,7 +500,7 @@ def pvc_spec_errors(spec: PVCSpec | None, path: str) -> list[FieldError]:
     for mode in spec.access_modes or []:
         if mode not in ACCESS_MODES:
             out.append(FieldError.not_supported(f"{path}.accessModes", mode, ACCESS_MODES))
-    storage = ((spec.resources or {}).get("requests") or {}).get("storage")
+    storage = ((spec.resources.requests if spec.resources else None) or {}).get("storage")
     if storage is None:
         out.append(FieldError.required(f"{path}.resources[storage]"))
     else:
@@ -453,28 +515,18 @@ def pvc_spec_errors(spec: PVCSpec | None, path: str) -> list[FieldError]:
 # --- Event --------------------------------------------------------------------------------------
 
 
-class ObjectReference(K8sModel):
-    kind: str | None = None
-    namespace: str | None = None
-    name: str | None = None
-    uid: str | None = None
-    api_version: str | None = None
-    resource_version: str | None = None
-    field_path: str | None = None
-
-
 class Event(K8sObject):
     spec_fields = ()
     involved_object: ObjectReference | None = None
     reason: str | None = None
     message: str | None = None
-    source: Free | None = None
+    source: EventSource | None = None
     first_timestamp: str | None = None
     last_timestamp: str | None = None
-    count: int | None = None
+    count: Int32 | None = None
     type: str | None = None
     event_time: str | None = None
-    series: Free | None = None
+    series: EventSeries | None = None
     action: str | None = None
     related: ObjectReference | None = None
     reporting_component: str | None = None

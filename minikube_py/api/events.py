@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from .core import ObjectReference
 from .errors import FieldError
-from .meta import K8sObject
-from .pod import Free
+from .meta import Int32, K8sObject
+from .parts import EventsEventSeries, EventSource, ObjectReference
 
 
 class Event(K8sObject):
     spec_fields = ()
     event_time: str | None = None
-    series: Free | None = None
+    series: EventsEventSeries | None = None
     reporting_controller: str | None = None
     reporting_instance: str | None = None
     action: str | None = None
@@ -20,10 +19,10 @@ class Event(K8sObject):
     related: ObjectReference | None = None
     note: str | None = None
     type: str | None = None
-    deprecated_source: Free | None = None
+    deprecated_source: EventSource | None = None
     deprecated_first_timestamp: str | None = None
     deprecated_last_timestamp: str | None = None
-    deprecated_count: int | None = None
+    deprecated_count: Int32 | None = None
 
     def validation_errors(self) -> list[FieldError]:
         if self.type not in (None, "Normal", "Warning"):

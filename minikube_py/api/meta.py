@@ -18,13 +18,33 @@ client rely on them):
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
+from . import quantity
 from .errors import FieldError
 from .selectors import label_selector_matches
+
+# --- scalar types of the API --------------------------------------------------------------------
+
+
+def _bounded(bits: int) -> AfterValidator:
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def check(value: int) -> int:
+        if not low <= value <= high:  # Go's decoder: "cannot unmarshal number ... of type int32"
+            raise PydanticCustomError("int_range", f"cannot unmarshal number {value} into a value of type int{bits}")
+        return value
+    return AfterValidator(check)
+
+
+Int32 = Annotated[int, _bounded(32)]  # the API's int32 fields (replicas, ports, ...): a wider number is a 400
+Int64 = Annotated[int, _bounded(64)]
+Quantity = Annotated[str | int | float, AfterValidator(quantity.canonical)]
+IntOrString = int | str
 
 # --- base classes -------------------------------------------------------------------------------
 
@@ -92,10 +112,10 @@ class ObjectMeta(K8sModel):
     self_link: str | None = None
     uid: str | None = None
     resource_version: str | None = None
-    generation: int | None = None
+    generation: Int64 | None = None
     creation_timestamp: str | None = None
     deletion_timestamp: str | None = None
-    deletion_grace_period_seconds: int | None = None
+    deletion_grace_period_seconds: Int64 | None = None
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
     owner_references: list[OwnerReference] | None = Field(None, json_schema_extra=merge_by("uid"))

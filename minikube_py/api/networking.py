@@ -6,15 +6,20 @@ from __future__ import annotations
 from pydantic import model_validator
 
 from .errors import FieldError
-from .meta import K8sModel, K8sObject
-from .pod import Free
+from .meta import Int32, K8sModel, K8sObject
+from .parts import (
+    IngressClassParametersReference,
+    IngressLoadBalancerStatus,
+    IngressStatus,
+    TypedLocalObjectReference,
+)
 
 PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 
 
 class ServiceBackendPort(K8sModel):
     name: str | None = None
-    number: int | None = None
+    number: Int32 | None = None
 
 
 class IngressServiceBackend(K8sModel):
@@ -24,7 +29,7 @@ class IngressServiceBackend(K8sModel):
 
 class IngressBackend(K8sModel):
     service: IngressServiceBackend | None = None
-    resource: Free | None = None
+    resource: TypedLocalObjectReference | None = None
 
 
 class HTTPIngressPath(K8sModel):
@@ -77,10 +82,10 @@ def _backend_errors(b: IngressBackend | None, path: str) -> list[FieldError]:
 
 class Ingress(K8sObject):
     spec: IngressSpec | None = None
-    status: Free | None = None
+    status: IngressStatus | None = None
 
     def prepare_for_create(self) -> None:
-        self.status = {"loadBalancer": {}}
+        self.status = IngressStatus(load_balancer=IngressLoadBalancerStatus())
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or IngressSpec()
@@ -104,7 +109,7 @@ class Ingress(K8sObject):
 
 class IngressClassSpec(K8sModel):
     controller: str | None = None
-    parameters: Free | None = None
+    parameters: IngressClassParametersReference | None = None
 
 
 class IngressClass(K8sObject):

@@ -8,25 +8,79 @@ apiserver (decoding, validation) and later the kubelet.  Rarely written sub-obje
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from . import quantity
 from .errors import FieldError
 from .meta import (
+    Int32,
+    Int64,
+    IntOrString,
     K8sModel,
     K8sObject,
     ObjectMeta,
+    Quantity,
     dns1123_label_errors,
     label_selector_errors,
     merge_by,
     patch_strategy,
 )
+from .parts import (
+    AWSElasticBlockStoreVolumeSource,
+    AzureDiskVolumeSource,
+    AzureFileVolumeSource,
+    CephFSVolumeSource,
+    CinderVolumeSource,
+    ContainerResizePolicy,
+    ContainerRestartRule,
+    ContainerState,
+    ContainerUser,
+    CSIVolumeSource,
+    DownwardAPIVolumeSource,
+    EphemeralContainer,
+    EphemeralVolumeSource,
+    FCVolumeSource,
+    FileKeySelector,
+    FlexVolumeSource,
+    FlockerVolumeSource,
+    GCEPersistentDiskVolumeSource,
+    GitRepoVolumeSource,
+    GlusterfsVolumeSource,
+    HostAlias,
+    ImageVolumeSource,
+    ISCSIVolumeSource,
+    Lifecycle,
+    NFSVolumeSource,
+    PhotonPersistentDiskVolumeSource,
+    PodAffinity,
+    PodAntiAffinity,
+    PodDNSConfig,
+    PodExtendedResourceClaimStatus,
+    PodOS,
+    PodReadinessGate,
+    PodResourceClaim,
+    PodResourceClaimStatus,
+    PodSchedulingGate,
+    PodSecurityContext,
+    PortworxVolumeSource,
+    ProjectedVolumeSource,
+    QuobyteVolumeSource,
+    RBDVolumeSource,
+    ResourceClaim,
+    ResourceStatus,
+    ScaleIOVolumeSource,
+    SecurityContext,
+    StorageOSVolumeSource,
+    TopologySpreadConstraint,
+    VolumeDevice,
+    VolumeMountStatus,
+    VsphereVirtualDiskVolumeSource,
+    WorkloadReference,
+)
 
-Quantity = Annotated[str | int | float, AfterValidator(quantity.canonical)]
 ResourceList = dict[str, Quantity]
-IntOrString = int | str
 Free = dict[str, Any]
 
 
@@ -58,7 +112,7 @@ class EnvVarSource(K8sModel):
     resource_field_ref: ResourceFieldSelector | None = None
     config_map_key_ref: KeySelector | None = None
     secret_key_ref: KeySelector | None = None
-    file_key_ref: Free | None = None
+    file_key_ref: FileKeySelector | None = None
 
 
 class EnvVar(K8sModel):
@@ -80,8 +134,8 @@ class EnvFromSource(K8sModel):
 
 class ContainerPort(K8sModel):
     name: str | None = None
-    host_port: int | None = None
-    container_port: int | None = None
+    host_port: Int32 | None = None
+    container_port: Int32 | None = None
     protocol: str | None = None
     host_ip: str | None = Field(None, alias="hostIP")
 
@@ -95,7 +149,7 @@ class ContainerPort(K8sModel):
 class ResourceRequirements(K8sModel):
     limits: ResourceList | None = None
     requests: ResourceList | None = None
-    claims: list[Free] | None = None
+    claims: list[ResourceClaim] | None = None
 
 
 class VolumeMount(K8sModel):
@@ -139,7 +193,7 @@ class TCPSocketAction(K8sModel):
 
 
 class GRPCAction(K8sModel):
-    port: int | None = None
+    port: Int32 | None = None
     service: str | None = None
 
 
@@ -148,12 +202,12 @@ class Probe(K8sModel):
     http_get: HTTPGetAction | None = None
     tcp_socket: TCPSocketAction | None = None
     grpc: GRPCAction | None = None
-    initial_delay_seconds: int | None = None
-    timeout_seconds: int | None = None
-    period_seconds: int | None = None
-    success_threshold: int | None = None
-    failure_threshold: int | None = None
-    termination_grace_period_seconds: int | None = None
+    initial_delay_seconds: Int32 | None = None
+    timeout_seconds: Int32 | None = None
+    period_seconds: Int32 | None = None
+    success_threshold: Int32 | None = None
+    failure_threshold: Int32 | None = None
+    termination_grace_period_seconds: Int64 | None = None
 
     @model_validator(mode="after")
     def _defaults(self) -> Probe:
@@ -177,18 +231,19 @@ class Container(K8sModel):
     env_from: list[EnvFromSource] | None = None
     env: list[EnvVar] | None = Field(None, json_schema_extra=merge_by("name"))
     resources: ResourceRequirements | None = None
-    resize_policy: list[Free] | None = None
+    resize_policy: list[ContainerResizePolicy] | None = None
     restart_policy: str | None = None
+    restart_policy_rules: list[ContainerRestartRule] | None = None  # ContainerRestartRules: beta, on in 1.35
     volume_mounts: list[VolumeMount] | None = Field(None, json_schema_extra=merge_by("mountPath"))
-    volume_devices: list[Free] | None = Field(None, json_schema_extra=merge_by("devicePath"))
+    volume_devices: list[VolumeDevice] | None = Field(None, json_schema_extra=merge_by("devicePath"))
     liveness_probe: Probe | None = None
     readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
-    lifecycle: Free | None = None
+    lifecycle: Lifecycle | None = None
     termination_message_path: str | None = None
     termination_message_policy: str | None = None
     image_pull_policy: str | None = None
-    security_context: Free | None = None
+    security_context: SecurityContext | None = None
     stdin: bool | None = None
     stdin_once: bool | None = None
     tty: bool | None = None
@@ -215,13 +270,13 @@ def _image_tag(image: str) -> str:
 class KeyToPath(K8sModel):
     key: str | None = None
     path: str | None = None
-    mode: int | None = None
+    mode: Int32 | None = None
 
 
 class ConfigMapVolumeSource(K8sModel):
     name: str | None = None
     items: list[KeyToPath] | None = None
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
     optional: bool | None = None
 
     @model_validator(mode="after")
@@ -234,7 +289,7 @@ class ConfigMapVolumeSource(K8sModel):
 class SecretVolumeSource(K8sModel):
     secret_name: str | None = None
     items: list[KeyToPath] | None = None
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
     optional: bool | None = None
 
     @model_validator(mode="after")
@@ -266,7 +321,10 @@ class PVCVolumeSource(K8sModel):
 
 
 _VOLUME_SOURCES = ("empty_dir", "host_path", "config_map", "secret", "persistent_volume_claim", "projected",
-                   "downward_api", "nfs", "csi", "ephemeral", "image", "iscsi", "local", "fc", "git_repo")
+                   "downward_api", "nfs", "csi", "ephemeral", "image", "iscsi", "fc", "git_repo",
+                   "aws_elastic_block_store", "azure_disk", "azure_file", "cephfs", "cinder", "flex_volume", "flocker",
+                   "gce_persistent_disk", "glusterfs", "photon_persistent_disk", "portworx_volume", "quobyte", "rbd",
+                   "scale_io", "storageos", "vsphere_volume")
 
 
 class Volume(K8sModel):
@@ -276,16 +334,32 @@ class Volume(K8sModel):
     config_map: ConfigMapVolumeSource | None = None
     secret: SecretVolumeSource | None = None
     persistent_volume_claim: PVCVolumeSource | None = None
-    projected: Free | None = None
-    downward_api: Free | None = Field(None, alias="downwardAPI")
-    nfs: Free | None = None
-    csi: Free | None = None
-    ephemeral: Free | None = None
-    image: Free | None = None
-    iscsi: Free | None = None
-    local: Free | None = None
-    fc: Free | None = None
-    git_repo: Free | None = None
+    projected: ProjectedVolumeSource | None = None
+    downward_api: DownwardAPIVolumeSource | None = Field(None, alias="downwardAPI")
+    nfs: NFSVolumeSource | None = None
+    csi: CSIVolumeSource | None = None
+    ephemeral: EphemeralVolumeSource | None = None
+    image: ImageVolumeSource | None = None
+    iscsi: ISCSIVolumeSource | None = None
+    fc: FCVolumeSource | None = None
+    git_repo: GitRepoVolumeSource | None = None
+    # the in-tree sources of the 1.35 API: accepted and kept, mounted by no node here
+    aws_elastic_block_store: AWSElasticBlockStoreVolumeSource | None = None
+    azure_disk: AzureDiskVolumeSource | None = None
+    azure_file: AzureFileVolumeSource | None = None
+    cephfs: CephFSVolumeSource | None = None
+    cinder: CinderVolumeSource | None = None
+    flex_volume: FlexVolumeSource | None = None
+    flocker: FlockerVolumeSource | None = None
+    gce_persistent_disk: GCEPersistentDiskVolumeSource | None = None
+    glusterfs: GlusterfsVolumeSource | None = None
+    photon_persistent_disk: PhotonPersistentDiskVolumeSource | None = None
+    portworx_volume: PortworxVolumeSource | None = None
+    quobyte: QuobyteVolumeSource | None = None
+    rbd: RBDVolumeSource | None = None
+    scale_io: ScaleIOVolumeSource | None = Field(None, alias="scaleIO")
+    storageos: StorageOSVolumeSource | None = None
+    vsphere_volume: VsphereVirtualDiskVolumeSource | None = None
 
 
 class Toleration(K8sModel):
@@ -293,7 +367,7 @@ class Toleration(K8sModel):
     operator: str | None = None
     value: str | None = None
     effect: str | None = None
-    toleration_seconds: int | None = None
+    toleration_seconds: Int64 | None = None
 
 
 class NodeSelectorRequirement(K8sModel):
@@ -312,7 +386,7 @@ class NodeSelector(K8sModel):
 
 
 class PreferredSchedulingTerm(K8sModel):
-    weight: int | None = None
+    weight: Int32 | None = None
     preference: NodeSelectorTerm | None = None
 
 
@@ -323,8 +397,8 @@ class NodeAffinity(K8sModel):
 
 class Affinity(K8sModel):
     node_affinity: NodeAffinity | None = None
-    pod_affinity: Free | None = None
-    pod_anti_affinity: Free | None = None
+    pod_affinity: PodAffinity | None = None
+    pod_anti_affinity: PodAntiAffinity | None = None
 
 
 class LocalObjectReference(K8sModel):
@@ -335,10 +409,10 @@ class PodSpec(K8sModel):
     volumes: list[Volume] | None = Field(None, json_schema_extra=merge_by("name", retain_keys=True))
     init_containers: list[Container] | None = Field(None, json_schema_extra=merge_by("name"))
     containers: list[Container] | None = Field(None, json_schema_extra=merge_by("name"))
-    ephemeral_containers: list[Free] | None = Field(None, json_schema_extra=merge_by("name"))
+    ephemeral_containers: list[EphemeralContainer] | None = Field(None, json_schema_extra=merge_by("name"))
     restart_policy: str | None = None
-    termination_grace_period_seconds: int | None = None
-    active_deadline_seconds: int | None = None
+    termination_grace_period_seconds: Int64 | None = None
+    active_deadline_seconds: Int64 | None = None
     dns_policy: str | None = None
     node_selector: dict[str, str] | None = None
     service_account_name: str | None = None
@@ -349,32 +423,36 @@ class PodSpec(K8sModel):
     host_pid: bool | None = Field(None, alias="hostPID")
     host_ipc: bool | None = Field(None, alias="hostIPC")
     share_process_namespace: bool | None = None
-    security_context: Free | None = None
+    security_context: PodSecurityContext | None = None
     image_pull_secrets: list[LocalObjectReference] | None = Field(None, json_schema_extra=merge_by("name"))
     hostname: str | None = None
+    hostname_override: str | None = None  # HostnameOverride: beta, on in 1.35
     subdomain: str | None = None
     affinity: Affinity | None = None
     scheduler_name: str | None = None
     tolerations: list[Toleration] | None = None
-    host_aliases: list[Free] | None = Field(None, json_schema_extra=merge_by("ip"))
+    host_aliases: list[HostAlias] | None = Field(None, json_schema_extra=merge_by("ip"))
     priority_class_name: str | None = None
-    priority: int | None = None
-    dns_config: Free | None = None
-    readiness_gates: list[Free] | None = None
+    priority: Int32 | None = None
+    dns_config: PodDNSConfig | None = None
+    readiness_gates: list[PodReadinessGate] | None = None
     runtime_class_name: str | None = None
     enable_service_links: bool | None = None
     preemption_policy: str | None = None
     overhead: ResourceList | None = None
-    topology_spread_constraints: list[Free] | None = Field(None, json_schema_extra=merge_by("topologyKey"))
+    topology_spread_constraints: list[TopologySpreadConstraint] | None = Field(None, json_schema_extra=merge_by("topologyKey"))
     set_hostname_as_fqdn: bool | None = Field(None, alias="setHostnameAsFQDN")
-    os: Free | None = None
+    os: PodOS | None = None
     host_users: bool | None = None
-    scheduling_gates: list[Free] | None = Field(None, json_schema_extra=merge_by("name"))
-    resource_claims: list[Free] | None = Field(None, json_schema_extra=merge_by("name", retain_keys=True))
+    scheduling_gates: list[PodSchedulingGate] | None = Field(None, json_schema_extra=merge_by("name"))
+    resource_claims: list[PodResourceClaim] | None = Field(None, json_schema_extra=merge_by("name", retain_keys=True))
     resources: ResourceRequirements | None = None
+    workload_ref: WorkloadReference | None = None  # GenericWorkload: alpha, off in 1.35
 
     @model_validator(mode="after")
     def _defaults(self) -> PodSpec:
+        # kube-apiserver drops the fields of a feature gate that is off (dropDisabledPodFields)
+        self.workload_ref = None
         if self.restart_policy is None:
             self.restart_policy = "Always"
         if self.termination_grace_period_seconds is None:
@@ -384,7 +462,7 @@ class PodSpec(K8sModel):
         if self.scheduler_name is None:
             self.scheduler_name = "default-scheduler"
         if self.security_context is None:
-            self.security_context = {}
+            self.security_context = PodSecurityContext()
         if self.enable_service_links is None:
             self.enable_service_links = True
         if self.service_account and not self.service_account_name:
@@ -394,7 +472,7 @@ class PodSpec(K8sModel):
 
 class PodCondition(K8sModel):
     type: str | None = None
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     status: str | None = None
     last_probe_time: str | None = None
     last_transition_time: str | None = None
@@ -404,19 +482,19 @@ class PodCondition(K8sModel):
 
 class ContainerStatus(K8sModel):
     name: str | None = None
-    state: Free | None = None
-    last_state: Free | None = None
+    state: ContainerState | None = None
+    last_state: ContainerState | None = None
     ready: bool | None = None
-    restart_count: int | None = None
+    restart_count: Int32 | None = None
     image: str | None = None
     image_id: str | None = Field(None, alias="imageID")
     container_id: str | None = Field(None, alias="containerID")
     started: bool | None = None
     allocated_resources: ResourceList | None = None
     resources: ResourceRequirements | None = None
-    volume_mounts: list[Free] | None = None
-    user: Free | None = None
-    allocated_resources_status: list[Free] | None = None
+    volume_mounts: list[VolumeMountStatus] | None = None
+    user: ContainerUser | None = None
+    allocated_resources_status: list[ResourceStatus] | None = None
     stop_signal: str | None = None
 
 
@@ -425,7 +503,7 @@ class PodIP(K8sModel):
 
 
 class PodStatus(K8sModel):
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     phase: str | None = None
     conditions: list[PodCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     message: str | None = None
@@ -441,7 +519,10 @@ class PodStatus(K8sModel):
     qos_class: str | None = None
     ephemeral_container_statuses: list[ContainerStatus] | None = None
     resize: str | None = None
-    resource_claim_statuses: list[Free] | None = None
+    resource_claim_statuses: list[PodResourceClaimStatus] | None = None
+    allocated_resources: ResourceList | None = None
+    resources: ResourceRequirements | None = None
+    extended_resource_claim_status: PodExtendedResourceClaimStatus | None = None
 
 
 class PodTemplateSpec(K8sModel):

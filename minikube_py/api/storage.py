@@ -6,7 +6,7 @@ from pydantic import model_validator
 
 from .errors import FieldError
 from .meta import K8sObject
-from .pod import Free
+from .parts import TopologySelectorTerm
 
 RECLAIM = ["Delete", "Retain"]
 BINDING = ["Immediate", "WaitForFirstConsumer"]
@@ -20,7 +20,7 @@ class StorageClass(K8sObject):
     volume_binding_mode: str | None = None
     allow_volume_expansion: bool | None = None
     mount_options: list[str] | None = None
-    allowed_topologies: list[Free] | None = None
+    allowed_topologies: list[TopologySelectorTerm] | None = None
 
     @model_validator(mode="after")
     def _defaults(self) -> StorageClass:
