@@ -225,6 +225,36 @@ class ServiceSpec(K8sModel):
         return self
 
 
+CLUSTER_IP_FAMILIES = ("IPv4",)  # the service CIDR (10.96.0.0/12) is the cluster's only one: single-stack IPv4
+IP_FAMILIES = ["IPv4", "IPv6"]
+IP_FAMILY_POLICIES = ["PreferDualStack", "RequireDualStack", "SingleStack"]
+
+
+def _ip_family_errors(spec: ServiceSpec) -> list[FieldError]:
+    """ValidateService's checks of the families, then kube's allocator (initIPFamilyFields) on a
+    cluster that has only CLUSTER_IP_FAMILIES: an IPv6 family or RequireDualStack is refused."""
+    if spec.type == "ExternalName":
+        return []
+    out: list[FieldError] = []
+    policy = spec.ip_family_policy
+    if policy is not None and policy not in IP_FAMILY_POLICIES:
+        out.append(FieldError.not_supported("spec.ipFamilyPolicy", policy, IP_FAMILY_POLICIES))
+    families = spec.ip_families or []
+    for i, family in enumerate(families):
+        if family not in IP_FAMILIES:
+            out.append(FieldError.not_supported(f"spec.ipFamilies[{i}]", family, IP_FAMILIES))
+        elif family in families[:i]:
+            out.append(FieldError.duplicate(f"spec.ipFamilies[{i}]", family))
+    if out:
+        return out
+    if policy == "RequireDualStack":
+        out.append(FieldError.invalid("spec.ipFamilyPolicy", policy, "this cluster is not configured for dual-stack "
+                                                                      "services"))
+    out += [FieldError.invalid(f"spec.ipFamilies[{i}]", family, "not configured on this cluster")
+            for i, family in enumerate(families) if family not in CLUSTER_IP_FAMILIES]
+    return out
+
+
 class Service(K8sObject):
     spec: ServiceSpec | None = None
     status: ServiceStatus | None = None
@@ -245,6 +275,7 @@ class Service(K8sObject):
                 out.append(FieldError.required("spec.externalName"))
         elif not spec.ports:
             out.append(FieldError.required("spec.ports"))
+        out += _ip_family_errors(spec)
         names: set[str] = set()
         for i, p in enumerate(spec.ports or []):
             path = f"spec.ports[{i}]"

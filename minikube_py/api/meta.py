@@ -95,7 +95,6 @@ class OwnerReference(K8sModel):
 
 
 class ManagedFieldsEntry(K8sModel):
-    model_config = ConfigDict(extra="allow")
     manager: str | None = None
     operation: str | None = None
     api_version: str | None = None
@@ -156,6 +155,10 @@ class K8sObject(K8sModel):
 
     def validation_errors(self) -> list[FieldError]:
         """Kubernetes' ValidateXxx on create: semantic checks, field paths in the errors."""
+        return []
+
+    def create_errors(self) -> list[FieldError]:
+        """Extra checks on create only (kube's ValidateXxxCreate); `validation_errors()` runs too."""
         return []
 
     def update_errors(self, old: K8sObject) -> list[FieldError]:

@@ -559,6 +559,17 @@ class Pod(K8sObject):
     def validation_errors(self) -> list[FieldError]:
         return pod_spec_errors(self.spec, "spec")
 
+    def create_errors(self) -> list[FieldError]:
+        """kube's ValidatePodCreate: ephemeral containers come only through their subresource."""
+        spec = self.spec or PodSpec()
+        out: list[FieldError] = []
+        if spec.ephemeral_containers:
+            out.append(FieldError.forbidden("spec.ephemeralContainers", "cannot be set on create"))
+        if spec.node_name and spec.scheduling_gates:
+            out.append(FieldError.forbidden("spec.nodeName", "cannot be set until all schedulingGates have been "
+                                                             "cleared"))
+        return out
+
     def update_errors(self, old: K8sObject) -> list[FieldError]:
         assert isinstance(old, Pod)
         return pod_update_errors(self, old)
