@@ -229,3 +229,22 @@ def test_a_statefulset_mounting_nothing_it_has_fails_at_pod_creation(kubectl: Ru
 
     event = wait_for("a FailedCreate event", failed_create)[0]
     assert "volumeMounts[0].name" in event["message"] and "missing" in event["message"]
+
+
+def test_kubectl_get_nodes_prints_not_ready_and_scheduling_disabled(kubectl: Run) -> None:
+    """kubectl's own rule (printNode): any Ready status but True is NotReady; cordoned adds SchedulingDisabled."""
+    name = unique("lost-node")
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
+    kubectl("create", "-f", "-", input=json.dumps(node))
+    try:
+        status = {"status": {"conditions": [{"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                                             "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                                             "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+        kubectl("patch", "node", name, "--subresource=status", "--type=merge", "-p", json.dumps(status))
+        row = kubectl("get", "node", name, "--no-headers").stdout.split()
+        assert row[:2] == [name, "NotReady"]
+        kubectl("cordon", name)
+        row = kubectl("get", "node", name, "--no-headers").stdout.split()
+        assert row[:2] == [name, "NotReady,SchedulingDisabled"]
+    finally:
+        kubectl("delete", "node", name, check=False)
