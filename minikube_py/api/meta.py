@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -41,8 +41,9 @@ def _bounded(bits: int) -> AfterValidator:
     return AfterValidator(check)
 
 
-Int32 = Annotated[int, _bounded(32)]  # the API's int32 fields (replicas, ports, ...): a wider number is a 400
-Int64 = Annotated[int, _bounded(64)]
+# the API's int32 fields (replicas, ports, ...): a wider number is a 400; the schemas say the format
+Int32 = Annotated[int, _bounded(32), WithJsonSchema({"type": "integer", "format": "int32"})]
+Int64 = Annotated[int, _bounded(64), WithJsonSchema({"type": "integer", "format": "int64"})]
 Quantity = Annotated[str | int | float, AfterValidator(quantity.canonical)]
 IntOrString = int | str
 

@@ -312,7 +312,8 @@ def _external_ip(o: Obj) -> str:
 
 def _svc_row(o: Obj, now: datetime) -> list[Any]:
     spec = _spec(o)
-    return [_meta(o).get("name", ""), spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>",
+    cluster_ips = spec.get("clusterIPs") or [spec.get("clusterIP")]  # kube prints clusterIPs[0]
+    return [_meta(o).get("name", ""), spec.get("type", "ClusterIP"), cluster_ips[0] or "<none>",
             _external_ip(o), _ports(spec), _created(o, now), _map_selector(spec.get("selector"))]
 
 
