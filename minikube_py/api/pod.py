@@ -451,8 +451,7 @@ class PodSpec(K8sModel):
 
     @model_validator(mode="after")
     def _defaults(self) -> PodSpec:
-        # kube-apiserver drops the fields of a feature gate that is off (dropDisabledPodFields)
-        self.workload_ref = None
+        _drop_disabled_fields(self)
         if self.restart_policy is None:
             self.restart_policy = "Always"
         if self.termination_grace_period_seconds is None:
@@ -468,6 +467,20 @@ class PodSpec(K8sModel):
         if self.service_account and not self.service_account_name:
             self.service_account_name = self.service_account
         return self
+
+
+def _drop_disabled_fields(spec: PodSpec) -> None:
+    """kube-apiserver's dropDisabledPodFields for the gates that are off in 1.35: the fields are
+    accepted and dropped (GenericWorkload: workloadRef; ContainerStopSignals: lifecycle.stopSignal;
+    ClusterTrustBundleProjection and PodCertificateRequest: those projected volume sources)."""
+    spec.workload_ref = None
+    for c in [*(spec.containers or []), *(spec.init_containers or [])]:
+        if c.lifecycle is not None:
+            c.lifecycle.stop_signal = None
+    for v in spec.volumes or []:
+        for source in (v.projected.sources or []) if v.projected is not None else []:
+            source.cluster_trust_bundle = None
+            source.pod_certificate = None
 
 
 class PodCondition(K8sModel):

@@ -262,6 +262,20 @@ async def test_fields_of_gates_on_in_1_35_are_kept_and_of_gates_off_dropped(api:
     assert "workloadRef" not in body["spec"]  # GenericWorkload is alpha, off: dropped as kube drops it
 
 
+async def test_fields_of_other_gates_off_in_1_35_are_dropped(api: TestClient) -> None:
+    pod = _pod("off", container={"lifecycle": {"stopSignal": "SIGUSR1", "preStop": {"sleep": {"seconds": 1}}}},
+               volumes=[{"name": "p", "projected": {"sources": [
+                   {"clusterTrustBundle": {"signerName": "example.com/s", "path": "b.pem"}},
+                   {"podCertificate": {"signerName": "example.com/s", "keyType": "ED25519",
+                                       "credentialBundlePath": "c.pem"}},
+                   {"configMap": {"name": "cm"}}]}}])
+    body = await _status(await api.post(f"{PODS}?fieldValidation=Strict", json=pod), 201)
+    assert body["spec"]["containers"][0]["lifecycle"] == {"preStop": {"sleep": {"seconds": 1}}}
+    sources = body["spec"]["volumes"][0]["projected"]["sources"]
+    assert not any("clusterTrustBundle" in s or "podCertificate" in s for s in sources)
+    assert {"configMap": {"name": "cm"}} in sources
+
+
 async def test_in_tree_volume_sources_of_1_35_are_accepted(api: TestClient) -> None:
     pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "ebs"},
           "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
