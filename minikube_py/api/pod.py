@@ -1,8 +1,9 @@
 """The Pod and its parts (containers, probes, volumes, the pod template) with Kubernetes' defaults.
 
 Used by core.py (Pod), apps.py (templates of Deployment, ReplicaSet, StatefulSet), the
-apiserver (decoding, validation) and later the kubelet.  Rarely written sub-objects
-(securityContext, lifecycle, pod affinity, projected volumes...) are kept as free maps.
+apiserver (decoding, validation) and later the kubelet.  Sub-objects this code does not act on
+(securityContext, lifecycle, pod affinity, projected volumes...) are the typed models of parts.py,
+generated from the Kubernetes 1.35 definitions.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ from .parts import (
 )
 
 ResourceList = dict[str, Quantity]
-Free = dict[str, Any]
+Free = dict[str, Any]  # an untyped map: only where 1.35 has one (tests/unit/test_api_fields.py checks)
 
 
 class ObjectFieldSelector(K8sModel):
