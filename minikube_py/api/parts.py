@@ -667,7 +667,7 @@ class PersistentVolumeClaimStatus(K8sModel):
     allocated_resource_statuses: dict[str, str] | None = None
     allocated_resources: dict[str, Quantity] | None = None
     capacity: dict[str, Quantity] | None = None
-    conditions: list[PersistentVolumeClaimCondition] | None = None
+    conditions: list[PersistentVolumeClaimCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     current_volume_attributes_class_name: str | None = None
     modify_volume_status: ModifyVolumeStatus | None = None
     phase: str | None = None
@@ -935,7 +935,7 @@ class LoadBalancerStatus(K8sModel):
 
 
 class ServiceStatus(K8sModel):
-    conditions: list[Condition] | None = None
+    conditions: list[Condition] | None = Field(None, json_schema_extra=merge_by("type"))
     load_balancer: LoadBalancerStatus | None = None
 
 

@@ -60,7 +60,8 @@ LEAVES = {"string": "str", "boolean": "bool", "number": "float", "int32": "Int32
 # list fields a strategic merge patch merges by key (kube's x-kubernetes-patch-merge-key)
 MERGE_KEYS = {("core.v1.EphemeralContainer", "env"): "name", ("core.v1.EphemeralContainer", "ports"): "containerPort",
               ("core.v1.EphemeralContainer", "volumeMounts"): "mountPath",
-              ("core.v1.PodSecurityContext", "supplementalGroups"): ""}
+              ("core.v1.ServiceStatus", "conditions"): "type",
+              ("core.v1.PersistentVolumeClaimStatus", "conditions"): "type"}
 
 
 def read() -> dict[str, dict[str, tuple[str, str]]]:
