@@ -11,26 +11,48 @@ from pydantic import Field, model_validator
 
 from .core import PersistentVolumeClaim, pvc_spec_errors
 from .errors import FieldError
-from .meta import K8sModel, K8sObject, LabelSelector, label_selector_errors, merge_by, selector_matches
-from .pod import Free, IntOrString, PodTemplateSpec, pod_template_errors
+from .meta import (
+    Int32,
+    Int64,
+    IntOrString,
+    K8sModel,
+    K8sObject,
+    LabelSelector,
+    ObjectMeta,
+    annotations_errors,
+    label_selector_errors,
+    labels_errors,
+    merge_by,
+    selector_matches,
+)
+from .parts import (
+    RollingUpdateStatefulSetStrategy,
+    StatefulSetOrdinals,
+    StatefulSetPersistentVolumeClaimRetentionPolicy,
+)
+from .pod import PodTemplateSpec, pod_template_errors
 
 _PERCENT = re.compile(r"^(\d+)%$")
 
 
-class WorkloadCondition(K8sModel):
-    """A condition of a workload."""
+class SetCondition(K8sModel):
+    """A ReplicaSet's or StatefulSet's condition (kube's have no lastUpdateTime)."""
     type: str | None = None
     """The kind of condition, such as Ready."""
     status: str | None = None
     """True, False or Unknown."""
-    last_update_time: str | None = None
-    """When the condition was last updated."""
     last_transition_time: str | None = None
     """When the status last changed."""
     reason: str | None = None
     """A one-word CamelCase reason for the last change."""
     message: str | None = None
     """A readable message about the last change."""
+
+
+class WorkloadCondition(SetCondition):
+    """A Deployment's condition."""
+    last_update_time: str | None = None
+    """When the condition was last updated."""
 
 
 def _non_negative(value: int | None, path: str) -> list[FieldError]:
@@ -40,7 +62,10 @@ def _non_negative(value: int | None, path: str) -> list[FieldError]:
 
 
 def _workload_errors(replicas: int | None, selector: LabelSelector | None, template: PodTemplateSpec | None,
-                     min_ready: int | None) -> list[FieldError]:
+                     min_ready: int | None, *, pod_spec: bool = True) -> list[FieldError]:
+    """apps validation shared by the workloads.  `pod_spec=False` is kube's StatefulSet rule: its
+    template's pod spec is not validated (its mounts may name claim templates); only labels and
+    annotations are, and a bad pod spec surfaces as FailedCreate when the controller makes the pod."""
     out = _non_negative(replicas, "spec.replicas") + _non_negative(min_ready, "spec.minReadySeconds")
     if selector is None:
         out.append(FieldError.required("spec.selector"))
@@ -48,7 +73,12 @@ def _workload_errors(replicas: int | None, selector: LabelSelector | None, templ
         out += label_selector_errors(selector, "spec.selector")
         if not (selector.match_labels or selector.match_expressions):
             out.append(FieldError.invalid("spec.selector", "empty", "empty selector is invalid for deployment"))
-    out += pod_template_errors(template, "spec.template")
+    if pod_spec:
+        out += pod_template_errors(template, "spec.template")
+    elif template is not None:  # kube's ValidatePodTemplateSpecForStatefulSet: these paths, as kube names them
+        tmeta = template.metadata or ObjectMeta()
+        out += labels_errors(tmeta.labels, "spec.template.labels")
+        out += annotations_errors(tmeta.annotations, "spec.template.annotations")
     if template is not None and selector is not None and (selector.match_labels or selector.match_expressions):
         labels = (template.metadata.labels if template.metadata else None) or {}
         if not selector_matches(selector, labels):
@@ -109,7 +139,7 @@ class DeploymentStrategy(K8sModel):
 
 class DeploymentSpec(K8sModel):
     """The desired state of a deployment."""
-    replicas: int | None = None
+    replicas: Int32 | None = None
     """The number of pods to run (1 by default)."""
     selector: LabelSelector | None = None
     """The labels of the pods this deployment manages; must match the template's labels and cannot change."""
@@ -117,13 +147,13 @@ class DeploymentSpec(K8sModel):
     """The pods to create."""
     strategy: DeploymentStrategy | None = Field(None, json_schema_extra={"x-kubernetes-patch-strategy": "retainKeys"})
     """How to replace old pods with new ones."""
-    min_ready_seconds: int | None = None
+    min_ready_seconds: Int32 | None = None
     """Seconds a new pod must be ready before it counts as available (0 by default)."""
-    revision_history_limit: int | None = None
+    revision_history_limit: Int32 | None = None
     """How many old ReplicaSets to keep for rollback (10 by default)."""
     paused: bool | None = None
     """When true, changes to the template do not start a rollout."""
-    progress_deadline_seconds: int | None = None
+    progress_deadline_seconds: Int32 | None = None
     """Seconds a rollout may make no progress before it is reported as failed (600 by default)."""
 
     @model_validator(mode="after")
@@ -150,23 +180,23 @@ class DeploymentSpec(K8sModel):
 
 class DeploymentStatus(K8sModel):
     """The observed state of a deployment."""
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     """The generation the controller last acted on."""
-    replicas: int | None = None
+    replicas: Int32 | None = None
     """Pods of all its ReplicaSets."""
-    updated_replicas: int | None = None
+    updated_replicas: Int32 | None = None
     """Pods of the current template."""
-    ready_replicas: int | None = None
+    ready_replicas: Int32 | None = None
     """Pods that are ready."""
-    available_replicas: int | None = None
+    available_replicas: Int32 | None = None
     """Pods ready for at least minReadySeconds."""
-    unavailable_replicas: int | None = None
+    unavailable_replicas: Int32 | None = None
     """Pods still needed for the deployment to be fully available."""
-    terminating_replicas: int | None = None
+    terminating_replicas: Int32 | None = None
     """Pods of the deployment being terminated."""
     conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     """Available, Progressing and ReplicaFailure conditions."""
-    collision_count: int | None = None
+    collision_count: Int32 | None = None
     """A counter used to name ReplicaSets uniquely when names collide."""
 
 
@@ -214,9 +244,9 @@ class Deployment(K8sObject):
 
 class ReplicaSetSpec(K8sModel):
     """The desired state of a replica set."""
-    replicas: int | None = None
+    replicas: Int32 | None = None
     """The number of pods to run (1 by default)."""
-    min_ready_seconds: int | None = None
+    min_ready_seconds: Int32 | None = None
     """Seconds a new pod must be ready before it counts as available."""
     selector: LabelSelector | None = None
     """The labels of the pods it counts; must match the template's labels."""
@@ -232,19 +262,19 @@ class ReplicaSetSpec(K8sModel):
 
 class ReplicaSetStatus(K8sModel):
     """The observed state of a replica set."""
-    replicas: int | None = None
+    replicas: Int32 | None = None
     """The number of pods."""
-    fully_labeled_replicas: int | None = None
+    fully_labeled_replicas: Int32 | None = None
     """Pods whose labels match the template's."""
-    ready_replicas: int | None = None
+    ready_replicas: Int32 | None = None
     """Pods that are ready."""
-    available_replicas: int | None = None
+    available_replicas: Int32 | None = None
     """Pods ready for at least minReadySeconds."""
-    terminating_replicas: int | None = None
+    terminating_replicas: Int32 | None = None
     """Pods being terminated."""
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     """The generation the controller last acted on."""
-    conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    conditions: list[SetCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     """Conditions such as ReplicaFailure."""
 
 
@@ -275,13 +305,13 @@ class StatefulSetUpdateStrategy(K8sModel):
     type: str | None = None
     """RollingUpdate (the default: one pod at a time, highest ordinal first) or OnDelete (only pods deleted
     by hand)."""
-    rolling_update: Free | None = None
+    rolling_update: RollingUpdateStatefulSetStrategy | None = None
     """Parameters of a RollingUpdate (partition, maxUnavailable)."""
 
 
 class StatefulSetSpec(K8sModel):
     """The desired state of a stateful set."""
-    replicas: int | None = None
+    replicas: Int32 | None = None
     """The number of pods to run (1 by default)."""
     selector: LabelSelector | None = None
     """The labels of the pods it manages; must match the template's labels."""
@@ -296,13 +326,13 @@ class StatefulSetSpec(K8sModel):
     """OrderedReady (the default: one pod at a time, in order) or Parallel."""
     update_strategy: StatefulSetUpdateStrategy | None = None
     """How to update pods when the template changes."""
-    revision_history_limit: int | None = None
+    revision_history_limit: Int32 | None = None
     """How many old revisions to keep (10 by default)."""
-    min_ready_seconds: int | None = None
+    min_ready_seconds: Int32 | None = None
     """Seconds a new pod must be ready before it counts as available."""
-    persistent_volume_claim_retention_policy: Free | None = None
+    persistent_volume_claim_retention_policy: StatefulSetPersistentVolumeClaimRetentionPolicy | None = None
     """Whether the pods' claims are deleted when the set is deleted or scaled down."""
-    ordinals: Free | None = None
+    ordinals: StatefulSetOrdinals | None = None
     """The number of the first pod (0 by default)."""
 
     @model_validator(mode="after")
@@ -316,35 +346,36 @@ class StatefulSetSpec(K8sModel):
         if self.update_strategy.type is None:
             self.update_strategy.type = "RollingUpdate"
         if self.update_strategy.type == "RollingUpdate" and self.update_strategy.rolling_update is None:
-            self.update_strategy.rolling_update = {"partition": 0}
+            self.update_strategy.rolling_update = RollingUpdateStatefulSetStrategy(partition=0)
         if self.revision_history_limit is None:
             self.revision_history_limit = 10
         if self.persistent_volume_claim_retention_policy is None:
-            self.persistent_volume_claim_retention_policy = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+            self.persistent_volume_claim_retention_policy = StatefulSetPersistentVolumeClaimRetentionPolicy(
+                when_deleted="Retain", when_scaled="Retain")
         return self
 
 
 class StatefulSetStatus(K8sModel):
     """The observed state of a stateful set."""
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     """The generation the controller last acted on."""
-    replicas: int | None = None
+    replicas: Int32 | None = None
     """The number of pods."""
-    ready_replicas: int | None = None
+    ready_replicas: Int32 | None = None
     """Pods that are ready."""
-    current_replicas: int | None = None
+    current_replicas: Int32 | None = None
     """Pods of the currentRevision."""
-    updated_replicas: int | None = None
+    updated_replicas: Int32 | None = None
     """Pods of the updateRevision."""
     current_revision: str | None = None
     """The revision of the pods before the update in progress."""
     update_revision: str | None = None
     """The revision the pods are being updated to."""
-    collision_count: int | None = None
+    collision_count: Int32 | None = None
     """A counter used to name revisions uniquely."""
-    conditions: list[WorkloadCondition] | None = Field(None, json_schema_extra=merge_by("type"))
+    conditions: list[SetCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     """Conditions of the set."""
-    available_replicas: int | None = None
+    available_replicas: Int32 | None = None
     """Pods ready for at least minReadySeconds."""
 
 
@@ -360,7 +391,11 @@ class StatefulSet(K8sObject):
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or StatefulSetSpec()
-        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds)
+        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds, pod_spec=False)
+        if spec.template is not None and spec.template.spec is not None \
+                and spec.template.spec.active_deadline_seconds is not None:
+            out.append(FieldError.forbidden("spec.template.spec.activeDeadlineSeconds",
+                                            "activeDeadlineSeconds in StatefulSet is not Supported"))
         if spec.pod_management_policy not in ("OrderedReady", "Parallel"):
             out.append(FieldError.not_supported("spec.podManagementPolicy", spec.pod_management_policy,
                                                 ["OrderedReady", "Parallel"]))

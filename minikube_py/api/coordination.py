@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from .errors import FieldError
-from .meta import K8sModel, K8sObject
+from .meta import Int32, K8sModel, K8sObject
 
 
 class LeaseSpec(K8sModel):
     """Who holds a lease, and until when."""
     holder_identity: str | None = None
     """The current holder."""
-    lease_duration_seconds: int | None = None
+    lease_duration_seconds: Int32 | None = None
     """How long candidates wait after the last renewal before taking the lease."""
     acquire_time: str | None = None
     """When the current holder acquired the lease."""
     renew_time: str | None = None
     """When the holder last renewed the lease."""
-    lease_transitions: int | None = None
+    lease_transitions: Int32 | None = None
     """How many times the holder changed."""
     strategy: str | None = None
     """How the next holder is chosen."""

@@ -12,10 +12,52 @@ from pydantic import Field, model_validator
 from . import quantity
 from .b64 import Base64Bytes, decoded_size
 from .errors import FieldError
-from .meta import K8sModel, K8sObject, LabelSelector, config_key_errors, merge_by
+from .meta import Int32, IntOrString, K8sModel, K8sObject, LabelSelector, config_key_errors, merge_by
+from .parts import (
+    AttachedVolume,
+    AWSElasticBlockStoreVolumeSource,
+    AzureDiskVolumeSource,
+    AzureFilePersistentVolumeSource,
+    CephFSPersistentVolumeSource,
+    CinderPersistentVolumeSource,
+    ContainerImage,
+    CSIPersistentVolumeSource,
+    EventSeries,
+    EventSource,
+    FCVolumeSource,
+    FlexPersistentVolumeSource,
+    FlockerVolumeSource,
+    GCEPersistentDiskVolumeSource,
+    GlusterfsPersistentVolumeSource,
+    ISCSIPersistentVolumeSource,
+    LoadBalancerStatus,
+    LocalVolumeSource,
+    NamespaceCondition,
+    NFSVolumeSource,
+    NodeConfigSource,
+    NodeConfigStatus,
+    NodeDaemonEndpoints,
+    NodeFeatures,
+    NodeRuntimeHandler,
+    NodeSystemInfo,
+    ObjectReference,
+    PersistentVolumeClaimStatus,
+    PersistentVolumeStatus,
+    PhotonPersistentDiskVolumeSource,
+    PortworxVolumeSource,
+    QuobyteVolumeSource,
+    RBDPersistentVolumeSource,
+    ScaleIOPersistentVolumeSource,
+    ServiceStatus,
+    SessionAffinityConfig,
+    StorageOSPersistentVolumeSource,
+    TypedLocalObjectReference,
+    TypedObjectReference,
+    VolumeNodeAffinity,
+    VolumeResourceRequirements,
+    VsphereVirtualDiskVolumeSource,
+)
 from .pod import (
-    Free,
-    IntOrString,
     LocalObjectReference,
     Pod,
     PodSpec,
@@ -26,6 +68,7 @@ from .pod import (
     pod_spec_errors,
     pod_template_errors,
 )
+from .structs import HostPathVolumeSource
 
 __all__ = ["Namespace", "Node", "Pod", "PodSpec", "PodTemplateSpec", "Service", "Endpoints", "ConfigMap", "Secret",
            "PersistentVolume", "PersistentVolumeClaim", "Event", "ServiceAccount", "pod_spec_errors",
@@ -45,7 +88,7 @@ class NamespaceStatus(K8sModel):
     """The observed state of a namespace."""
     phase: str | None = None
     """Active, or Terminating while its objects are deleted."""
-    conditions: list[Free] | None = Field(None, json_schema_extra=merge_by("type"))
+    conditions: list[NamespaceCondition] | None = Field(None, json_schema_extra=merge_by("type"))
     """Conditions about the namespace's deletion."""
 
 
@@ -103,7 +146,7 @@ class NodeSpec(K8sModel):
     """When true (kubectl cordon), no new pods are scheduled to the node."""
     taints: list[Taint] | None = None
     """The node's taints."""
-    config_source: Free | None = None
+    config_source: NodeConfigSource | None = None
     """Deprecated: a dynamic kubelet configuration."""
     external_id: str | None = Field(None, alias="externalID")
     """Deprecated."""
@@ -145,19 +188,19 @@ class NodeStatus(K8sModel):
     """Conditions such as Ready."""
     addresses: list[NodeAddress] | None = Field(None, json_schema_extra=merge_by("type"))
     """The node's addresses."""
-    daemon_endpoints: Free | None = None
+    daemon_endpoints: NodeDaemonEndpoints | None = None
     """The ports of the node's kubelet."""
-    node_info: Free | None = None
+    node_info: NodeSystemInfo | None = None
     """Versions and identifiers of the node's software (kubelet, container runtime, OS)."""
-    images: list[Free] | None = None
+    images: list[ContainerImage] | None = None
     """Container images present on the node."""
     volumes_in_use: list[str] | None = None
     """Volumes the node has mounted."""
-    volumes_attached: list[Free] | None = None
+    volumes_attached: list[AttachedVolume] | None = None
     """Volumes attached to the node."""
-    config: Free | None = None
-    runtime_handlers: list[Free] | None = None
-    features: Free | None = None
+    config: NodeConfigStatus | None = None
+    runtime_handlers: list[NodeRuntimeHandler] | None = None
+    features: NodeFeatures | None = None
     declared_features: list[str] | None = None
 
 
@@ -182,11 +225,11 @@ class ServicePort(K8sModel):
     """TCP (the default), UDP or SCTP."""
     app_protocol: str | None = None
     """The application protocol, a hint for implementations (such as http or kubernetes.io/h2c)."""
-    port: int | None = None
+    port: Int32 | None = None
     """The port the service listens on."""
     target_port: IntOrString | None = None
     """The port number or name on the pods to forward to; the value of port by default."""
-    node_port: int | None = None
+    node_port: Int32 | None = None
     """The port on every node for NodePort and LoadBalancer services; allocated from 30000-32767 when not
     set."""
 
@@ -224,11 +267,11 @@ class ServiceSpec(K8sModel):
     """For ExternalName services, the DNS name the service is an alias (CNAME) of."""
     external_traffic_policy: str | None = None
     """Cluster (the default) or Local: whether external traffic may go to pods on other nodes."""
-    health_check_node_port: int | None = None
+    health_check_node_port: Int32 | None = None
     """The health check port of a LoadBalancer service with the Local policy."""
     publish_not_ready_addresses: bool | None = None
     """List pods in the endpoints even when they are not ready."""
-    session_affinity_config: Free | None = None
+    session_affinity_config: SessionAffinityConfig | None = None
     """Settings of ClientIP session affinity (its timeout)."""
     ip_families: list[str] | None = None
     """The IP families (IPv4, IPv6) of the service's addresses."""
@@ -258,19 +301,49 @@ class ServiceSpec(K8sModel):
         return self
 
 
+CLUSTER_IP_FAMILIES = ("IPv4",)  # the service CIDR (10.96.0.0/12) is the cluster's only one: single-stack IPv4
+IP_FAMILIES = ["IPv4", "IPv6"]
+IP_FAMILY_POLICIES = ["PreferDualStack", "RequireDualStack", "SingleStack"]
+
+
+def _ip_family_errors(spec: ServiceSpec) -> list[FieldError]:
+    """ValidateService's checks of the families, then kube's allocator (initIPFamilyFields) on a
+    cluster that has only CLUSTER_IP_FAMILIES: an IPv6 family or RequireDualStack is refused."""
+    if spec.type == "ExternalName":
+        return []
+    out: list[FieldError] = []
+    policy = spec.ip_family_policy
+    if policy is not None and policy not in IP_FAMILY_POLICIES:
+        out.append(FieldError.not_supported("spec.ipFamilyPolicy", policy, IP_FAMILY_POLICIES))
+    families = spec.ip_families or []
+    for i, family in enumerate(families):
+        if family not in IP_FAMILIES:
+            out.append(FieldError.not_supported(f"spec.ipFamilies[{i}]", family, IP_FAMILIES))
+        elif family in families[:i]:
+            out.append(FieldError.duplicate(f"spec.ipFamilies[{i}]", family))
+    if out:
+        return out
+    if policy == "RequireDualStack":
+        out.append(FieldError.invalid("spec.ipFamilyPolicy", policy, "this cluster is not configured for dual-stack "
+                                                                      "services"))
+    out += [FieldError.invalid(f"spec.ipFamilies[{i}]", family, "not configured on this cluster")
+            for i, family in enumerate(families) if family not in CLUSTER_IP_FAMILIES]
+    return out
+
+
 class Service(K8sObject):
     """A stable virtual address and DNS name for a set of pods chosen by labels, balancing traffic over
     them."""
     spec: ServiceSpec | None = None
     """The desired state of the service."""
-    status: Free | None = None
+    status: ServiceStatus | None = None
     """The observed state of the service (load balancer addresses)."""
 
     def name_is_dns_label(self) -> bool:
         return True
 
     def prepare_for_create(self) -> None:
-        self.status = {"loadBalancer": {}}
+        self.status = ServiceStatus(load_balancer=LoadBalancerStatus())
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or ServiceSpec()
@@ -282,6 +355,7 @@ class Service(K8sObject):
                 out.append(FieldError.required("spec.externalName"))
         elif not spec.ports:
             out.append(FieldError.required("spec.ports"))
+        out += _ip_family_errors(spec)
         names: set[str] = set()
         for i, p in enumerate(spec.ports or []):
             path = f"spec.ports[{i}]"
@@ -331,7 +405,7 @@ class EndpointAddress(K8sModel):
     """The pod's hostname."""
     node_name: str | None = None
     """The node the pod runs on."""
-    target_ref: Free | None = None
+    target_ref: ObjectReference | None = None
     """The pod behind the address."""
 
 
@@ -339,7 +413,7 @@ class EndpointPort(K8sModel):
     """A port of an endpoint."""
     name: str | None = None
     """The name of the matching service port."""
-    port: int | None = None
+    port: Int32 | None = None
     """The port number."""
     protocol: str | None = None
     """TCP, UDP or SCTP."""
@@ -456,12 +530,11 @@ ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOnce
 
 class PersistentVolumeSpec(K8sModel):
     """A piece of storage and how it may be used."""
-    model_config = K8sModel.model_config | {"extra": "allow"}
     capacity: ResourceList | None = None
     """The volume's size (storage)."""
     access_modes: list[str] | None = None
     """How the volume may be mounted: ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod."""
-    claim_ref: Free | None = None
+    claim_ref: ObjectReference | None = None
     """The claim the volume is bound to."""
     persistent_volume_reclaim_policy: str | None = None
     """Retain, Delete or Recycle: what happens when the claim is released."""
@@ -471,17 +544,36 @@ class PersistentVolumeSpec(K8sModel):
     """Mount options."""
     volume_mode: str | None = None
     """Filesystem (the default) or Block."""
-    node_affinity: Free | None = None
+    node_affinity: VolumeNodeAffinity | None = None
     """The nodes the volume can be used from."""
     volume_attributes_class_name: str | None = None
-    host_path: Free | None = None
+    host_path: HostPathVolumeSource | None = None
     """A directory of a node (single-node testing only)."""
-    local: Free | None = None
+    local: LocalVolumeSource | None = None
     """A local disk of a node."""
-    nfs: Free | None = None
+    nfs: NFSVolumeSource | None = None
     """An NFS export."""
-    csi: Free | None = None
+    csi: CSIPersistentVolumeSource | None = None
     """A volume of a CSI driver."""
+    # the other volume sources of the 1.35 API: accepted and kept, not provisioned here
+    aws_elastic_block_store: AWSElasticBlockStoreVolumeSource | None = None
+    azure_disk: AzureDiskVolumeSource | None = None
+    azure_file: AzureFilePersistentVolumeSource | None = None
+    cephfs: CephFSPersistentVolumeSource | None = None
+    cinder: CinderPersistentVolumeSource | None = None
+    fc: FCVolumeSource | None = None
+    flex_volume: FlexPersistentVolumeSource | None = None
+    flocker: FlockerVolumeSource | None = None
+    gce_persistent_disk: GCEPersistentDiskVolumeSource | None = None
+    glusterfs: GlusterfsPersistentVolumeSource | None = None
+    iscsi: ISCSIPersistentVolumeSource | None = None
+    photon_persistent_disk: PhotonPersistentDiskVolumeSource | None = None
+    portworx_volume: PortworxVolumeSource | None = None
+    quobyte: QuobyteVolumeSource | None = None
+    rbd: RBDPersistentVolumeSource | None = None
+    scale_io: ScaleIOPersistentVolumeSource | None = Field(None, alias="scaleIO")
+    storageos: StorageOSPersistentVolumeSource | None = None
+    vsphere_volume: VsphereVirtualDiskVolumeSource | None = None
 
     @model_validator(mode="after")
     def _defaults(self) -> PersistentVolumeSpec:
@@ -496,11 +588,11 @@ class PersistentVolume(K8sObject):
     """A piece of storage in the cluster, provisioned by an administrator or by a StorageClass."""
     spec: PersistentVolumeSpec | None = None
     """The volume's storage and how it may be used."""
-    status: Free | None = None
+    status: PersistentVolumeStatus | None = None
     """The volume's phase (Available, Bound, Released, Failed)."""
 
     def prepare_for_create(self) -> None:
-        self.status = {"phase": "Pending"}
+        self.status = PersistentVolumeStatus(phase="Pending")
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or PersistentVolumeSpec()
@@ -521,7 +613,7 @@ class PVCSpec(K8sModel):
     """How the volume may be mounted: ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod."""
     selector: LabelSelector | None = None
     """Labels of the volumes the claim may bind to."""
-    resources: Free | None = None
+    resources: VolumeResourceRequirements | None = None
     """The storage size to request (resources.requests.storage)."""
     volume_name: str | None = None
     """The volume to bind to, by name."""
@@ -529,9 +621,9 @@ class PVCSpec(K8sModel):
     """The StorageClass to provision from; the default class when not set."""
     volume_mode: str | None = None
     """Filesystem (the default) or Block."""
-    data_source: Free | None = None
+    data_source: TypedLocalObjectReference | None = None
     """An object to fill the new volume from (a snapshot or another claim)."""
-    data_source_ref: Free | None = None
+    data_source_ref: TypedObjectReference | None = None
     """Like dataSource, and may name objects of any group."""
     volume_attributes_class_name: str | None = None
     """The VolumeAttributesClass of the volume."""
@@ -547,11 +639,11 @@ class PersistentVolumeClaim(K8sObject):
     """A request for storage, bound to a PersistentVolume that satisfies it."""
     spec: PVCSpec | None = None
     """The storage asked for."""
-    status: Free | None = None
+    status: PersistentVolumeClaimStatus | None = None
     """The claim's phase and bound capacity."""
 
     def prepare_for_create(self) -> None:
-        self.status = {"phase": "Pending"}
+        self.status = PersistentVolumeClaimStatus(phase="Pending")
 
     def validation_errors(self) -> list[FieldError]:
         return pvc_spec_errors(self.spec, "spec")
@@ -574,7 +666,7 @@ def pvc_spec_errors(spec: PVCSpec | None, path: str) -> list[FieldError]:
     for mode in spec.access_modes or []:
         if mode not in ACCESS_MODES:
             out.append(FieldError.not_supported(f"{path}.accessModes", mode, ACCESS_MODES))
-    storage = ((spec.resources or {}).get("requests") or {}).get("storage")
+    storage = ((spec.resources.requests if spec.resources else None) or {}).get("storage")
     if storage is None:
         out.append(FieldError.required(f"{path}.resources[storage]"))
     else:
@@ -589,24 +681,6 @@ def pvc_spec_errors(spec: PVCSpec | None, path: str) -> list[FieldError]:
 # --- Event --------------------------------------------------------------------------------------
 
 
-class ObjectReference(K8sModel):
-    """A reference to an object."""
-    kind: str | None = None
-    """The object's kind."""
-    namespace: str | None = None
-    """The object's namespace."""
-    name: str | None = None
-    """The object's name."""
-    uid: str | None = None
-    """The object's uid."""
-    api_version: str | None = None
-    """The object's API version."""
-    resource_version: str | None = None
-    """The object's resourceVersion when referenced."""
-    field_path: str | None = None
-    """A part of the object, such as spec.containers{web}."""
-
-
 class Event(K8sObject):
     """A report of something that happened to an object, such as a pod being scheduled or an image pulled."""
     spec_fields = ()
@@ -616,19 +690,19 @@ class Event(K8sObject):
     """A short CamelCase reason, such as Scheduled."""
     message: str | None = None
     """A readable description."""
-    source: Free | None = None
+    source: EventSource | None = None
     """The component that reported the event."""
     first_timestamp: str | None = None
     """When the event was first seen."""
     last_timestamp: str | None = None
     """When the event was last seen."""
-    count: int | None = None
+    count: Int32 | None = None
     """How many times it happened."""
     type: str | None = None
     """Normal or Warning."""
     event_time: str | None = None
     """When the event happened, in microseconds."""
-    series: Free | None = None
+    series: EventSeries | None = None
     """Data about a series of repeated events."""
     action: str | None = None
     """What was done (or failed)."""

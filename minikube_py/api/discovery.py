@@ -12,8 +12,7 @@ from pydantic import model_validator
 
 from .core import ObjectReference
 from .errors import FieldError
-from .meta import K8sModel, K8sObject, dns1123_label_errors, dns1123_subdomain_errors
-from .pod import Free
+from .meta import Int32, K8sModel, K8sObject, dns1123_label_errors, dns1123_subdomain_errors
 
 ADDRESS_TYPES = ["FQDN", "IPv4", "IPv6"]
 PROTOCOLS = ["SCTP", "TCP", "UDP"]
@@ -28,6 +27,24 @@ class EndpointConditions(K8sModel):
     terminating: bool | None = None
 
 
+class ForZone(K8sModel):
+    name: str | None = None
+    """A zone."""
+
+
+class ForNode(K8sModel):
+    name: str | None = None
+    """A node."""
+
+
+class EndpointHints(K8sModel):
+    """Where an endpoint should be used: topology-aware routing's hints."""
+    for_zones: list[ForZone] | None = None
+    """The zones that should use this endpoint."""
+    for_nodes: list[ForNode] | None = None
+    """The nodes that should use this endpoint."""
+
+
 class Endpoint(K8sModel):
     addresses: list[str] | None = None
     conditions: EndpointConditions | None = None
@@ -35,14 +52,14 @@ class Endpoint(K8sModel):
     target_ref: ObjectReference | None = None
     node_name: str | None = None
     zone: str | None = None
-    hints: Free | None = None
+    hints: EndpointHints | None = None
     deprecated_topology: dict[str, str] | None = None
 
 
 class EndpointPort(K8sModel):
     name: str | None = None
     protocol: str | None = None
-    port: int | None = None
+    port: Int32 | None = None
     app_protocol: str | None = None
 
     @model_validator(mode="after")

@@ -15,10 +15,9 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
-from .core import ObjectReference
 from .errors import FieldError
-from .meta import K8sObject, qualified_name_errors
-from .pod import Free
+from .meta import Int32, K8sObject, qualified_name_errors
+from .parts import EventsEventSeries, EventSource, ObjectReference
 
 Obj = dict[str, Any]
 EVENT_TYPES = ["Normal", "Warning"]
@@ -72,7 +71,7 @@ class Event(K8sObject):
     spec_fields = ()
     event_time: str | None = None
     """When the event first happened, in microseconds."""
-    series: Free | None = None
+    series: EventsEventSeries | None = None
     """Data about a series of repeated events."""
     reporting_controller: str | None = None
     """The controller that reported the event."""
@@ -90,13 +89,13 @@ class Event(K8sObject):
     """A readable description."""
     type: str | None = None
     """Normal or Warning."""
-    deprecated_source: Free | None = None
+    deprecated_source: EventSource | None = None
     """The reporting component, in the core/v1 shape."""
     deprecated_first_timestamp: str | None = None
     """The core/v1 firstTimestamp."""
     deprecated_last_timestamp: str | None = None
     """The core/v1 lastTimestamp."""
-    deprecated_count: int | None = None
+    deprecated_count: Int32 | None = None
     """The core/v1 count."""
 
     _creating: bool = PrivateAttr(False)
@@ -143,7 +142,7 @@ class Event(K8sObject):
                             ("deprecatedCount", self.deprecated_count)):
             if value:
                 out.append(FieldError.invalid(path, "", "needs to be unset"))
-        if self.deprecated_source and (self.deprecated_source.get("component") or self.deprecated_source.get("host")):
+        if self.deprecated_source and (self.deprecated_source.component or self.deprecated_source.host):
             out.append(FieldError.invalid("deprecatedSource", "", "needs to be unset"))
         return out
 
@@ -151,10 +150,10 @@ class Event(K8sObject):
         if self.series is None:
             return []
         out: list[FieldError] = []
-        count = self.series.get("count")
-        if not isinstance(count, int) or count < 2:
+        count = self.series.count
+        if count is None or count < 2:
             out.append(FieldError.invalid("series.count", "", "should be at least 2"))
-        if not self.series.get("lastObservedTime"):
+        if not self.series.last_observed_time:
             out.append(FieldError.required("series.lastObservedTime"))
         return out
 

@@ -45,6 +45,9 @@ class KindInfo:
     # the kind's message in apiserver/proto_schema.MESSAGES when kubectl may send it as protobuf
     proto_message: str = ""
     stored_as: StoredAs | None = None  # kept in the store as another kind (storage_resource says where)
+    # kube's ReturnDeletedObject (pkg/registry/*/storage): a DELETE that removes the object at once
+    # answers with the object itself; without it, with a Status naming it
+    return_deleted_object: bool = False
 
     def from_storage(self, obj: Obj) -> Obj:
         """A stored object as this kind shows it (the object itself for most kinds)."""
@@ -93,14 +96,14 @@ _ALL = ("all",)
 KINDS: tuple[KindInfo, ...] = (
     # core/v1
     KindInfo("Namespace", "", "v1", "namespaces", "namespace", False, core.Namespace, ("ns",), (),
-             frozenset({"status", "finalize"}), printer=printers.NAMESPACE, proto_message="Namespace"),
+             frozenset({"status", "finalize"}), printer=printers.NAMESPACE, proto_message="Namespace", return_deleted_object=True),
     KindInfo("Node", "", "v1", "nodes", "node", False, core.Node, ("no",), (), _S,
              printer=printers.NODE, proto_message="Node"),
     KindInfo("Pod", "", "v1", "pods", "pod", True, core.Pod, ("po",), _ALL,
              frozenset({"status", "binding", "log", "exec", "attach", "portforward", "eviction"}),
-             printer=printers.POD, proto_message="Pod"),
+             printer=printers.POD, proto_message="Pod", return_deleted_object=True),
     KindInfo("Service", "", "v1", "services", "service", True, core.Service, ("svc",), _ALL, _S,
-             printer=printers.SERVICE, proto_message="Service"),
+             printer=printers.SERVICE, proto_message="Service", return_deleted_object=True),
     KindInfo("Endpoints", "", "v1", "endpoints", "endpoints", True, core.Endpoints, ("ep",),
              printer=printers.ENDPOINTS, proto_message="Endpoints"),
     KindInfo("ConfigMap", "", "v1", "configmaps", "configmap", True, core.ConfigMap, ("cm",),
@@ -108,13 +111,14 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Secret", "", "v1", "secrets", "secret", True, core.Secret,
              printer=printers.SECRET, proto_message="Secret"),
     KindInfo("PersistentVolume", "", "v1", "persistentvolumes", "persistentvolume", False, core.PersistentVolume,
-             ("pv",), (), _S, printer=printers.PV, proto_message="PersistentVolume"),
+             ("pv",), (), _S, printer=printers.PV, proto_message="PersistentVolume", return_deleted_object=True),
     KindInfo("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", True,
-             core.PersistentVolumeClaim, ("pvc",), (), _S, printer=printers.PVC, proto_message="PersistentVolumeClaim"),
+             core.PersistentVolumeClaim, ("pvc",), (), _S, printer=printers.PVC, proto_message="PersistentVolumeClaim", return_deleted_object=True),
     KindInfo("Event", "", "v1", "events", "event", True, core.Event, ("ev",),
              printer=printers.EVENT, proto_message="Event"),
     KindInfo("ServiceAccount", "", "v1", "serviceaccounts", "serviceaccount", True, core.ServiceAccount, ("sa",),
-             printer=printers.SERVICEACCOUNT, proto_message="ServiceAccount"),
+             printer=printers.SERVICEACCOUNT, proto_message="ServiceAccount",
+             return_deleted_object=True),
     # apps/v1
     KindInfo("Deployment", "apps", "v1", "deployments", "deployment", True, apps.Deployment, ("deploy",), _ALL, _SS,
              printer=printers.DEPLOYMENT, proto_message="Deployment"),
@@ -132,7 +136,7 @@ KINDS: tuple[KindInfo, ...] = (
              discovery.EndpointSlice, printer=printers.ENDPOINTSLICE),
     # storage.k8s.io/v1
     KindInfo("StorageClass", "storage.k8s.io", "v1", "storageclasses", "storageclass", False, storage.StorageClass,
-             ("sc",), printer=printers.STORAGECLASS),
+             ("sc",), printer=printers.STORAGECLASS, return_deleted_object=True),
     # coordination.k8s.io/v1
     KindInfo("Lease", "coordination.k8s.io", "v1", "leases", "lease", True, coordination.Lease,
              printer=printers.LEASE),

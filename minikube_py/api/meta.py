@@ -18,13 +18,34 @@ client rely on them):
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
+from . import quantity
 from .errors import FieldError
 from .selectors import label_selector_matches
+
+# --- scalar types of the API --------------------------------------------------------------------
+
+
+def _bounded(bits: int) -> AfterValidator:
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def check(value: int) -> int:
+        if not low <= value <= high:  # Go's decoder: "cannot unmarshal number ... of type int32"
+            raise PydanticCustomError("int_range", f"cannot unmarshal number {value} into a value of type int{bits}")
+        return value
+    return AfterValidator(check)
+
+
+# the API's int32 fields (replicas, ports, ...): a wider number is a 400; the schemas say the format
+Int32 = Annotated[int, _bounded(32), WithJsonSchema({"type": "integer", "format": "int32"})]
+Int64 = Annotated[int, _bounded(64), WithJsonSchema({"type": "integer", "format": "int64"})]
+Quantity = Annotated[str | int | float, AfterValidator(quantity.canonical)]
+IntOrString = int | str
 
 # --- base classes -------------------------------------------------------------------------------
 
@@ -83,7 +104,6 @@ class OwnerReference(K8sModel):
 
 
 class ManagedFieldsEntry(K8sModel):
-    model_config = ConfigDict(extra="allow")
     manager: str | None = None
     operation: str | None = None
     api_version: str | None = None
@@ -110,14 +130,14 @@ class ObjectMeta(K8sModel):
     resource_version: str | None = None
     """An opaque version of the object, changed on every write; sent back on update for optimistic
     concurrency."""
-    generation: int | None = None
+    generation: Int64 | None = None
     """A number the server increments each time the desired state (usually spec) changes."""
     creation_timestamp: str | None = None
     """When the server created the object (RFC 3339, UTC); set by the server, read-only."""
     deletion_timestamp: str | None = None
     """When the object will be gone: set by the server when a deletion was asked for and finalizers or a
     grace period keep the object for now."""
-    deletion_grace_period_seconds: int | None = None
+    deletion_grace_period_seconds: Int64 | None = None
     """The grace period, in seconds, that the pending deletion allows."""
     labels: dict[str, str] | None = None
     """Key/value pairs that selectors (of services, deployments, kubectl -l) match objects by."""
@@ -177,6 +197,10 @@ class K8sObject(K8sModel):
 
     def validation_errors(self) -> list[FieldError]:
         """Kubernetes' ValidateXxx on create: semantic checks, field paths in the errors."""
+        return []
+
+    def create_errors(self) -> list[FieldError]:
+        """Extra checks on create only (kube's ValidateXxxCreate); `validation_errors()` runs too."""
         return []
 
     def update_errors(self, old: K8sObject) -> list[FieldError]:

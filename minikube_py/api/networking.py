@@ -6,8 +6,13 @@ from __future__ import annotations
 from pydantic import model_validator
 
 from .errors import FieldError
-from .meta import K8sModel, K8sObject
-from .pod import Free
+from .meta import Int32, K8sModel, K8sObject
+from .parts import (
+    IngressClassParametersReference,
+    IngressLoadBalancerStatus,
+    IngressStatus,
+    TypedLocalObjectReference,
+)
 
 PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 
@@ -16,7 +21,7 @@ class ServiceBackendPort(K8sModel):
     """A port of the backend service."""
     name: str | None = None
     """The port's name."""
-    number: int | None = None
+    number: Int32 | None = None
     """The port's number."""
 
 
@@ -32,7 +37,7 @@ class IngressBackend(K8sModel):
     """Where matching requests go: a service, or another resource."""
     service: IngressServiceBackend | None = None
     """A service and port."""
-    resource: Free | None = None
+    resource: TypedLocalObjectReference | None = None
     """Another object (exclusive with service)."""
 
 
@@ -105,11 +110,11 @@ class Ingress(K8sObject):
     """Routes HTTP and HTTPS traffic from outside the cluster to services, by host and path."""
     spec: IngressSpec | None = None
     """The desired state of the ingress."""
-    status: Free | None = None
+    status: IngressStatus | None = None
     """The load balancer addresses of the ingress."""
 
     def prepare_for_create(self) -> None:
-        self.status = {"loadBalancer": {}}
+        self.status = IngressStatus(load_balancer=IngressLoadBalancerStatus())
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or IngressSpec()
@@ -135,7 +140,7 @@ class IngressClassSpec(K8sModel):
     """The controller of an ingress class."""
     controller: str | None = None
     """The controller's name, such as example.com/ingress-controller."""
-    parameters: Free | None = None
+    parameters: IngressClassParametersReference | None = None
     """A reference to the controller's configuration."""
 
 

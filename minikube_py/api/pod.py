@@ -1,47 +1,98 @@
 """The Pod and its parts (containers, probes, volumes, the pod template) with Kubernetes' defaults.
 
 Used by core.py (Pod), apps.py (templates of Deployment, ReplicaSet, StatefulSet), the
-apiserver (decoding, validation) and later the kubelet.  Rarely written sub-objects
-(securityContext, lifecycle, pod affinity, projected volumes...) are kept as free maps.
+apiserver (decoding, validation) and later the kubelet.  Sub-objects this code does not act on
+(securityContext, lifecycle, pod affinity, projected volumes...) are the typed models of parts.py,
+generated from the Kubernetes 1.35 definitions.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from . import quantity
 from .errors import FieldError
 from .meta import (
+    Int32,
+    Int64,
     K8sModel,
     K8sObject,
     ObjectMeta,
+    Quantity,
     dns1123_label_errors,
     label_selector_errors,
     merge_by,
     patch_strategy,
 )
+from .parts import (
+    AWSElasticBlockStoreVolumeSource,
+    AzureDiskVolumeSource,
+    AzureFileVolumeSource,
+    CephFSVolumeSource,
+    CinderVolumeSource,
+    ContainerResizePolicy,
+    ContainerRestartRule,
+    ContainerState,
+    ContainerUser,
+    CSIVolumeSource,
+    DownwardAPIVolumeSource,
+    EphemeralVolumeSource,
+    FCVolumeSource,
+    FileKeySelector,
+    FlexVolumeSource,
+    FlockerVolumeSource,
+    GCEPersistentDiskVolumeSource,
+    GitRepoVolumeSource,
+    GlusterfsVolumeSource,
+    HostAlias,
+    ImageVolumeSource,
+    ISCSIVolumeSource,
+    Lifecycle,
+    NFSVolumeSource,
+    PhotonPersistentDiskVolumeSource,
+    PodAffinity,
+    PodAntiAffinity,
+    PodDNSConfig,
+    PodExtendedResourceClaimStatus,
+    PodOS,
+    PodReadinessGate,
+    PodResourceClaim,
+    PodResourceClaimStatus,
+    PodSchedulingGate,
+    PodSecurityContext,
+    PortworxVolumeSource,
+    ProjectedVolumeSource,
+    QuobyteVolumeSource,
+    RBDVolumeSource,
+    ResourceClaim,
+    ResourceStatus,
+    ScaleIOVolumeSource,
+    SecurityContext,
+    StorageOSVolumeSource,
+    TopologySpreadConstraint,
+    VolumeDevice,
+    VolumeMountStatus,
+    VsphereVirtualDiskVolumeSource,
+    WorkloadReference,
+)
+from .structs import (
+    ExecAction,
+    HostPathVolumeSource,
+    HTTPGetAction,
+    KeyToPath,
+    LocalObjectReference,
+    NodeSelector,
+    NodeSelectorTerm,
+    ObjectFieldSelector,
+    ResourceFieldSelector,
+    TCPSocketAction,
+)
 
-Quantity = Annotated[str | int | float, AfterValidator(quantity.canonical)]
 ResourceList = dict[str, Quantity]
-IntOrString = int | str
-Free = dict[str, Any]
-
-
-class ObjectFieldSelector(K8sModel):
-    """Picks a field of the pod, such as metadata.name or status.podIP."""
-    api_version: str | None = None
-    """The version of the schema the field path is written in (v1 by default)."""
-    field_path: str | None = None
-    """The path of the field, such as metadata.namespace."""
-
-    @model_validator(mode="after")
-    def _defaults(self) -> ObjectFieldSelector:
-        if self.api_version is None:
-            self.api_version = "v1"
-        return self
+Free = dict[str, Any]  # an untyped map: only where 1.35 has one (tests/unit/test_api_fields.py checks)
 
 
 class KeySelector(K8sModel):
@@ -54,16 +105,6 @@ class KeySelector(K8sModel):
     """When true, a missing object or key is not an error."""
 
 
-class ResourceFieldSelector(K8sModel):
-    """Picks a container's resource request or limit, such as limits.cpu."""
-    container_name: str | None = None
-    """The container whose resources are read; required in volumes."""
-    resource: str | None = None
-    """The resource to read, such as requests.memory."""
-    divisor: Quantity | None = None
-    """The unit the value is expressed in (1 by default)."""
-
-
 class EnvVarSource(K8sModel):
     """Where an environment variable takes its value from."""
     field_ref: ObjectFieldSelector | None = None
@@ -74,7 +115,7 @@ class EnvVarSource(K8sModel):
     """A key of a ConfigMap."""
     secret_key_ref: KeySelector | None = None
     """A key of a Secret."""
-    file_key_ref: Free | None = None
+    file_key_ref: FileKeySelector | None = None
     """A key of an environment file in a volume."""
 
 
@@ -110,9 +151,9 @@ class ContainerPort(K8sModel):
     """A network port the container listens on."""
     name: str | None = None
     """A name for the port (an IANA service name), which services can refer to as targetPort."""
-    host_port: int | None = None
+    host_port: Int32 | None = None
     """A port of the node to expose the container port on; most pods do not need one."""
-    container_port: int | None = None
+    container_port: Int32 | None = None
     """The port number, on the pod's IP address (1 to 65535)."""
     protocol: str | None = None
     """TCP (the default), UDP or SCTP."""
@@ -133,7 +174,7 @@ class ResourceRequirements(K8sModel):
     requests: ResourceList | None = None
     """The amount of each resource the scheduler reserves for the container; defaults to the limits when
     only those are set."""
-    claims: list[Free] | None = None
+    claims: list[ResourceClaim] | None = None
     """Dynamically allocated resources (resource claims) the container uses."""
 
 
@@ -155,53 +196,9 @@ class VolumeMount(K8sModel):
     """Like subPath, with $(VAR) expanded from the container's environment."""
 
 
-class HTTPHeader(K8sModel):
-    """A header of an HTTP probe request."""
-    name: str | None = None
-    """The header name."""
-    value: str | None = None
-    """The header value."""
-
-
-class HTTPGetAction(K8sModel):
-    """An HTTP GET request a probe makes; a status from 200 to 399 is success."""
-    path: str | None = None
-    """The path to request."""
-    port: IntOrString | None = None
-    """The port number or the container port name to connect to."""
-    host: str | None = None
-    """The host to connect to; the pod's IP address by default."""
-    scheme: str | None = None
-    """HTTP (the default) or HTTPS."""
-    http_headers: list[HTTPHeader] | None = None
-    """Extra headers to send."""
-
-    @model_validator(mode="after")
-    def _defaults(self) -> HTTPGetAction:
-        if self.path is None:
-            self.path = "/"
-        if self.scheme is None:
-            self.scheme = "HTTP"
-        return self
-
-
-class ExecAction(K8sModel):
-    """A command a probe runs in the container; exit status 0 is success."""
-    command: list[str] | None = None
-    """The command and its arguments (not run in a shell)."""
-
-
-class TCPSocketAction(K8sModel):
-    """A TCP connection a probe opens; connecting is success."""
-    port: IntOrString | None = None
-    """The port number or the container port name."""
-    host: str | None = None
-    """The host to connect to; the pod's IP address by default."""
-
-
 class GRPCAction(K8sModel):
     """A gRPC health check a probe makes."""
-    port: int | None = None
+    port: Int32 | None = None
     """The port of the gRPC service."""
     service: str | None = None
     """The service name sent in the health check request."""
@@ -217,18 +214,18 @@ class Probe(K8sModel):
     """Open a TCP connection."""
     grpc: GRPCAction | None = None
     """Make a gRPC health check."""
-    initial_delay_seconds: int | None = None
+    initial_delay_seconds: Int32 | None = None
     """Seconds after the container starts before the first check."""
-    timeout_seconds: int | None = None
+    timeout_seconds: Int32 | None = None
     """Seconds a check may take before it counts as failed (1 by default)."""
-    period_seconds: int | None = None
+    period_seconds: Int32 | None = None
     """Seconds between checks (10 by default)."""
-    success_threshold: int | None = None
+    success_threshold: Int32 | None = None
     """Consecutive successes that count as success after a failure (1 by default; 1 for liveness and
     startup)."""
-    failure_threshold: int | None = None
+    failure_threshold: Int32 | None = None
     """Consecutive failures that count as failure (3 by default)."""
-    termination_grace_period_seconds: int | None = None
+    termination_grace_period_seconds: Int64 | None = None
     """Seconds the container gets to stop after a failed liveness or startup probe, instead of the pod's
     grace period."""
 
@@ -265,13 +262,14 @@ class Container(K8sModel):
     """Environment variables to set."""
     resources: ResourceRequirements | None = None
     """The compute resources the container requests and its limits."""
-    resize_policy: list[Free] | None = None
+    resize_policy: list[ContainerResizePolicy] | None = None
     """How the container reacts to a change of its resources."""
     restart_policy: str | None = None
     """Always, for an init container that keeps running beside the others (a sidecar)."""
+    restart_policy_rules: list[ContainerRestartRule] | None = None  # ContainerRestartRules: beta, on in 1.35
     volume_mounts: list[VolumeMount] | None = Field(None, json_schema_extra=merge_by("mountPath"))
     """The pod volumes to mount into the container's filesystem."""
-    volume_devices: list[Free] | None = Field(None, json_schema_extra=merge_by("devicePath"))
+    volume_devices: list[VolumeDevice] | None = Field(None, json_schema_extra=merge_by("devicePath"))
     """Block devices of the pod to expose to the container."""
     liveness_probe: Probe | None = None
     """A check that restarts the container when it fails."""
@@ -279,7 +277,7 @@ class Container(K8sModel):
     """A check that takes the pod out of service endpoints while it fails."""
     startup_probe: Probe | None = None
     """A check that must succeed before the liveness and readiness probes start."""
-    lifecycle: Free | None = None
+    lifecycle: Lifecycle | None = None
     """Actions to run right after the container starts and before it stops."""
     termination_message_path: str | None = None
     """The file whose content becomes the container's termination message."""
@@ -287,7 +285,7 @@ class Container(K8sModel):
     """File (the default) or FallbackToLogsOnError."""
     image_pull_policy: str | None = None
     """Always, Never or IfNotPresent; Always when the tag is :latest or missing, IfNotPresent otherwise."""
-    security_context: Free | None = None
+    security_context: SecurityContext | None = None
     """Security options of the container (user, capabilities, privileges)."""
     stdin: bool | None = None
     """Keep a stdin open for the container."""
@@ -307,6 +305,13 @@ class Container(K8sModel):
         return self
 
 
+class EphemeralContainer(Container):
+    """A container added to a running pod for debugging (`kubectl debug`); it has a container's fields,
+    though kube's validation forbids ports, probes and resources on it."""
+    target_container_name: str | None = None
+    """The container whose process namespace it joins."""
+
+
 def _image_tag(image: str) -> str:
     """"" when the image has no tag and no digest; "latest" for :latest."""
     if "@" in image:
@@ -315,23 +320,13 @@ def _image_tag(image: str) -> str:
     return last.rsplit(":", 1)[1] if ":" in last else ""
 
 
-class KeyToPath(K8sModel):
-    """A key of a ConfigMap or Secret, projected to a file."""
-    key: str | None = None
-    """The key to project."""
-    path: str | None = None
-    """The relative file path to write it to."""
-    mode: int | None = None
-    """The file's permission bits (0 to 0777)."""
-
-
 class ConfigMapVolumeSource(K8sModel):
     """A volume holding the keys of a ConfigMap as files."""
     name: str | None = None
     """The ConfigMap's name."""
     items: list[KeyToPath] | None = None
     """Which keys to project and where; all keys, named after them, by default."""
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
     """The permission bits of the files (0644 by default)."""
     optional: bool | None = None
     """When true, a missing ConfigMap or key is not an error."""
@@ -349,7 +344,7 @@ class SecretVolumeSource(K8sModel):
     """The Secret's name."""
     items: list[KeyToPath] | None = None
     """Which keys to project and where; all keys by default."""
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
     """The permission bits of the files (0644 by default)."""
     optional: bool | None = None
     """When true, a missing Secret or key is not an error."""
@@ -369,20 +364,6 @@ class EmptyDirVolumeSource(K8sModel):
     """The most space the volume may use."""
 
 
-class HostPathVolumeSource(K8sModel):
-    """A file or directory of the node."""
-    path: str | None = None
-    """The path on the node."""
-    type: str | None = None
-    """What must be at the path (DirectoryOrCreate, Directory, File, Socket, ...)."""
-
-    @model_validator(mode="after")
-    def _defaults(self) -> HostPathVolumeSource:
-        if self.type is None:
-            self.type = ""
-        return self
-
-
 class PVCVolumeSource(K8sModel):
     """A volume backed by a PersistentVolumeClaim in the pod's namespace."""
     claim_name: str | None = None
@@ -392,7 +373,10 @@ class PVCVolumeSource(K8sModel):
 
 
 _VOLUME_SOURCES = ("empty_dir", "host_path", "config_map", "secret", "persistent_volume_claim", "projected",
-                   "downward_api", "nfs", "csi", "ephemeral", "image", "iscsi", "local", "fc", "git_repo")
+                   "downward_api", "nfs", "csi", "ephemeral", "image", "iscsi", "fc", "git_repo",
+                   "aws_elastic_block_store", "azure_disk", "azure_file", "cephfs", "cinder", "flex_volume", "flocker",
+                   "gce_persistent_disk", "glusterfs", "photon_persistent_disk", "portworx_volume", "quobyte", "rbd",
+                   "scale_io", "storageos", "vsphere_volume")
 
 
 class Volume(K8sModel):
@@ -409,25 +393,41 @@ class Volume(K8sModel):
     """The keys of a Secret as files."""
     persistent_volume_claim: PVCVolumeSource | None = None
     """A PersistentVolumeClaim's volume."""
-    projected: Free | None = None
+    projected: ProjectedVolumeSource | None = None
     """Several sources (secrets, config maps, downward API, tokens) in one directory."""
-    downward_api: Free | None = Field(None, alias="downwardAPI")
+    downward_api: DownwardAPIVolumeSource | None = Field(None, alias="downwardAPI")
     """Fields of the pod as files."""
-    nfs: Free | None = None
+    nfs: NFSVolumeSource | None = None
     """An NFS export."""
-    csi: Free | None = None
+    csi: CSIVolumeSource | None = None
     """A volume of a CSI driver."""
-    ephemeral: Free | None = None
+    ephemeral: EphemeralVolumeSource | None = None
     """A volume provisioned for the pod alone and deleted with it."""
-    image: Free | None = None
+    image: ImageVolumeSource | None = None
     """The content of a container image."""
-    iscsi: Free | None = None
+    iscsi: ISCSIVolumeSource | None = None
     """An iSCSI disk."""
-    local: Free | None = None
-    fc: Free | None = None
+    fc: FCVolumeSource | None = None
     """A Fibre Channel disk."""
-    git_repo: Free | None = None
+    git_repo: GitRepoVolumeSource | None = None
     """Deprecated: a git repository cloned into the volume."""
+    # the in-tree sources of the 1.35 API: accepted and kept, mounted by no node here
+    aws_elastic_block_store: AWSElasticBlockStoreVolumeSource | None = None
+    azure_disk: AzureDiskVolumeSource | None = None
+    azure_file: AzureFileVolumeSource | None = None
+    cephfs: CephFSVolumeSource | None = None
+    cinder: CinderVolumeSource | None = None
+    flex_volume: FlexVolumeSource | None = None
+    flocker: FlockerVolumeSource | None = None
+    gce_persistent_disk: GCEPersistentDiskVolumeSource | None = None
+    glusterfs: GlusterfsVolumeSource | None = None
+    photon_persistent_disk: PhotonPersistentDiskVolumeSource | None = None
+    portworx_volume: PortworxVolumeSource | None = None
+    quobyte: QuobyteVolumeSource | None = None
+    rbd: RBDVolumeSource | None = None
+    scale_io: ScaleIOVolumeSource | None = Field(None, alias="scaleIO")
+    storageos: StorageOSVolumeSource | None = None
+    vsphere_volume: VsphereVirtualDiskVolumeSource | None = None
 
 
 class Toleration(K8sModel):
@@ -440,37 +440,13 @@ class Toleration(K8sModel):
     """The taint value to match with Equal."""
     effect: str | None = None
     """The taint effect to match (NoSchedule, PreferNoSchedule, NoExecute); empty matches all."""
-    toleration_seconds: int | None = None
+    toleration_seconds: Int64 | None = None
     """For NoExecute: how long the pod stays bound after the taint appears."""
-
-
-class NodeSelectorRequirement(K8sModel):
-    """A condition on a node's labels or fields."""
-    key: str | None = None
-    """The label key or field."""
-    operator: str | None = None
-    """In, NotIn, Exists, DoesNotExist, Gt or Lt."""
-    values: list[str] | None = None
-    """The values to compare with."""
-
-
-class NodeSelectorTerm(K8sModel):
-    """Conditions a node must all match."""
-    match_expressions: list[NodeSelectorRequirement] | None = None
-    """Conditions on the node's labels."""
-    match_fields: list[NodeSelectorRequirement] | None = None
-    """Conditions on the node's fields (metadata.name)."""
-
-
-class NodeSelector(K8sModel):
-    """A set of terms, one of which a node must match."""
-    node_selector_terms: list[NodeSelectorTerm] | None = None
-    """The terms (ORed)."""
 
 
 class PreferredSchedulingTerm(K8sModel):
     """A weighted preference for some nodes."""
-    weight: int | None = None
+    weight: Int32 | None = None
     """The weight, 1 to 100."""
     preference: NodeSelectorTerm | None = None
     """The nodes preferred."""
@@ -488,16 +464,10 @@ class Affinity(K8sModel):
     """Scheduling constraints relative to nodes and other pods."""
     node_affinity: NodeAffinity | None = None
     """Rules about the nodes the pod may or prefers to run on."""
-    pod_affinity: Free | None = None
+    pod_affinity: PodAffinity | None = None
     """Rules to place the pod near other pods."""
-    pod_anti_affinity: Free | None = None
+    pod_anti_affinity: PodAntiAffinity | None = None
     """Rules to keep the pod away from other pods."""
-
-
-class LocalObjectReference(K8sModel):
-    """An object in the same namespace, by name."""
-    name: str | None = None
-    """The object's name."""
 
 
 class PodSpec(K8sModel):
@@ -508,13 +478,13 @@ class PodSpec(K8sModel):
     """Containers run one by one to completion before the app containers start."""
     containers: list[Container] | None = Field(None, json_schema_extra=merge_by("name"))
     """The pod's containers; at least one."""
-    ephemeral_containers: list[Free] | None = Field(None, json_schema_extra=merge_by("name"))
+    ephemeral_containers: list[EphemeralContainer] | None = Field(None, json_schema_extra=merge_by("name"))
     """Debugging containers added to a running pod (kubectl debug)."""
     restart_policy: str | None = None
     """Always (the default), OnFailure or Never: whether containers are restarted when they exit."""
-    termination_grace_period_seconds: int | None = None
+    termination_grace_period_seconds: Int64 | None = None
     """Seconds the containers get to stop after SIGTERM before they are killed (30 by default)."""
-    active_deadline_seconds: int | None = None
+    active_deadline_seconds: Int64 | None = None
     """Seconds the pod may run before it is failed."""
     dns_policy: str | None = None
     """ClusterFirst (the default), ClusterFirstWithHostNet, Default or None."""
@@ -536,12 +506,13 @@ class PodSpec(K8sModel):
     """Use the node's IPC namespace."""
     share_process_namespace: bool | None = None
     """Let the containers see each other's processes."""
-    security_context: Free | None = None
+    security_context: PodSecurityContext | None = None
     """Security options for all containers of the pod."""
     image_pull_secrets: list[LocalObjectReference] | None = Field(None, json_schema_extra=merge_by("name"))
     """Secrets with registry credentials for pulling the images."""
     hostname: str | None = None
     """The pod's hostname; its name by default."""
+    hostname_override: str | None = None  # HostnameOverride: beta, on in 1.35
     subdomain: str | None = None
     """With hostname, gives the pod the DNS name <hostname>.<subdomain>.<namespace>.svc."""
     affinity: Affinity | None = None
@@ -550,15 +521,15 @@ class PodSpec(K8sModel):
     """The scheduler that places the pod (default-scheduler by default)."""
     tolerations: list[Toleration] | None = None
     """Taints the pod tolerates."""
-    host_aliases: list[Free] | None = Field(None, json_schema_extra=merge_by("ip"))
+    host_aliases: list[HostAlias] | None = Field(None, json_schema_extra=merge_by("ip"))
     """Extra entries for the containers' /etc/hosts."""
     priority_class_name: str | None = None
     """The PriorityClass that gives the pod its priority."""
-    priority: int | None = None
+    priority: Int32 | None = None
     """The pod's priority, set from its priority class."""
-    dns_config: Free | None = None
+    dns_config: PodDNSConfig | None = None
     """Extra DNS settings (nameservers, searches, options)."""
-    readiness_gates: list[Free] | None = None
+    readiness_gates: list[PodReadinessGate] | None = None
     """Extra conditions that must be True for the pod to be ready."""
     runtime_class_name: str | None = None
     """The RuntimeClass to run the pod with."""
@@ -568,23 +539,25 @@ class PodSpec(K8sModel):
     """PreemptLowerPriority (the default) or Never."""
     overhead: ResourceList | None = None
     """Resources the pod's sandbox uses beyond its containers."""
-    topology_spread_constraints: list[Free] | None = Field(None, json_schema_extra=merge_by("topologyKey"))
+    topology_spread_constraints: list[TopologySpreadConstraint] | None = Field(None, json_schema_extra=merge_by("topologyKey"))
     """How to spread matching pods across zones, nodes or other topology domains."""
     set_hostname_as_fqdn: bool | None = Field(None, alias="setHostnameAsFQDN")
     """Use the fully qualified domain name as the hostname."""
-    os: Free | None = None
+    os: PodOS | None = None
     """The operating system the pod needs (linux or windows)."""
     host_users: bool | None = None
     """Whether the pod uses the node's user namespace (true by default)."""
-    scheduling_gates: list[Free] | None = Field(None, json_schema_extra=merge_by("name"))
+    scheduling_gates: list[PodSchedulingGate] | None = Field(None, json_schema_extra=merge_by("name"))
     """While any is present, the pod is not scheduled."""
-    resource_claims: list[Free] | None = Field(None, json_schema_extra=merge_by("name", retain_keys=True))
+    resource_claims: list[PodResourceClaim] | None = Field(None, json_schema_extra=merge_by("name", retain_keys=True))
     """Dynamically allocated resources the pod uses."""
     resources: ResourceRequirements | None = None
     """Resources for the pod as a whole, shared by its containers."""
+    workload_ref: WorkloadReference | None = None  # GenericWorkload: alpha, off in 1.35
 
     @model_validator(mode="after")
     def _defaults(self) -> PodSpec:
+        _drop_disabled_fields(self)
         if self.restart_policy is None:
             self.restart_policy = "Always"
         if self.termination_grace_period_seconds is None:
@@ -594,7 +567,7 @@ class PodSpec(K8sModel):
         if self.scheduler_name is None:
             self.scheduler_name = "default-scheduler"
         if self.security_context is None:
-            self.security_context = {}
+            self.security_context = PodSecurityContext()
         if self.enable_service_links is None:
             self.enable_service_links = True
         if self.service_account and not self.service_account_name:
@@ -604,11 +577,25 @@ class PodSpec(K8sModel):
         return self
 
 
+def _drop_disabled_fields(spec: PodSpec) -> None:
+    """kube-apiserver's dropDisabledPodFields for the gates that are off in 1.35: the fields are
+    accepted and dropped (GenericWorkload: workloadRef; ContainerStopSignals: lifecycle.stopSignal;
+    ClusterTrustBundleProjection and PodCertificateRequest: those projected volume sources)."""
+    spec.workload_ref = None
+    for c in [*(spec.containers or []), *(spec.init_containers or [])]:
+        if c.lifecycle is not None:
+            c.lifecycle.stop_signal = None
+    for v in spec.volumes or []:
+        for source in (v.projected.sources or []) if v.projected is not None else []:
+            source.cluster_trust_bundle = None
+            source.pod_certificate = None
+
+
 class PodCondition(K8sModel):
     """A condition of a pod."""
     type: str | None = None
     """PodScheduled, Initialized, ContainersReady, Ready, ..."""
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     """The pod generation the condition was set for."""
     status: str | None = None
     """True, False or Unknown."""
@@ -626,13 +613,13 @@ class ContainerStatus(K8sModel):
     """The state of one container."""
     name: str | None = None
     """The container's name."""
-    state: Free | None = None
+    state: ContainerState | None = None
     """What the container is doing now: waiting, running or terminated."""
-    last_state: Free | None = None
+    last_state: ContainerState | None = None
     """How the container's previous run ended."""
     ready: bool | None = None
     """Whether the container passes its readiness probe."""
-    restart_count: int | None = None
+    restart_count: Int32 | None = None
     """How many times the container was restarted."""
     image: str | None = None
     """The image it runs."""
@@ -646,11 +633,11 @@ class ContainerStatus(K8sModel):
     """The resources the node allocated to the container."""
     resources: ResourceRequirements | None = None
     """The resources the container has now."""
-    volume_mounts: list[Free] | None = None
+    volume_mounts: list[VolumeMountStatus] | None = None
     """The volumes mounted."""
-    user: Free | None = None
+    user: ContainerUser | None = None
     """The user identity the container runs as."""
-    allocated_resources_status: list[Free] | None = None
+    allocated_resources_status: list[ResourceStatus] | None = None
     """The health of the allocated resources."""
     stop_signal: str | None = None
     """The signal sent to stop the container."""
@@ -664,7 +651,7 @@ class PodIP(K8sModel):
 
 class PodStatus(K8sModel):
     """The observed state of a pod."""
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     """The pod generation the status was written for."""
     phase: str | None = None
     """Pending, Running, Succeeded, Failed or Unknown."""
@@ -696,8 +683,11 @@ class PodStatus(K8sModel):
     """The state of each ephemeral container."""
     resize: str | None = None
     """The state of a resize of the pod's resources."""
-    resource_claim_statuses: list[Free] | None = None
+    resource_claim_statuses: list[PodResourceClaimStatus] | None = None
     """The state of the pod's resource claims."""
+    allocated_resources: ResourceList | None = None
+    resources: ResourceRequirements | None = None
+    extended_resource_claim_status: PodExtendedResourceClaimStatus | None = None
 
 
 class PodTemplateSpec(K8sModel):
@@ -739,6 +729,17 @@ class Pod(K8sObject):
 
     def validation_errors(self) -> list[FieldError]:
         return pod_spec_errors(self.spec, "spec")
+
+    def create_errors(self) -> list[FieldError]:
+        """kube's ValidatePodCreate: ephemeral containers come only through their subresource."""
+        spec = self.spec or PodSpec()
+        out: list[FieldError] = []
+        if spec.ephemeral_containers:
+            out.append(FieldError.forbidden("spec.ephemeralContainers", "cannot be set on create"))
+        if spec.node_name and spec.scheduling_gates:
+            out.append(FieldError.forbidden("spec.nodeName", "cannot be set until all schedulingGates have been "
+                                                             "cleared"))
+        return out
 
     def update_errors(self, old: K8sObject) -> list[FieldError]:
         assert isinstance(old, Pod)

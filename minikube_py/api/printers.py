@@ -121,15 +121,51 @@ def _map_selector(sel: dict[str, str] | None) -> str:
 # --- pods ---------------------------------------------------------------------------------------
 
 
-def _pod_status(o: Obj) -> str:
+def _restartable_init(c: Obj | None) -> bool:
+    return (c or {}).get("restartPolicy") == "Always"  # a sidecar: an init container that keeps running
+
+
+def _condition_true(status: Obj, kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def _last_terminated(cs: Obj) -> datetime | None:
+    return _parse_time(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None or (b is not None and b > a) else a
+
+
+def _pod_cells(o: Obj, now: datetime) -> tuple[str, str, str]:
+    """kube's printPod: (ready, status, restarts).  Sidecars count as containers; init restarts
+    count only while the pod initializes; "(Xs ago)" only with restarts; Terminating only for a
+    pod not yet Succeeded or Failed."""
     spec, status, meta = _spec(o), _status(o), _meta(o)
-    reason = status.get("reason") or status.get("phase") or "Pending"
-    init_specs = spec.get("initContainers") or []
+    phase = status.get("phase") or ""
+    reason = status.get("reason") or phase
+    if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
+           for c in status.get("conditions") or []):
+        reason = "SchedulingGated"
+    init_specs = {c.get("name"): c for c in spec.get("initContainers") or []}
+    total = len(spec.get("containers") or []) + sum(1 for c in init_specs.values() if _restartable_init(c))
+    ready = restarts = sidecar_restarts = 0
+    last: datetime | None = None
+    sidecar_last: datetime | None = None
     initializing = False
     for i, cs in enumerate(status.get("initContainerStatuses") or []):
+        restarts += int(cs.get("restartCount") or 0)
+        last = _later(last, _last_terminated(cs))
+        sidecar = _restartable_init(init_specs.get(cs.get("name")))
+        if sidecar:
+            sidecar_restarts += int(cs.get("restartCount") or 0)
+            sidecar_last = _later(sidecar_last, _last_terminated(cs))
         state = cs.get("state") or {}
         term, wait = state.get("terminated"), state.get("waiting")
         if term and term.get("exitCode") == 0:
+            continue
+        if sidecar and cs.get("started"):
+            ready += 1 if cs.get("ready") else 0
             continue
         initializing = True
         if term:
@@ -144,9 +180,12 @@ def _pod_status(o: Obj) -> str:
         else:
             reason = f"Init:{i}/{len(init_specs)}"
         break
-    if not initializing:
+    if not initializing or _condition_true(status, "Initialized"):
+        restarts, last = sidecar_restarts, sidecar_last
         has_running = False
         for cs in reversed(status.get("containerStatuses") or []):
+            restarts += int(cs.get("restartCount") or 0)
+            last = _later(last, _last_terminated(cs))
             state = cs.get("state") or {}
             term, wait = state.get("terminated"), state.get("waiting")
             if wait and wait.get("reason"):
@@ -155,34 +194,33 @@ def _pod_status(o: Obj) -> str:
                 reason = term["reason"]
             elif term:
                 reason = f"Signal:{term['signal']}" if term.get("signal") else f"ExitCode:{term.get('exitCode')}"
-            elif cs.get("ready") and state.get("running"):
+            elif cs.get("ready") and state.get("running") is not None:
                 has_running = True
+                ready += 1
         if reason == "Completed" and has_running:
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-            reason = "Running" if ready else "NotReady"
+            reason = "Running" if _condition_true(status, "Ready") else "NotReady"
     if meta.get("deletionTimestamp"):
-        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
-    return str(reason)
+        if status.get("reason") == "NodeLost":
+            reason = "Unknown"
+        elif phase not in ("Succeeded", "Failed"):
+            reason = "Terminating"
+    restarts_cell = str(restarts)
+    if restarts and last is not None:
+        restarts_cell = f"{restarts} ({human_duration((now - last).total_seconds())} ago)"
+    return f"{ready}/{total}", str(reason), restarts_cell
 
 
 def _pod_row(o: Obj, now: datetime) -> list[Any]:
     spec, status = _spec(o), _status(o)
-    statuses = status.get("containerStatuses") or []
-    ready = sum(1 for c in statuses if c.get("ready"))
-    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
-    last = None
-    for c in statuses:
-        finished = _parse_time(((c.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
-        if finished and (last is None or finished > last):
-            last = finished
-    restarts_cell = f"{restarts} ({human_duration((now - last).total_seconds())} ago)" if last else str(restarts)
+    ready, reason, restarts = _pod_cells(o, now)
     gates = spec.get("readinessGates") or []
     gates_cell = "<none>"
     if gates:
         conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
         gates_cell = f"{sum(1 for g in gates if conds.get(g.get('conditionType')) == 'True')}/{len(gates)}"
-    return [_meta(o).get("name", ""), f"{ready}/{len(spec.get('containers') or [])}", _pod_status(o),
-            restarts_cell, _created(o, now), status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
+    ips = status.get("podIPs") or []
+    ip = (ips[0].get("ip") if ips else None) or status.get("podIP") or "<none>"
+    return [_meta(o).get("name", ""), ready, reason, restarts, _created(o, now), ip, spec.get("nodeName") or "<none>",
             status.get("nominatedNodeName") or "<none>", gates_cell]
 
 
@@ -274,7 +312,8 @@ def _external_ip(o: Obj) -> str:
 
 def _svc_row(o: Obj, now: datetime) -> list[Any]:
     spec = _spec(o)
-    return [_meta(o).get("name", ""), spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>",
+    cluster_ips = spec.get("clusterIPs") or [spec.get("clusterIP")]  # kube prints clusterIPs[0]
+    return [_meta(o).get("name", ""), spec.get("type", "ClusterIP"), cluster_ips[0] or "<none>",
             _external_ip(o), _ports(spec), _created(o, now), _map_selector(spec.get("selector"))]
 
 
@@ -287,14 +326,25 @@ SERVICE = Printer((NAME, Column("Type", description="type determines how the Ser
                                                               "values matching this selector.")), _svc_row)
 
 
+def _host_port(ip: str, port: object) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"  # net.JoinHostPort
+
+
 def _endpoints_row(o: Obj, now: datetime) -> list[Any]:
-    pairs: list[str] = []
-    for subset in o.get("subsets") or []:
-        for addr in subset.get("addresses") or []:
-            ports = subset.get("ports") or []
-            pairs += [f"{addr.get('ip')}:{p.get('port')}" for p in ports] or [str(addr.get("ip"))]
-    shown = ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
-    return [_meta(o).get("name", ""), shown or "<none>", _created(o, now)]
+    """kube's formatEndpoints: each port of a subset with each of its ready addresses, three shown."""
+    subsets = o.get("subsets") or []
+    shown: list[str] = []
+    count = 0
+    for subset in subsets:
+        addrs = [str(a.get("ip", "")) for a in subset.get("addresses") or []]
+        ports = subset.get("ports") or []
+        pairs = [_host_port(a, p.get("port")) for p in ports for a in addrs] if ports else addrs
+        count += len(pairs)
+        shown += pairs[:max(0, 3 - len(shown))]
+    text = ",".join(shown)
+    if count > 3:
+        text += f" + {count - 3} more..."
+    return [_meta(o).get("name", ""), text or "<none>", _created(o, now)]
 
 
 ENDPOINTS = Printer((NAME, Column("Endpoints", description="Endpoints of the service"), AGE), _endpoints_row)
@@ -302,10 +352,14 @@ ENDPOINTS = Printer((NAME, Column("Endpoints", description="Endpoints of the ser
 
 def _ingress_row(o: Obj, now: datetime) -> list[Any]:
     spec = _spec(o)
-    hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")]
+    rules = spec.get("rules") or []
+    hosts = [r["host"] for r in rules[:3] if r.get("host")]  # kube's formatHosts: three, then "+ N more..."
+    hosts_cell = ",".join(hosts) or "*"
+    if hosts and len(rules) > 3:
+        hosts_cell += f" + {len(rules) - 3} more..."
     lb = [i.get("ip") or i.get("hostname") for i in ((_status(o).get("loadBalancer") or {}).get("ingress") or [])]
     ports = "80, 443" if spec.get("tls") else "80"
-    return [_meta(o).get("name", ""), spec.get("ingressClassName") or "<none>", ",".join(hosts) or "*",
+    return [_meta(o).get("name", ""), spec.get("ingressClassName") or "<none>", hosts_cell,
             ",".join(x for x in lb if x), ports, _created(o, now)]
 
 
@@ -320,8 +374,10 @@ def _ingress_class_row(o: Obj, now: datetime) -> list[Any]:
     params = _spec(o).get("parameters")
     shown = "<none>"
     if params:
-        group = params.get("apiGroup") or ""
-        shown = f"{params.get('kind')}.{group}/{params.get('name')}" if group else f"{params.get('kind')}/{params.get('name')}"
+        kind = str(params.get("kind", ""))
+        if params.get("apiGroup") is not None:  # kube tests the pointer: an empty group still adds the dot
+            kind += f".{params['apiGroup']}"
+        shown = f"{kind}/{params.get('name', '')}"
     return [_meta(o).get("name", ""), _spec(o).get("controller", ""), shown, _created(o, now)]
 
 
@@ -334,8 +390,9 @@ INGRESSCLASS = Printer((NAME, Column("Controller", description="Controller that 
 
 def _node_row(o: Obj, now: datetime) -> list[Any]:
     spec, status, meta = _spec(o), _status(o), _meta(o)
+    # kube's printNode: Ready=True is "Ready", any other status "NotReady", no condition "Unknown"
     ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    state = {"True": "Ready", "False": "NotReady"}.get(str(ready), "Unknown")
+    state = "Unknown" if ready is None else "Ready" if ready == "True" else "NotReady"
     if spec.get("unschedulable"):
         state += ",SchedulingDisabled"
     roles = sorted({k.split("/", 1)[1] for k in (meta.get("labels") or {}) if k.startswith("node-role.kubernetes.io/")
@@ -371,20 +428,31 @@ SECRET = Printer((NAME, Column("Type", description="The type of the secret"),
                                  _created(o, now)])
 
 
+def _storage_class(o: Obj) -> str:
+    """helper.GetPersistentVolume(Claim)Class: the beta annotation wins over spec.storageClassName."""
+    beta = (_meta(o).get("annotations") or {}).get("volume.beta.kubernetes.io/storage-class")
+    return str(beta if beta is not None else _spec(o).get("storageClassName") or "")
+
+
+def _phase(o: Obj) -> str:
+    return "Terminating" if _meta(o).get("deletionTimestamp") else str(_status(o).get("phase") or "")
+
+
 def _pv_row(o: Obj, now: datetime) -> list[Any]:
     spec, status = _spec(o), _status(o)
-    claim = spec.get("claimRef") or {}
-    claim_cell = f"{claim.get('namespace')}/{claim.get('name')}" if claim.get("name") else ""
-    return [_meta(o).get("name", ""), (spec.get("capacity") or {}).get("storage", ""),
+    claim = spec.get("claimRef")
+    claim_cell = f"{claim.get('namespace') or ''}/{claim.get('name') or ''}" if claim is not None else ""
+    return [_meta(o).get("name", ""), (spec.get("capacity") or {}).get("storage", "0"),
             _access_modes(spec.get("accessModes")), spec.get("persistentVolumeReclaimPolicy", ""),
-            status.get("phase", ""), claim_cell, spec.get("storageClassName", ""),
-            spec.get("volumeAttributesClassName") or "<unset>", status.get("reason", ""), _created(o, now),
-            spec.get("volumeMode", "Filesystem")]
+            _phase(o), claim_cell, _storage_class(o), spec.get("volumeAttributesClassName") or "<unset>",
+            status.get("reason", ""), _created(o, now), spec.get("volumeMode") or "<unset>"]
 
 
 def _access_modes(modes: list[str] | None) -> str:
-    short = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
-    return ",".join(short.get(m, m) for m in modes or [])
+    """helper.GetAccessModesAsString: a fixed order, each mode once."""
+    order = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"), ("ReadWriteOncePod", "RWOP"))
+    present = set(modes or [])
+    return ",".join(short for mode, short in order if mode in present)
 
 
 PV = Printer((NAME, Column("Capacity"), Column("Access Modes"), Column("Reclaim Policy"), Column("Status"),
@@ -394,10 +462,13 @@ PV = Printer((NAME, Column("Capacity"), Column("Access Modes"), Column("Reclaim 
 
 def _pvc_row(o: Obj, now: datetime) -> list[Any]:
     spec, status = _spec(o), _status(o)
-    return [_meta(o).get("name", ""), status.get("phase", ""), spec.get("volumeName", ""),
-            (status.get("capacity") or {}).get("storage", ""), _access_modes(status.get("accessModes")),
-            spec.get("storageClassName", ""), spec.get("volumeAttributesClassName") or "<unset>", _created(o, now),
-            spec.get("volumeMode", "Filesystem")]
+    capacity = modes = ""
+    if spec.get("volumeName"):  # kube shows what was bound, and nothing before
+        capacity = (status.get("capacity") or {}).get("storage", "0")
+        modes = _access_modes(status.get("accessModes"))
+    return [_meta(o).get("name", ""), _phase(o), spec.get("volumeName", ""), capacity, modes,
+            _storage_class(o), spec.get("volumeAttributesClassName") or "<unset>", _created(o, now),
+            spec.get("volumeMode") or "<unset>"]
 
 
 PVC = Printer((NAME, Column("Status"), Column("Volume"), Column("Capacity"), Column("Access Modes"),
@@ -408,11 +479,12 @@ PVC = Printer((NAME, Column("Status"), Column("Volume"), Column("Capacity"), Col
 def _sc_row(o: Obj, now: datetime) -> list[Any]:
     meta = _meta(o)
     name = meta.get("name", "")
-    if (meta.get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true":
+    annotations = meta.get("annotations") or {}
+    if "true" in (annotations.get("storageclass.kubernetes.io/is-default-class"),
+                  annotations.get("storageclass.beta.kubernetes.io/is-default-class")):
         name += " (default)"
-    return [name, o.get("provisioner", ""), o.get("reclaimPolicy", "Delete"),
-            o.get("volumeBindingMode", "Immediate"), "true" if o.get("allowVolumeExpansion") else "false",
-            _created(o, now)]
+    return [name, o.get("provisioner", ""), o.get("reclaimPolicy") or "Delete",
+            o.get("volumeBindingMode") or "Immediate", bool(o.get("allowVolumeExpansion")), _created(o, now)]
 
 
 STORAGECLASS = Printer((NAME, Column("Provisioner"), Column("ReclaimPolicy"), Column("VolumeBindingMode"),
@@ -423,19 +495,27 @@ LEASE = Printer((NAME, Column("Holder", description="The holder of the lease"), 
 
 
 def _event_row(o: Obj, now: datetime) -> list[Any]:
-    """core/v1 and events.k8s.io/v1 shapes alike."""
+    """kube's printEvent, on core/v1 and events.k8s.io/v1 shapes alike (one store, two views)."""
     obj = o.get("involvedObject") or o.get("regarding") or {}
-    first = o.get("firstTimestamp") or o.get("deprecatedFirstTimestamp") or o.get("eventTime")
-    last = o.get("lastTimestamp") or o.get("deprecatedLastTimestamp") or (o.get("series") or {}).get(
-        "lastObservedTime") or o.get("eventTime") or first
+    first_ts = o.get("firstTimestamp") or o.get("deprecatedFirstTimestamp")
+    first = age(first_ts or o.get("eventTime"), now)
+    last_ts = o.get("lastTimestamp") or o.get("deprecatedLastTimestamp")
+    last = age(last_ts, now) if last_ts else first
+    count = o.get("count") or o.get("deprecatedCount") or 0
+    series = o.get("series")
+    if series:
+        last = age(series.get("lastObservedTime"), now)
+        count = series.get("count") or 0
+    elif not count:
+        count = 1  # a singleton of the new API has no count
+    kind = str(obj.get("kind", "")).lower()
+    target = f"{kind}/{obj['name']}" if obj.get("name") else kind
     source = o.get("source") or o.get("deprecatedSource") or {}
-    source_cell = source.get("component") or o.get("reportingComponent") or o.get("reportingController") or ""
-    if source.get("host"):
-        source_cell += ", " + source["host"]
-    count = o.get("count") or o.get("deprecatedCount") or (o.get("series") or {}).get("count") or 1
-    return [age(last, now), o.get("type", ""), o.get("reason", ""),
-            f"{str(obj.get('kind', '')).lower()}/{obj.get('name', '')}", obj.get("fieldPath", ""), source_cell,
-            o.get("message") or o.get("note") or "", age(first, now), count, _meta(o).get("name", "")]
+    component = source.get("component") or o.get("reportingComponent") or o.get("reportingController") or ""
+    instance = source.get("host") or o.get("reportingInstance") or ""
+    return [last, o.get("type", ""), o.get("reason", ""), target, obj.get("fieldPath", ""),
+            f"{component}, {instance}" if instance else component, str(o.get("message") or o.get("note") or "").strip(),
+            first, int(count), _meta(o).get("name", "")]
 
 
 EVENT = Printer((Column("Last Seen", description="Time when last this event was observed"),

@@ -6,7 +6,7 @@ from pydantic import model_validator
 
 from .errors import FieldError
 from .meta import K8sObject
-from .pod import Free
+from .parts import TopologySelectorTerm
 
 RECLAIM = ["Delete", "Retain"]
 BINDING = ["Immediate", "WaitForFirstConsumer"]
@@ -27,7 +27,7 @@ class StorageClass(K8sObject):
     """Whether claims may grow their volumes."""
     mount_options: list[str] | None = None
     """Mount options of the provisioned volumes."""
-    allowed_topologies: list[Free] | None = None
+    allowed_topologies: list[TopologySelectorTerm] | None = None
     """Where volumes may be provisioned."""
 
     @model_validator(mode="after")

@@ -31,7 +31,7 @@ log = logging.getLogger("minikube_py.apiserver")
 MAX_BODY = 3 * 1024 * 1024
 TOKENS_KEY: web.AppKey[dict[str, User] | None] = web.AppKey("tokens", dict)
 USER_KEY: web.RequestKey[User] = web.RequestKey("user", User)
-_PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
+_PUBLIC = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -210,14 +210,14 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
     r = app.router
     for path in ("/healthz", "/livez", "/readyz"):
         r.add_get(path, healthz)
-    r.add_get("/version", version)
     r.add_get("/metrics", metrics)
-    r.add_get("/api", api)
-    r.add_get("/api/v1", api_v1)
+    # kube-apiserver serves its discovery documents and /version with or without a trailing slash
+    # (go-restful's routes and the mux's unlisted "/apis/"); the Python client asks for /version/
+    for path, handler in (("/version", version), ("/api", api), ("/api/v1", api_v1), ("/apis", apis),
+                          ("/apis/{group}", apis_group), ("/apis/{group}/{version}", apis_gv)):
+        r.add_get(path, handler)
+        r.add_get(path + "/", handler)
     r.add_route("*", "/api/v1/{rest:.+}", res.core)
-    r.add_get("/apis", apis)
-    r.add_get("/apis/{group}", apis_group)
-    r.add_get("/apis/{group}/{version}", apis_gv)
     r.add_route("*", "/apis/{group}/{version}/{rest:.+}", res.grouped)
     r.add_get("/openapi/v3", openapi_v3)
     r.add_get("/openapi/v3/{path:.+}", openapi_v3)

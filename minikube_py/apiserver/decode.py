@@ -155,7 +155,7 @@ def _parse(body: bytes, content_type: str) -> Any:
             raise BadRequest(f"the body of the request was not a valid protobuf object: {e}") from None
     raise UnsupportedMediaType(
         f'the body of the request was in an unknown format - accepted media types include: '
-        f'application/json, application/yaml, {protobuf.CONTENT_TYPE} (got "{media}")'
+        f'application/json, application/yaml, {protobuf.CONTENT_TYPE}'
     )
 
 

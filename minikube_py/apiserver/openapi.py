@@ -41,6 +41,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from ..api import parts
 from ..api.kinds import BY_GROUP_VERSION, KINDS, KindInfo
 
 _PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml")
@@ -59,6 +60,7 @@ _SCALE = "io.k8s.api.autoscaling.v1.Scale"
 # The definition package of the structs of each model module (Kubernetes' Go package names).
 _MODULE_PACKAGES = {
     "meta": _META, "core": "io.k8s.api.core.v1", "pod": "io.k8s.api.core.v1", "taints": "io.k8s.api.core.v1",
+    "structs": "io.k8s.api.core.v1", "discovery": "io.k8s.api.discovery.v1",
     "apps": "io.k8s.api.apps.v1", "networking": "io.k8s.api.networking.v1", "storage": "io.k8s.api.storage.v1",
     "coordination": "io.k8s.api.coordination.v1", "events": "io.k8s.api.events.v1",
 }
@@ -174,6 +176,10 @@ def _model_classes(model: type[BaseModel], found: dict[str, type[BaseModel]]) ->
 
 def _def_name(cls: type[BaseModel] | None, fallback_package: str, name: str) -> str:
     module = cls.__module__.rsplit(".", 1)[-1] if cls is not None else ""
+    if module == "parts":  # generated structs: core/v1 unless parts.KUBE_NAMES says otherwise
+        group_version, _, kube_name = parts.KUBE_NAMES.get(name, f"core.v1.{name}").rpartition(".")
+        package = _META if group_version == "meta.v1" else f"io.k8s.api.{group_version}"
+        return f"{package}.{kube_name}"
     package = _MODULE_PACKAGES.get(module, fallback_package)
     return f"{package}.{_KUBE_NAMES.get(name, name)}"
 

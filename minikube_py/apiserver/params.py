@@ -112,7 +112,8 @@ def delete_options(query: Any, body: Any) -> DeleteOptions:
             raise E.BadRequest(f'dryRun: Unsupported value: "{_short(d)}": supported values: "All"')
     return DeleteOptions(grace_period_seconds=grace, propagation_policy=policy,
                          precondition_uid=pre.get("uid"), precondition_rv=pre.get("resourceVersion"),
-                         dry_run=bool(dry))
+                         dry_run=bool(dry),
+                         orphan_dependents=None if orphan is None else str(orphan).lower() in ("1", "true", "yes"))
 
 
 def _bad_field(path: str, problem: str) -> E.BadRequest:

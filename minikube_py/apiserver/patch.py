@@ -32,7 +32,7 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
-PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH)
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH)  # in the order kube-apiserver lists them
 MAX_JSON_PATCH_OPERATIONS = 10000  # kube-apiserver's maxJSONPatchOperations
 MAX_COPY_BYTES = 3 * 1024 * 1024  # kube-apiserver's --json-patch-max-copy-bytes default
 
@@ -53,15 +53,20 @@ class PatchTooLarge(PatchError):
     """More JSON patch operations than kube-apiserver takes (413)."""
 
 
+def check_patch_type(content_type: str) -> str:
+    """The patch's media type, or kube-apiserver's 415 for any other (server-side apply included,
+    which is not served yet): the handler calls this before it reads the object, so the answer
+    is the same whether the object exists or not."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in PATCH_TYPES:
+        raise UnsupportedPatchType("the body of the request was in an unknown format - accepted media types "
+                                   "include: " + ", ".join(PATCH_TYPES))
+    return media
+
+
 def apply_patch(content_type: str, original: dict[str, Any], patch_body: bytes,
                 model: type[BaseModel] | None) -> Any:
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == APPLY_PATCH:
-        raise UnsupportedPatchType("server-side apply (application/apply-patch+yaml) is not supported by "
-                                   "minikube-py yet; use client-side apply: kubectl apply without --server-side")
-    if media not in PATCH_TYPES:
-        raise UnsupportedPatchType(f'the server does not support the patch type "{media}"; use one of '
-                                   + ", ".join(PATCH_TYPES))
+    media = check_patch_type(content_type)
     try:
         patch = orjson.loads(patch_body)
     except orjson.JSONDecodeError as exc:

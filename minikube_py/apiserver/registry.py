@@ -79,6 +79,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_rv: str | None = None
     dry_run: bool = False
+    orphan_dependents: bool | None = None  # the deprecated field, as sent: kube answers 202 only on False
 
 
 def _spec_of(obj: Obj, model: type[K8sObject]) -> list[Any]:
@@ -129,9 +130,11 @@ class Registry:
         return self._validated(info, model, old)
 
     @staticmethod
-    def _validated(info: KindInfo, model: K8sObject, old: Obj | None = None) -> Obj:
+    def _validated(info: KindInfo, model: K8sObject, old: Obj | None = None, *, creating: bool = False) -> Obj:
         errs = object_meta_errors(model.metadata, namespaced=info.namespaced, name_is_label=model.name_is_dns_label())
         errs += model.validation_errors()
+        if creating:
+            errs += model.create_errors()
         if old is not None and type(model).update_errors is not K8sObject.update_errors:
             try:
                 old_model = info.model.model_validate(old)
@@ -189,7 +192,7 @@ class Registry:
         model.metadata.creation_timestamp = self._now()
         if _has_generation(info):
             model.metadata.generation = 1
-        obj = self._validated(info, model)
+        obj = self._validated(info, model, creating=True)
         m = obj["metadata"]
         if info.namespaced:
             await self.ensure_namespace(str(namespace), for_create=True)

@@ -22,7 +22,7 @@ from ..store.base import Expired as StoreExpired
 from ..store.base import FutureRevision
 from . import listing, params, tables, watch
 from .decode import parse_body
-from .patch import PatchError, PatchFailed, PatchTooLarge, UnsupportedPatchType, apply_patch
+from .patch import PatchError, PatchFailed, PatchTooLarge, UnsupportedPatchType, apply_patch, check_patch_type
 from .registry import DeleteOptions, Obj, Registry, WriteOptions, decode
 
 REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
@@ -73,6 +73,19 @@ def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> we
     for w in warnings or ():
         resp.headers.add("Warning", _warning_header(w))
     return resp
+
+
+def _deleted_status(info: KindInfo, obj: Obj) -> Obj:
+    """kube's Store.finalizeDelete for a kind without ReturnDeletedObject: a Status naming what went
+    (`details.kind` is the plural resource, as kube sets it), so clients can tell it from a pending one."""
+    meta = obj.get("metadata") or {}
+    details: Obj = {"name": meta.get("name", "")}
+    if info.group:
+        details["group"] = info.group
+    details["kind"] = info.plural
+    if meta.get("uid"):
+        details["uid"] = meta["uid"]
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
 
 def _bool(value: str | None) -> bool:
@@ -257,6 +270,10 @@ class ResourceHandlers:
         raw = await request.read()
         ctype = request.headers.get("Content-Type", "").split(";", 1)[0].strip()
         model = t.info.model
+        try:
+            check_patch_type(ctype)
+        except UnsupportedPatchType as exc:
+            raise E.UnsupportedMediaType(str(exc)) from None
 
         def mutate(cur: Obj) -> Obj:
             try:
@@ -281,7 +298,9 @@ class ResourceHandlers:
         if t.info.namespaced:
             await self.registry.ensure_namespace(str(t.namespace), for_create=False)
         obj, deleted_now = await self.registry.delete(t.info, t.namespace, str(t.name), opts)
-        return _json(obj, 200 if deleted_now else 202)
+        # kube's DELETE handler: 202 only for a deletion left pending after orphanDependents=false
+        code = 202 if not deleted_now and opts.orphan_dependents is False else 200
+        return _json(obj if not deleted_now or t.info.return_deleted_object else _deleted_status(t.info, obj), code)
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
         opts = await self._delete_options(request)
@@ -289,15 +308,14 @@ class ResourceHandlers:
         match = compile_filter(parse_label_selector(q.get("labelSelector")),
                                parse_field_selector(q.get("fieldSelector"), t.info.kind))
         items, revision, _ = await self._list(t, match, 0, "", 0)
-        deleted = []
         for obj in items:
             meta = obj["metadata"]
             try:
-                gone, _now = await self.registry.delete(t.info, meta.get("namespace"), meta["name"], opts)
+                await self.registry.delete(t.info, meta.get("namespace"), meta["name"], opts)
             except E.NotFound:
                 continue
-            deleted.append(gone)
-        return _json(tables.render_list(t.info, deleted, {"resourceVersion": str(revision)}, tables.PLAIN, "Object"))
+        # kube's Store.DeleteCollection answers with the list it read, as it read it
+        return _json(tables.render_list(t.info, items, {"resourceVersion": str(revision)}, tables.PLAIN, "Object"))
 
     async def _delete_options(self, request: web.Request) -> DeleteOptions:
         raw = await request.read()
@@ -322,6 +340,11 @@ class ResourceHandlers:
         opts = _write_options(request.query)
         raw = await request.read()
         ctype = request.headers.get("Content-Type", "application/json").split(";", 1)[0].strip()
+        if request.method == "PATCH":
+            try:
+                check_patch_type(ctype)
+            except UnsupportedPatchType as exc:
+                raise E.UnsupportedMediaType(str(exc)) from None
 
         def mutate(cur: Obj) -> Obj:
             scale = self._scale_of(t, cur)

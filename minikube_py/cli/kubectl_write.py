@@ -233,11 +233,18 @@ def _delete_options(args: argparse.Namespace) -> Obj:
     return body
 
 
+def _deleted_uid(body: Obj | None) -> str | None:
+    """The uid from a DELETE's answer: the object (pending, or a kind that returns it) or a Status."""
+    body = body or {}
+    uid = (body.get("metadata") or {}).get("uid") or (body.get("details") or {}).get("uid")
+    return str(uid) if uid else None
+
+
 def _delete_one(ctx: Context, args: argparse.Namespace, res: Resource, ns: str | None, name: str, *,
                 wait: bool, quiet: bool = False) -> None:
     body = _delete_options(args) if hasattr(args, "cascade") else {"kind": "DeleteOptions", "apiVersion": "v1"}
     resp = ctx.client.request("DELETE", res.path(ns, name), body=body)
-    uid = ((resp.json() or {}).get("metadata") or {}).get("uid") if resp.body else None
+    uid = _deleted_uid(resp.json()) if resp.body else None
     if not quiet:
         where = f" from {ns} namespace" if ns else ""
         print(f"{quoted_name(res, name)} deleted{where}")
@@ -317,7 +324,7 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> int:
         else:
             print(f"{quoted_name(res, name)} deleted{where}")
         sys.stdout.flush()
-        uid = ((resp.json() or {}).get("metadata") or {}).get("uid") if resp.body else None
+        uid = _deleted_uid(resp.json()) if resp.body else None
         deleted.append((res, ns, name, uid))
     if wait:
         for res, ns, name, uid in deleted:

@@ -112,3 +112,132 @@ def test_serviceaccount_cells_count_its_secrets() -> None:
     sa = {"metadata": {"name": "robot", "creationTimestamp": ts(65)}, "secrets": [{"name": "a"}, {"name": "b"}]}
     assert printers.SERVICEACCOUNT.row(sa, NOW) == ["robot", 2, "65s"]
     assert [c.name for c in kinds.require("v1", "ServiceAccount").printer.columns] == ["Name", "Secrets", "Age"]
+
+
+# --- issue 9: kube's printers.go rules, one by one ------------------------------------------------
+
+def _node(*conditions: dict[str, str], unschedulable: bool = False) -> dict[str, object]:
+    return {"metadata": {"name": "n"}, "spec": {"unschedulable": unschedulable},
+            "status": {"conditions": list(conditions)}}
+
+
+@pytest.mark.parametrize(("ready", "cordoned", "shown"), [
+    ("True", False, "Ready"), ("Unknown", False, "NotReady"), ("False", False, "NotReady"),
+    ("Unknown", True, "NotReady,SchedulingDisabled"), (None, False, "Unknown"), (None, True, "Unknown,SchedulingDisabled"),
+])
+def test_node_status_is_not_ready_for_anything_but_ready_true(ready: str | None, cordoned: bool, shown: str) -> None:
+    conditions = [{"type": "MemoryPressure", "status": "False"}]
+    if ready is not None:
+        conditions.append({"type": "Ready", "status": ready})
+    assert cells("Node", _node(*conditions, unschedulable=cordoned))[1] == shown
+
+
+def test_pod_ready_counts_only_running_ready_containers() -> None:
+    row = cells("Pod", pod(phase="Running", containerStatuses=[
+        {"name": "a", "ready": True, "state": {"running": {}}},
+        {"name": "b", "ready": True, "state": {"waiting": {"reason": "ContainerCreating"}}}]))
+    assert row[1:3] == ["1/2", "ContainerCreating"]
+
+
+def test_pod_sidecars_count_as_containers() -> None:
+    p = pod(phase="Running", initContainerStatuses=[
+        {"name": "side", "ready": True, "started": True, "restartCount": 1, "state": {"running": {}},
+         "lastState": {"terminated": {"exitCode": 1, "finishedAt": ts(40)}}}],
+        containerStatuses=[{"name": "a", "ready": True, "state": {"running": {}}},
+                           {"name": "b", "ready": True, "state": {"running": {}}}],
+        conditions=[{"type": "Initialized", "status": "True"}, {"type": "Ready", "status": "True"}])
+    p["spec"]["initContainers"] = [{"name": "side", "restartPolicy": "Always"}]  # type: ignore[index]
+    assert cells("Pod", p)[1:4] == ["3/3", "Running", "1 (40s ago)"]
+
+
+def test_pod_restarts_of_init_containers_count_while_initializing() -> None:
+    p = pod(phase="Pending", initContainerStatuses=[
+        {"name": "i", "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+         "lastState": {"terminated": {"exitCode": 1, "finishedAt": ts(5)}}}])
+    p["spec"]["initContainers"] = [{"name": "i"}]  # type: ignore[index]
+    assert cells("Pod", p)[2:4] == ["Init:CrashLoopBackOff", "3 (5s ago)"]
+
+
+def test_pod_with_no_restarts_shows_no_ago_even_with_a_last_state() -> None:
+    row = cells("Pod", pod(phase="Running", containerStatuses=[
+        {"name": "a", "ready": True, "restartCount": 0, "state": {"running": {}},
+         "lastState": {"terminated": {"exitCode": 0, "finishedAt": ts(30)}}}]))
+    assert row[3] == "0"
+
+
+def test_pod_terminating_only_before_a_terminal_phase_and_unknown_when_node_lost() -> None:
+    done = pod(phase="Succeeded", containerStatuses=[{"name": "a", "state": {"terminated": {
+        "exitCode": 0, "reason": "Completed"}}}])
+    done["metadata"]["deletionTimestamp"] = ts(0)  # type: ignore[index]
+    assert cells("Pod", done)[2] == "Completed"
+    lost = pod(phase="Running", reason="NodeLost")
+    lost["metadata"]["deletionTimestamp"] = ts(0)  # type: ignore[index]
+    assert cells("Pod", lost)[2] == "Unknown"
+
+
+def test_pod_scheduling_gated_and_terminated_without_reason() -> None:
+    gated = pod(phase="Pending", conditions=[{"type": "PodScheduled", "status": "False",
+                                              "reason": "SchedulingGated"}])
+    assert cells("Pod", gated)[2] == "SchedulingGated"
+    killed = pod(phase="Running", containerStatuses=[{"name": "a", "state": {"terminated": {"exitCode": 137,
+                                                                                          "signal": 9}}}])
+    assert cells("Pod", killed)[2] == "Signal:9"
+    assert cells("Pod", pod(phase="Running", podIPs=[{"ip": "10.244.1.9"}], podIP="10.244.1.9"))[5] == "10.244.1.9"
+
+
+def test_endpoints_list_each_port_with_each_address_three_at_most() -> None:
+    ep = {"metadata": {"name": "e"}, "subsets": [{
+        "addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}], "ports": [{"port": 80}, {"port": 443}]}]}
+    assert cells("Endpoints", ep)[1] == "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 1 more..."
+    v6 = {"metadata": {"name": "e"}, "subsets": [{"addresses": [{"ip": "fd00::1"}], "ports": [{"port": 80}]}]}
+    assert cells("Endpoints", v6)[1] == "[fd00::1]:80"
+    headless = {"metadata": {"name": "e"}, "subsets": [{"addresses": [{"ip": "10.0.0.3"}]}]}
+    assert cells("Endpoints", headless)[1] == "10.0.0.3"
+    assert cells("Endpoints", {"metadata": {"name": "e"}})[1] == "<none>"
+
+
+def test_ingress_hosts_show_three_then_more() -> None:
+    ing = {"metadata": {"name": "i"}, "spec": {"rules": [{"host": f"h{i}.example"} for i in range(5)],
+                                                "tls": [{"hosts": ["h0.example"]}]}}
+    row = cells("Ingress", ing, "networking.k8s.io/v1")
+    assert row[1:5] == ["<none>", "h0.example,h1.example,h2.example + 2 more...", "", "80, 443"]
+    assert cells("Ingress", {"metadata": {"name": "i"}, "spec": {}}, "networking.k8s.io/v1")[2] == "*"
+
+
+def test_claims_and_volumes_as_kube_prints_them() -> None:
+    pending = {"metadata": {"name": "c", "annotations": {"volume.beta.kubernetes.io/storage-class": "old"}},
+               "spec": {"storageClassName": "new", "volumeMode": "Filesystem"},
+               "status": {"phase": "Pending", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}}
+    assert cells("PersistentVolumeClaim", pending)[1:6] == ["Pending", "", "", "", "old"]
+    bound = {"metadata": {"name": "c", "deletionTimestamp": ts(0)},
+             "spec": {"volumeName": "pv-1", "storageClassName": "std"},
+             "status": {"phase": "Bound", "capacity": {"storage": "1Gi"},
+                        "accessModes": ["ReadWriteMany", "ReadWriteOnce"]}}
+    assert cells("PersistentVolumeClaim", bound)[1:6] == ["Terminating", "pv-1", "1Gi", "RWO,RWX", "std"]
+    pv = {"metadata": {"name": "pv-1"}, "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                                                  "persistentVolumeReclaimPolicy": "Delete",
+                                                  "claimRef": {"namespace": "default", "name": "c"}},
+          "status": {"phase": "Bound"}}
+    assert cells("PersistentVolume", pv)[1:7] == ["1Gi", "RWO", "Delete", "Bound", "default/c", ""]
+
+
+def test_storage_and_ingress_classes_as_kube_prints_them() -> None:
+    sc = {"metadata": {"name": "std", "annotations": {"storageclass.beta.kubernetes.io/is-default-class": "true"}},
+          "provisioner": "minikube-py/hostpath"}
+    assert cells("StorageClass", sc, "storage.k8s.io/v1")[:5] == ["std (default)", "minikube-py/hostpath", "Delete",
+                                                                  "Immediate", False]
+    ic = {"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx",
+                                                  "parameters": {"apiGroup": "", "kind": "Cfg", "name": "p"}}}
+    assert cells("IngressClass", ic, "networking.k8s.io/v1")[2] == "Cfg./p"
+
+
+def test_events_take_series_counts_and_name_less_targets() -> None:
+    ev = {"metadata": {"name": "e1"}, "type": "Normal", "reason": "Pulled", "message": "  done \n",
+          "involvedObject": {"kind": "Node"}, "reportingComponent": "kubelet", "reportingInstance": "n1",
+          "eventTime": ts(100), "series": {"count": 7, "lastObservedTime": ts(10)}}
+    row = cells("Event", ev)
+    assert row == ["10s", "Normal", "Pulled", "node", "", "kubelet, n1", "done", "100s", 7, "e1"]
+    single = {"metadata": {"name": "e2"}, "involvedObject": {"kind": "Pod", "name": "p"},
+              "firstTimestamp": ts(30), "source": {"component": "scheduler"}}
+    row = cells("Event", single)
+    assert (row[0], row[3], row[5], row[8]) == ("30s", "pod/p", "scheduler", 1)
