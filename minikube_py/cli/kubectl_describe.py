@@ -680,7 +680,8 @@ def _pv(ctx: Context, obj: Obj, w: _W) -> None:
         hp = spec["hostPath"] or {}
         w.write(2, "Type:\tHostPath (bare host directory volume)\n")
         w.write(2, f"Path:\t{hp.get('path', '')}\n")
-        w.write(2, f"HostPathType:\t{hp.get('type') or '<none>'}\n")
+        hp_type = hp.get("type")  # kubectl: <none> only when the field is absent; "" prints as is
+        w.write(2, f"HostPathType:\t{'<none>' if hp_type is None else hp_type}\n")
     elif "local" in spec:
         w.write(2, "Type:\tLocalVolume (a persistent volume backed by local storage on a node)\n")
         w.write(2, f"Path:\t{(spec['local'] or {}).get('path', '')}\n")

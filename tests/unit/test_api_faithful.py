@@ -50,7 +50,8 @@ def _web_statefulset(name: str) -> dict[str, Any]:
 
 def test_return_deleted_object_is_set_on_the_kinds_kube_sets_it_on() -> None:
     returning = {k.kind for k in KINDS if k.return_deleted_object}
-    assert returning == {"Pod", "Namespace", "Service", "PersistentVolume", "PersistentVolumeClaim", "StorageClass"}
+    assert returning == {"Pod", "Namespace", "Service", "PersistentVolume", "PersistentVolumeClaim", "StorageClass",
+                         "ServiceAccount"}
 
 
 async def test_delete_of_a_kind_without_return_deleted_object_answers_a_status(api: TestClient) -> None:
