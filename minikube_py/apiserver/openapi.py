@@ -544,7 +544,8 @@ def etag(raw: bytes) -> str:
 
 
 def v3_hash(raw: bytes) -> str:
-    return hashlib.sha512(raw).hexdigest().upper()
+    """The `hash` of a v3 document's serverRelativeURL: its ETag unquoted (computed once per document)."""
+    return etag(raw)[1:-1]
 
 
 @cache
