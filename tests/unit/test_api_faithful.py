@@ -157,6 +157,20 @@ async def test_a_statefulset_mounting_its_claim_template_is_accepted(api: TestCl
     assert resp.status == 201, await resp.text()
 
 
+async def test_a_statefulset_s_claim_templates_are_defaulted_as_claims(api: TestClient) -> None:
+    """kube runs a claim's defaults over each template (volumeMode, status.phase Pending); kubectl's
+    apply re-sends the atomic list because of it, so a second apply is `configured` there as here."""
+    resp = await api.post(f"{APPS}/statefulsets", json=_web_statefulset("defaults"))
+    assert resp.status == 201, await resp.text()
+    [template] = (await resp.json())["spec"]["volumeClaimTemplates"]
+    assert template["spec"]["volumeMode"] == "Filesystem"
+    assert template["status"] == {"phase": "Pending"}
+    sts = _web_statefulset("kept")
+    sts["spec"]["volumeClaimTemplates"][0]["status"] = {"phase": "Bound"}
+    resp = await api.post(f"{APPS}/statefulsets", json=sts)
+    assert (await resp.json())["spec"]["volumeClaimTemplates"][0]["status"] == {"phase": "Bound"}
+
+
 async def test_a_statefulset_template_pod_spec_is_not_validated_as_kube_leaves_it(api: TestClient) -> None:
     sts = _web_statefulset("loose")
     sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["name"] = "nothing"
