@@ -31,6 +31,10 @@ FILES = sorted(CORPUS.glob("*.yaml"))
 # kinds this server does not serve: kubectl must refuse each such object on its own
 UNSERVED = frozenset({("batch/v1", "Job")})
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+CLUSTER_SCOPED = frozenset({"Namespace", "PersistentVolume", "IngressClass", "StorageClass"})
+CLUSTER_SCOPED_WARNING = "Warning: deleting cluster-scoped resources, not scoped to the provided namespace"
+# what kube-apiserver 1.35 warns about on every request for a kind (kubectl prints each once a run)
+DEPRECATED = {("v1", "Endpoints"): "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"}
 # kubectl delete's line per object (1.35 names the namespace of a namespaced one)
 DELETED = re.compile(r'^(\S+) "([^"]+)" deleted(?: from \S+ namespace)?$')
 
@@ -148,6 +152,13 @@ def no_matches(doc: Obj) -> str:
     return f'no matches for kind "{doc["kind"]}" in version "{group_version}"'
 
 
+def assert_warnings(proc: Any, docs: list[Obj], *extra: str) -> None:
+    """kubectl printed the warnings Kubernetes gives for these objects (and `extra`, its own), no others."""
+    want = sorted({DEPRECATED[(d["apiVersion"], d["kind"])] for d in docs if (d["apiVersion"], d["kind"]) in DEPRECATED}
+                  | set(extra))
+    assert sorted(line for line in proc.stderr.splitlines() if line.startswith("Warning:")) == want, proc.stderr
+
+
 def assert_unserved_refused(proc: Any, unserved: list[Obj]) -> None:
     assert proc.returncode != 0, proc.stdout
     for doc in unserved:
@@ -169,11 +180,13 @@ def test_manifest_applies_reads_back_runs_and_deletes(kubectl: Run, path: Path) 
     ns = [] if own_namespace else ["-n", namespace]
     try:
         first = kubectl("apply", *ns, "-f", str(path), check=not unserved)
+        assert_warnings(first, served)
         assert sorted(first.stdout.splitlines()) == sorted(f"{n} created" for n in manifest), first.stderr
         if unserved:
             assert_unserved_refused(first, unserved)
 
         second = kubectl("apply", *ns, "-f", str(path), check=not unserved)
+        assert_warnings(second, served)
         assert sorted(second.stdout.splitlines()) == sorted(f"{resource_name(d)} {again(d)}" for d in served), \
             second.stderr
         if unserved:
@@ -190,7 +203,9 @@ def test_manifest_applies_reads_back_runs_and_deletes(kubectl: Run, path: Path) 
             assert sorted(listed.stdout.split()) == sorted(manifest)
             source = ["-f", str(path)]
 
-        stored = by_name(items(kubectl("get", *ns, *source, "-o", "json").stdout))
+        got = kubectl("get", *ns, *source, "-o", "json")
+        assert_warnings(got, served)
+        stored = by_name(items(got.stdout))
         assert sorted(stored) == sorted(manifest)
         for name, expected in manifest.items():
             assert differences(expected, stored[name]) == [], f"{name} read back unlike its manifest"
@@ -220,6 +235,9 @@ def test_manifest_applies_reads_back_runs_and_deletes(kubectl: Run, path: Path) 
         # it before kubectl (in file order) gets to them: those are not found, as in Kubernetes
         gone = kubectl("delete", *ns, "-f", str(path), "--timeout=90s", *(["--ignore-not-found"] * own_namespace),
                        check=not unserved, timeout=120)
+        # kubectl's own warning when -n meets a cluster-scoped object
+        scoped = [CLUSTER_SCOPED_WARNING] if ns and any(d["kind"] in CLUSTER_SCOPED for d in served) else []
+        assert_warnings(gone, served, *scoped)
         deleted = [DELETED.match(line) for line in gone.stdout.splitlines()]
         assert all(deleted), gone.stdout
         names = sorted(f"{m[1]}/{m[2]}" for m in deleted if m)

@@ -197,3 +197,24 @@ async def test_a_deployment_template_mount_of_a_missing_volume_is_still_rejected
     assert resp.status == 422
     assert (await resp.json())["details"]["causes"][0]["field"] == \
         "spec.template.spec.containers[0].volumeMounts[0].name"
+
+
+# --- deprecated kinds: v1 Endpoints (KEP-4974) -----------------------------------------------------
+
+ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"'
+
+
+async def test_every_answer_about_v1_endpoints_carries_kube_s_deprecation_warning(api: TestClient) -> None:
+    body = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "legacy"},
+            "subsets": [{"addresses": [{"ip": "192.0.2.1"}], "ports": [{"port": 80}]}]}
+    answers = [await api.post(f"{NS}/endpoints", json=body), await api.get(f"{NS}/endpoints/legacy"),
+               await api.get(f"{NS}/endpoints"), await api.get("/api/v1/endpoints"),
+               await api.get(f"{NS}/endpoints/missing"),
+               await api.get(f"{NS}/endpoints?watch=true&timeoutSeconds=1"),
+               await api.delete(f"{NS}/endpoints/legacy")]
+    assert [r.status for r in answers] == [201, 200, 200, 200, 404, 200, 200]
+    for resp in answers:
+        assert resp.headers.getall("Warning") == [ENDPOINTS_WARNING], resp.url
+    slices = await api.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices")
+    services = await api.get(f"{NS}/services")
+    assert "Warning" not in slices.headers and "Warning" not in services.headers
