@@ -2,12 +2,15 @@
 Kubernetes docs use) applied with kubectl 1.35 to a whole control plane on hollow nodes.
 
 Each file is its own test: in a fresh namespace (unless the file brings its own), `kubectl apply -f`
-with default validation succeeds, a second apply reports every object `unchanged`, `kubectl get -f`
-lists them, every object read back keeps what the manifest said (the manifest a subset of the
-stored object: the server may add defaults, never drop or change a field), workloads reach their
-replica counts, claims bind, and `kubectl delete -f` removes everything.  Objects of a kind the
-server does not serve (UNSERVED) must fail alone, with kubectl's `no matches for kind`, while the
-rest of their file applies.  Waits are bounded polls.
+with default validation succeeds, a second apply reports every object `unchanged` (or `configured`
+where Kubernetes says so too: see `again`), `kubectl get -f` lists them, every object read back
+keeps what the manifest said (the manifest a subset of the stored object: the server may add
+defaults, never drop or change a field), workloads reach their replica counts, pods run, claims
+bind, and `kubectl delete -f` removes everything.  kubectl must print exactly the warnings
+Kubernetes 1.35 gives (v1 Endpoints is deprecated).  Objects of a kind the server does not serve
+(UNSERVED) must fail alone, with kubectl's `no matches for kind`, while the rest of their file
+applies.  The cluster runs on both stores (the whole corpus takes about 15 s on each).  Waits are
+bounded polls.
 """
 
 from __future__ import annotations
