@@ -253,6 +253,17 @@ def test_manifest_applies_reads_back_runs_and_deletes(kubectl: Run, path: Path) 
             assert_unserved_refused(gone, unserved)
         left = kubectl("get", *ns, *source, "-o", "name", "--ignore-not-found")
         assert left.stdout.split() == []
+        for doc in served:  # a set's claims go with it under whenDeleted: Delete, else they stay
+            if doc["kind"] == "StatefulSet" and doc["spec"].get("volumeClaimTemplates"):
+                policy = doc["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+                selector = ",".join(f"{k}={v}" for k, v in doc["spec"]["selector"]["matchLabels"].items())
+
+                def claims_left(selector: str = selector) -> int:
+                    return len(items(kubectl("get", *ns, "pvc", "-l", selector, "-o", "json").stdout))
+                if policy.get("whenDeleted") == "Delete":
+                    wait_for("the set's claims to go with it", lambda: claims_left() == 0)
+                else:
+                    assert claims_left() > 0
     finally:
         if not own_namespace:
             kubectl("delete", "namespace", namespace, "--wait=false", check=False)
