@@ -26,6 +26,7 @@ from .meta import (
     selector_matches,
 )
 from .parts import (
+    PersistentVolumeClaimStatus,
     RollingUpdateStatefulSetStrategy,
     StatefulSetOrdinals,
     StatefulSetPersistentVolumeClaimRetentionPolicy,
@@ -352,6 +353,11 @@ class StatefulSetSpec(K8sModel):
         if self.persistent_volume_claim_retention_policy is None:
             self.persistent_volume_claim_retention_policy = StatefulSetPersistentVolumeClaimRetentionPolicy(
                 when_deleted="Retain", when_scaled="Retain")
+        for claim in self.volume_claim_templates or []:  # kube defaults each template as a claim: Pending
+            if claim.status is None:
+                claim.status = PersistentVolumeClaimStatus()
+            if claim.status.phase is None:
+                claim.status.phase = "Pending"
         return self
 
 

@@ -48,6 +48,19 @@ class KindInfo:
     # kube's ReturnDeletedObject (pkg/registry/*/storage): a DELETE that removes the object at once
     # answers with the object itself; without it, with a Status naming it
     return_deleted_object: bool = False
+    # kube's APILifecycleDeprecated/Replacement on a GA kind: every request to it gets a Warning
+    deprecated_in: tuple[int, int] | None = None  # (major, minor)
+    replacement: tuple[str, str] | None = None  # (apiVersion, kind) to use instead
+
+    @property
+    def deprecation_warning(self) -> str:
+        """The warning kube-apiserver adds to every request of a deprecated kind ("" when not deprecated)."""
+        if self.deprecated_in is None:
+            return ""
+        text = f"{self.api_version} {self.kind} is deprecated in v{self.deprecated_in[0]}.{self.deprecated_in[1]}+"
+        if self.replacement is not None:
+            text += f"; use {self.replacement[0]} {self.replacement[1]}"
+        return text
 
     def from_storage(self, obj: Obj) -> Obj:
         """A stored object as this kind shows it (the object itself for most kinds)."""
@@ -105,7 +118,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Service", "", "v1", "services", "service", True, core.Service, ("svc",), _ALL, _S,
              printer=printers.SERVICE, proto_message="Service", return_deleted_object=True),
     KindInfo("Endpoints", "", "v1", "endpoints", "endpoints", True, core.Endpoints, ("ep",),
-             printer=printers.ENDPOINTS, proto_message="Endpoints"),
+             printer=printers.ENDPOINTS, proto_message="Endpoints",
+             deprecated_in=(1, 33), replacement=("discovery.k8s.io/v1", "EndpointSlice")),  # KEP-4974
     KindInfo("ConfigMap", "", "v1", "configmaps", "configmap", True, core.ConfigMap, ("cm",),
              printer=printers.CONFIGMAP, proto_message="ConfigMap"),
     KindInfo("Secret", "", "v1", "secrets", "secret", True, core.Secret,

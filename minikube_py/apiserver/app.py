@@ -24,7 +24,7 @@ from .auth import User
 from .httpserver import HANDLER_ARGS, header_limits
 from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
 from .registry import Registry, ensure_kubernetes_service, ensure_system_namespaces
-from .resources import REGISTRY_KEY, TARGET_KEY, ResourceHandlers
+from .resources import REGISTRY_KEY, TARGET_KEY, ResourceHandlers, warn_if_deprecated
 
 log = logging.getLogger("minikube_py.apiserver")
 
@@ -154,6 +154,7 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
         await hub.close()
 
     app.on_shutdown.append(end_watches)
+    app.on_response_prepare.append(warn_if_deprecated)
     res = ResourceHandlers(registry)
     debug.add_routes(app, debug.ReconcileHub())
 

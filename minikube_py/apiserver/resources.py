@@ -68,6 +68,15 @@ def _warning_header(text: str) -> str:
     return '299 - "' + "".join(c if 32 <= ord(c) < 127 else f"\\u{ord(c):04x}" for c in escaped) + '"'
 
 
+async def warn_if_deprecated(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: kube-apiserver's warning on every answer (errors and watches too) to a
+    request for a deprecated kind, such as v1 Endpoints since 1.33."""
+    target = request.get(TARGET_KEY)
+    text = target.info.deprecation_warning if target is not None else ""
+    if text and _warning_header(text) not in response.headers.getall("Warning", ()):
+        response.headers.add("Warning", _warning_header(text))
+
+
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     resp = web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
     for w in warnings or ():

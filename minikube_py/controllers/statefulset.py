@@ -3,8 +3,10 @@
 - Pods are `<set>-0 ... <set>-N-1`, with hostname = pod name and subdomain = spec.serviceName, the
   labels `statefulset.kubernetes.io/pod-name`, `apps.kubernetes.io/pod-index` and
   `controller-revision-hash` (the template's revision, `<set>-<hash>`).
-- volumeClaimTemplates become PVCs `<template>-<set>-<ordinal>`, created before the pod and kept
-  when the set scales down or is deleted (the Retain policy).
+- volumeClaimTemplates become PVCs `<template>-<set>-<ordinal>`, created before the pod; the
+  persistentVolumeClaimRetentionPolicy decides who owns them: with whenDeleted Delete the set
+  (they go with it), with whenScaled Delete the pod a scale-down condemns (they go with it), with
+  Retain (the default) nobody, so they stay.
 - OrderedReady (the default): one pod at a time, in ordinal order, each waiting for the previous to
   be Running and Ready; any unhealthy pod halts the set.  Parallel: all at once.
 - Scale-down removes the highest ordinals first (one at a time under OrderedReady).
@@ -115,8 +117,11 @@ class StatefulSetController(Controller):
             name = f"{cmeta.get('name')}-{pod_name}"
             if self.claims.get(f"{ns}/{name}") is not None:
                 continue
-            body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                    "metadata": {"name": name, "namespace": ns, "labels": {**(cmeta.get("labels") or {}), **labels}},
+            claim_meta: Obj = {"name": name, "namespace": ns, "labels": {**(cmeta.get("labels") or {}), **labels}}
+            policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+            if policy.get("whenDeleted") == "Delete":  # a new pod is never condemned: the set's claim
+                claim_meta["ownerReferences"] = [owner_ref(sts)]
+            body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": claim_meta,
                     "spec": copy.deepcopy(claim.get("spec") or {})}
             try:
                 await self.client.create(PVC, ns, body)
@@ -125,6 +130,41 @@ class StatefulSetController(Controller):
                                     "success")
             except AlreadyExists:
                 pass
+
+    @staticmethod
+    def claim_owners(sts: Obj, pod: Obj, condemned: bool) -> list[Obj]:
+        """The owner references a pod's claims carry under the set's persistentVolumeClaimRetentionPolicy
+        (kube's updateClaimOwnerRefForSetAndPod): the claim of a pod condemned by a scale-down is the pod's
+        when whenScaled is Delete, so it goes with the pod; otherwise it is the set's when whenDeleted is
+        Delete, so it goes with the set; Retain leaves it unowned."""
+        policy = (sts.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
+        if condemned and policy.get("whenScaled") == "Delete":
+            return [owner_ref({"apiVersion": "v1", "kind": "Pod", **pod})]
+        if policy.get("whenDeleted") == "Delete":
+            return [owner_ref(sts)]
+        return []
+
+    async def _own_claims(self, sts: Obj, pods: dict[int, Obj], replicas: int) -> None:
+        """Bring each existing claim's references to the set and its pod in line with the retention
+        policy; a claim another controller owns loses ours and gains none, as in Kubernetes."""
+        ns, set_name = sts["metadata"].get("namespace"), sts["metadata"]["name"]
+        for ordinal, pod in sorted(pods.items()):
+            ours = {sts["metadata"].get("uid"), pod["metadata"].get("uid")}
+            for template in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+                claim = self.claims.get(f"{ns}/{(template.get('metadata') or {}).get('name')}-{set_name}-{ordinal}")
+                if claim is None or claim["metadata"].get("deletionTimestamp"):
+                    continue
+                refs = claim["metadata"].get("ownerReferences") or []
+                kept = [r for r in refs if r.get("uid") not in ours]
+                foreign = any(r.get("controller") for r in kept)
+                wanted = kept if foreign else kept + self.claim_owners(sts, pod, ordinal >= replicas)
+                if wanted == refs:
+                    continue
+                try:
+                    await self.client.patch(PVC, ns, claim["metadata"]["name"], {"metadata": {
+                        "ownerReferences": wanted or None, "resourceVersion": claim["metadata"].get("resourceVersion")}})
+                except NotFound:
+                    pass
 
     async def _create_pod(self, sts: Obj, ordinal: int, revision: str) -> None:
         await self._ensure_claims(sts, ordinal)
@@ -191,6 +231,7 @@ class StatefulSetController(Controller):
         strategy = spec.get("updateStrategy") or {}
         rolling = (strategy.get("type") or "RollingUpdate") == "RollingUpdate"
         partition = int(((strategy.get("rollingUpdate") or {}).get("partition")) or 0)
+        await self._own_claims(sts, pods, replicas)
         # 1. the pods that should exist, in ordinal order
         for ordinal in range(replicas):
             pod = pods.get(ordinal)

@@ -158,6 +158,20 @@ async def test_a_statefulset_mounting_its_claim_template_is_accepted(api: TestCl
     assert resp.status == 201, await resp.text()
 
 
+async def test_a_statefulset_s_claim_templates_are_defaulted_as_claims(api: TestClient) -> None:
+    """kube runs a claim's defaults over each template (volumeMode, status.phase Pending); kubectl's
+    apply re-sends the atomic list because of it, so a second apply is `configured` there as here."""
+    resp = await api.post(f"{APPS}/statefulsets", json=_web_statefulset("defaults"))
+    assert resp.status == 201, await resp.text()
+    [template] = (await resp.json())["spec"]["volumeClaimTemplates"]
+    assert template["spec"]["volumeMode"] == "Filesystem"
+    assert template["status"] == {"phase": "Pending"}
+    sts = _web_statefulset("kept")
+    sts["spec"]["volumeClaimTemplates"][0]["status"] = {"phase": "Bound"}
+    resp = await api.post(f"{APPS}/statefulsets", json=sts)
+    assert (await resp.json())["spec"]["volumeClaimTemplates"][0]["status"] == {"phase": "Bound"}
+
+
 async def test_a_statefulset_template_pod_spec_is_not_validated_as_kube_leaves_it(api: TestClient) -> None:
     sts = _web_statefulset("loose")
     sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["name"] = "nothing"
@@ -184,3 +198,24 @@ async def test_a_deployment_template_mount_of_a_missing_volume_is_still_rejected
     assert resp.status == 422
     assert (await resp.json())["details"]["causes"][0]["field"] == \
         "spec.template.spec.containers[0].volumeMounts[0].name"
+
+
+# --- deprecated kinds: v1 Endpoints (KEP-4974) -----------------------------------------------------
+
+ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"'
+
+
+async def test_every_answer_about_v1_endpoints_carries_kube_s_deprecation_warning(api: TestClient) -> None:
+    body = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "legacy"},
+            "subsets": [{"addresses": [{"ip": "192.0.2.1"}], "ports": [{"port": 80}]}]}
+    answers = [await api.post(f"{NS}/endpoints", json=body), await api.get(f"{NS}/endpoints/legacy"),
+               await api.get(f"{NS}/endpoints"), await api.get("/api/v1/endpoints"),
+               await api.get(f"{NS}/endpoints/missing"),
+               await api.get(f"{NS}/endpoints?watch=true&timeoutSeconds=1"),
+               await api.delete(f"{NS}/endpoints/legacy")]
+    assert [r.status for r in answers] == [201, 200, 200, 200, 404, 200, 200]
+    for resp in answers:
+        assert resp.headers.getall("Warning") == [ENDPOINTS_WARNING], resp.url
+    slices = await api.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices")
+    services = await api.get(f"{NS}/services")
+    assert "Warning" not in slices.headers and "Warning" not in services.headers

@@ -167,6 +167,57 @@ async def test_scale_down_removes_the_highest_ordinal_first_one_at_a_time_and_ke
     assert status(h)["replicas"] == 1
 
 
+def _owners(h: Harness) -> dict[str, list[tuple[str, str, bool]]]:
+    return {c["metadata"]["name"]: [(r["kind"], r["name"], bool(r.get("controller")))
+                                    for r in c["metadata"].get("ownerReferences") or []]
+            for c in h.api.of("persistentvolumeclaims")}
+
+
+async def test_when_deleted_delete_makes_the_set_own_its_claims_so_they_go_with_it() -> None:
+    h = Harness()
+    sc = StatefulSetController(h.ctx)
+    sts = statefulset(2)
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete", "whenScaled": "Retain"}
+    created = await h.create("statefulsets", sts)
+    await settle(h, sc)
+    assert _owners(h) == {"data-db-0": [("StatefulSet", "db", True)], "data-db-1": [("StatefulSet", "db", True)]}
+    [ref] = h.api.of("persistentvolumeclaims")[0]["metadata"]["ownerReferences"]
+    assert (ref["uid"], ref["blockOwnerDeletion"]) == (created["metadata"]["uid"], True)
+    h.edit("statefulsets", "db")["spec"]["replicas"] = 1  # whenScaled Retain: the set keeps the claim
+    await settle(h, sc)
+    assert _owners(h)["data-db-1"] == [("StatefulSet", "db", True)]
+
+
+async def test_when_scaled_delete_hands_a_condemned_pod_its_claims_and_a_policy_change_is_followed() -> None:
+    h = Harness()
+    sc = StatefulSetController(h.ctx)
+    await h.create("statefulsets", statefulset(2))
+    await settle(h, sc)
+    assert _owners(h) == {"data-db-0": [], "data-db-1": []}  # Retain/Retain: nobody owns them
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "keep", "uid": "u-keep"}
+    h.edit("persistentvolumeclaims", "data-db-0")["metadata"]["ownerReferences"] = [other]
+    spec = h.edit("statefulsets", "db")["spec"]
+    spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete", "whenScaled": "Delete"}
+    spec["replicas"] = 1
+    await step(h, sc)
+    owners = _owners(h)
+    assert owners["data-db-0"] == [("ConfigMap", "keep", False), ("StatefulSet", "db", True)]
+    assert owners["data-db-1"] == [("Pod", "db-1", True)]  # condemned: it goes with its pod
+
+
+async def test_a_claim_another_controller_owns_is_left_to_it() -> None:
+    h = Harness()
+    sc = StatefulSetController(h.ctx)
+    foreign = {"apiVersion": "example.com/v1", "kind": "Backup", "name": "b", "uid": "u-b", "controller": True}
+    await h.create("persistentvolumeclaims", {"metadata": {"name": "data-db-0", "ownerReferences": [foreign]},
+                                              "spec": {}})
+    sts = statefulset(1)
+    sts["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete", "whenScaled": "Retain"}
+    await h.create("statefulsets", sts)
+    await settle(h, sc)
+    assert _owners(h) == {"data-db-0": [("Backup", "b", True)]}
+
+
 async def test_scale_down_halts_while_a_remaining_pod_is_unhealthy() -> None:
     h = Harness()
     sc = StatefulSetController(h.ctx)
