@@ -150,3 +150,28 @@ async def test_a_kind_without_field_labels_answers_apimachinerys_message(api: Te
     body = await resp.json()
     assert resp.status == 400 and body["message"] == \
         '"data.x" is not a known field selector: only "metadata.name", "metadata.namespace"'
+
+
+async def test_an_immutable_struct_field_is_printed_as_json_in_the_update_error(api: TestClient) -> None:  # noqa: F811
+    await api.post(CORE, json=core_event("pulled"))
+    refused = await api.patch(f"{NEW}/pulled", json={"deprecatedSource": {"component": "other"}}, headers=MERGE)
+    body = await refused.json()
+    assert refused.status == 422, body
+    [cause] = body["details"]["causes"]
+    assert cause["field"] == "deprecatedSource"
+    assert cause["message"] == 'Invalid value: {"component":"other","host":"n1"}: field is immutable'
+
+
+async def test_the_strict_rules_are_create_only(api: TestClient) -> None:  # noqa: F811
+    """An old core event (no eventTime, a source, a count) breaks events.k8s.io's create rules but
+    may still be updated through that group."""
+    await api.post(CORE, json=core_event("old"))
+    resp = await api.patch(f"{NEW}/old", json={"series": {"count": 2, "lastObservedTime":
+                                                          "2026-12-01T10:06:00.000000Z"}}, headers=MERGE)
+    assert resp.status == 200, await resp.text()
+    copy = {k: v for k, v in (await resp.json()).items() if k != "series"}
+    copy["metadata"] = {"name": "copy"}
+    created = await api.post(NEW, json=copy)
+    assert created.status == 422
+    assert {c["field"] for c in (await created.json())["details"]["causes"]} >= {
+        "eventTime", "deprecatedSource", "deprecatedCount", "deprecatedFirstTimestamp"}
