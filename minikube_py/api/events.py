@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import PrivateAttr
-
 from .errors import FieldError
-from .meta import Int32, K8sObject, qualified_name_errors
+from .meta import Int32, K8sModel, K8sObject, qualified_name_errors
 from .parts import EventsEventSeries, EventSource, ObjectReference
 
 Obj = dict[str, Any]
@@ -98,13 +96,8 @@ class Event(K8sObject):
     deprecated_count: Int32 | None = None
     """The core/v1 count."""
 
-    _creating: bool = PrivateAttr(False)
-
-    def prepare_for_create(self) -> None:
-        self._creating = True  # the strict rules apply to creates only, as in kube
-
     def validation_errors(self) -> list[FieldError]:
-        """kube's legacyValidateEvent (every write), then on create its strict events.k8s.io/v1 rules."""
+        """kube's legacyValidateEvent (every write); the strict events.k8s.io/v1 rules are `create_errors`."""
         out: list[FieldError] = []
         namespace = self.metadata.namespace or ""
         regarding_ns = (self.regarding.namespace if self.regarding else None) or ""
@@ -127,11 +120,10 @@ class Event(K8sObject):
                     out.append(FieldError.invalid(path, "", f"can have at most {limit} characters"))
             if self.note and len(self.note) > NOTE_LIMIT:
                 out.append(FieldError.invalid("note", "", f"can have at most {NOTE_LIMIT} characters"))
-        if self._creating:
-            out += self._strict_errors()
         return out
 
-    def _strict_errors(self) -> list[FieldError]:
+    def create_errors(self) -> list[FieldError]:
+        """kube's strict events.k8s.io/v1 rules, on create only (the registry calls this then)."""
         out = self._series_errors()
         if not self.event_time:
             out.append(FieldError.required("eventTime"))
@@ -167,6 +159,6 @@ class Event(K8sObject):
             if getattr(self, name) != getattr(old, name):
                 field = type(self).model_fields[name].alias or name
                 value = getattr(self, name)
-                out.append(FieldError.invalid(field, value.dump() if isinstance(value, ObjectReference) else value,
+                out.append(FieldError.invalid(field, value.dump() if isinstance(value, K8sModel) else value,
                                               "field is immutable"))
         return out

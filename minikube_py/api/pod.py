@@ -570,11 +570,18 @@ class PodSpec(K8sModel):
             self.security_context = PodSecurityContext()
         if self.enable_service_links is None:
             self.enable_service_links = True
-        if self.service_account and not self.service_account_name:
-            self.service_account_name = self.service_account
-        if self.service_account_name:  # kube writes the deprecated alias back from the name, always
-            self.service_account = self.service_account_name
+        self.service_account_name, self.service_account = service_account_names(self.service_account_name,
+                                                                               self.service_account)
         return self
+
+
+def service_account_names(name: str | None, alias: str | None) -> tuple[str | None, str | None]:
+    """kube's PodSpec conversion of the service account: (serviceAccountName, serviceAccount).  The
+    name, else the deprecated alias, names the account, and the alias is written back from the
+    name, always.  The model applies it to every pod read; ServiceAccount admission
+    (apiserver/strategies.py) applies it after giving a pod that names none the default."""
+    name = name or alias
+    return name, name or alias
 
 
 def _drop_disabled_fields(spec: PodSpec) -> None:

@@ -177,21 +177,33 @@ def format_label_selector(match_labels: dict[str, str] | None, match_expressions
 # --- field selectors ---------------------------------------------------------------------------
 
 _COMMON_FIELDS = ("metadata.name", "metadata.namespace")
-FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-            "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"),
-    "Event": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-              "reason", "reportingComponent", "source", "type",
-              # events.k8s.io/v1's spellings of the same fields (kube's AddFieldLabelConversionsForEvent)
-              "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "regarding.apiVersion",
-              "regarding.resourceVersion", "regarding.fieldPath", "reportingController"),
-    "Secret": ("type",),
-    "Node": ("spec.unschedulable",),
-    "Namespace": ("status.phase",),
-    "ReplicaSet": ("status.replicas",),
-    "Service": ("spec.clusterIP", "spec.type"),
+_EVENT_REFERENCE = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+# The field labels each (group, kind) accepts besides metadata.name/namespace, as each API group
+# registers them (kube's AddFieldLabelConversionFunc per group version).  Selectors are matched on
+# the object as the group shows it, so each group spells them its own way: core/v1 Events by
+# involvedObject.*, events.k8s.io/v1 by regarding.* (pkg/apis/events/v1 AddFieldLabelConversionsForEvent),
+# and neither accepts the other's.  A kind not listed has no conversion: only the common two.
+FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "Pod"): ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                  "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"),
+    ("", "Event"): tuple(f"involvedObject.{f}" for f in _EVENT_REFERENCE) + (
+        "reason", "reportingComponent", "source", "type"),
+    ("events.k8s.io", "Event"): tuple(f"regarding.{f}" for f in _EVENT_REFERENCE) + (
+        "reason", "reportingController", "source", "type"),
+    ("", "Secret"): ("type",),
+    ("", "Node"): ("spec.unschedulable",),
+    ("", "Namespace"): ("status.phase",),
+    ("apps", "ReplicaSet"): ("status.replicas",),
+    ("", "Service"): ("spec.clusterIP", "spec.type"),
 }
+
+
+def _unknown_field(group: str, kind: str, path: str) -> BadRequest:
+    """kube's 400 for a field label the group does not know: its conversion function's message, or
+    apimachinery's DefaultMetaV1FieldSelectorConversion's for a kind that registers none."""
+    if (group, kind) in FIELDS:
+        return BadRequest(f"field label not supported: {path}")
+    return BadRequest(f'"{path}" is not a known field selector: only "metadata.name", "metadata.namespace"')
 
 
 def _event_source(obj: dict[str, Any]) -> str:
@@ -236,10 +248,11 @@ class FieldSelector:
         return None
 
 
-def parse_field_selector(text: str | None, kind: str) -> FieldSelector:
+def parse_field_selector(text: str | None, kind: str, group: str = "") -> FieldSelector:
+    """A fieldSelector for objects of `group`/`kind`, in that group's spellings (400 otherwise)."""
     if not text or not text.strip():
         return FieldSelector(())
-    allowed = _COMMON_FIELDS + FIELDS_BY_KIND.get(kind, ())
+    allowed = _COMMON_FIELDS + FIELDS.get((group, kind), ())
     terms: list[tuple[str, bool, str]] = []
     for raw in text.split(","):
         part = raw.strip()
@@ -248,7 +261,7 @@ def parse_field_selector(text: str | None, kind: str) -> FieldSelector:
                 path, _, value = part.partition(op)
                 path = path.strip()
                 if path not in allowed:
-                    raise BadRequest(f'field label not supported: {path}')
+                    raise _unknown_field(group, kind, path)
                 terms.append((path, eq, value.strip()))
                 break
         else:

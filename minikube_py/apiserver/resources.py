@@ -192,10 +192,10 @@ class ResourceHandlers:
     async def list_or_watch(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
         label = parse_label_selector(q.get("labelSelector"))
-        field = parse_field_selector(q.get("fieldSelector"), t.info.kind)
+        field = parse_field_selector(q.get("fieldSelector"), t.info.kind, t.info.group)
         if t.name is not None:  # legacy watch of a single object
             field = parse_field_selector(",".join(filter(None, [q.get("fieldSelector"), f"metadata.name={t.name}"])),
-                                         t.info.kind)
+                                         t.info.kind, t.info.group)
         match = compile_filter(label, field)
         rep = tables.negotiate(request.headers.get("Accept", ""))
         include = tables.include_object_mode(q.get("includeObject"))
@@ -315,7 +315,7 @@ class ResourceHandlers:
         opts = await self._delete_options(request)
         q = request.query
         match = compile_filter(parse_label_selector(q.get("labelSelector")),
-                               parse_field_selector(q.get("fieldSelector"), t.info.kind))
+                               parse_field_selector(q.get("fieldSelector"), t.info.kind, t.info.group))
         items, revision, _ = await self._list(t, match, 0, "", 0)
         for obj in items:
             meta = obj["metadata"]

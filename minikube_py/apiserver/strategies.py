@@ -20,6 +20,7 @@ import orjson
 from ..api import errors as E
 from ..api import kinds
 from ..api.kinds import KindInfo
+from ..api.pod import service_account_names
 from ..store.base import Store
 from .allocator import AllocationError, ServiceAllocator
 
@@ -200,8 +201,9 @@ async def admit_service_account(store: Store, pod: Obj) -> None:
     meta, spec = pod.get("metadata") or {}, pod.setdefault("spec", {})
     if MIRROR_POD_ANNOTATION in (meta.get("annotations") or {}):
         return  # a kubelet's static pod keeps the spec its file gave (kube never changes it)
+    # the model has already taken the deprecated alias into the name; admission only adds the default
     name = spec.get("serviceAccountName") or DEFAULT_SERVICE_ACCOUNT
-    spec["serviceAccountName"] = spec["serviceAccount"] = name
+    spec["serviceAccountName"], spec["serviceAccount"] = service_account_names(name, spec.get("serviceAccount"))
     if name == DEFAULT_SERVICE_ACCOUNT:
         return
     namespace = str(meta.get("namespace") or "")

@@ -71,7 +71,7 @@ def slim_pod(pod: Obj) -> Obj:
     informers strip managedFields for the same reason).  Kept: identity, labels, owners,
     finalizers; scheduling inputs (node, tolerations, selectors, affinity, per-container requests
     and ports, claims); hostname and subdomain (EndpointSlices name a StatefulSet's pods by them);
-    status phase, pod IP, condition types/statuses/transition times and restart counts.  Everything
+    status phase, pod IP (the first of podIPs when podIP is unset), condition types/statuses/transition times and restart counts.  Everything
     the controllers write back goes through patches or status updates, so nothing is lost on the
     server."""
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
@@ -102,6 +102,8 @@ def slim_pod(pod: Obj) -> Obj:
     for k in ("podIP", "reason", "nominatedNodeName"):
         if k in status:
             st[k] = status[k]
+    if not status.get("podIP") and status.get("podIPs"):  # the endpoint controllers list the first then
+        st["podIPs"] = status["podIPs"][:1]
     if status.get("conditions"):
         st["conditions"] = _share([{k: c[k] for k in ("type", "status", "reason", "message", "lastTransitionTime")
                                     if k in c} for c in status["conditions"]])

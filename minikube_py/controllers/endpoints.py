@@ -3,6 +3,11 @@ listing the matching pods, ready ones under `addresses` and the others under
 `notReadyAddresses`, each with the service's ports resolved against the pod (a named targetPort
 becomes that container port's number).  Pods with the same resolved ports share a subset, as
 Kubernetes packs them.  Services without a selector keep the Endpoints their owner writes.
+
+Shared with the endpointslice controller (endpointslices.py): which pods count (`pod_in_endpoints`),
+the address a pod is listed under (`pod_ip`), port resolution, and which services a pod event
+concerns (`services_selecting`, over an index of the services informer by selector, so a pod event
+costs the services that could select it rather than every service in its namespace).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from .base import POD, Controller, ControllerContext, namespaced, pod_ready
 Obj = dict[str, Any]
 SERVICE = kinds.require("v1", "Service")
 ENDPOINTS = kinds.require("v1", "Endpoints")
+SELECTOR_INDEX = "service-selector"
 
 
 def selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
@@ -26,6 +32,49 @@ def selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> b
         return False
     labels = labels or {}
     return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _selector_entry(svc: Obj) -> list[str]:
+    """Index value: `namespace/key=value` of one pair of the service's selector (the least key); a
+    pod it selects carries that pair, so the pod's own pairs find every candidate."""
+    selector = (svc.get("spec") or {}).get("selector")
+    if not selector:
+        return []
+    first = min(selector)
+    return [f"{(svc.get('metadata') or {}).get('namespace')}/{first}={selector[first]}"]
+
+
+def index_services_by_selector(informer: Informer) -> None:
+    """Index the services informer by selector (once, however many controllers ask)."""
+    if not informer.has_index(SELECTOR_INDEX):
+        informer.add_index(SELECTOR_INDEX, _selector_entry)
+
+
+def services_selecting(services: Informer, pod: Obj, old: Obj | None = None) -> list[Obj]:
+    """The services whose selector selects `pod`, or selected it as it was (`old`): a label change
+    concerns both.  `services` must be indexed by `index_services_by_selector`."""
+    ns = (pod.get("metadata") or {}).get("namespace")
+    found: dict[str, Obj] = {}
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    old_labels = ((old or {}).get("metadata") or {}).get("labels") or {}
+    for version in (labels, old_labels) if old_labels != labels else (labels,):
+        for k, v in version.items():
+            for svc in services.by_index(SELECTOR_INDEX, f"{ns}/{k}={v}"):
+                if selects((svc.get("spec") or {}).get("selector"), version):
+                    found[key_of(svc)] = svc
+    return list(found.values())
+
+
+def pod_ip(pod: Obj) -> str | None:
+    """The address a pod is listed under: status.podIP, or the first of status.podIPs (kube's
+    endpoint controllers take the pod's IPs from either)."""
+    status = pod.get("status") or {}
+    if status.get("podIP"):
+        return str(status["podIP"])
+    for entry in status.get("podIPs") or []:
+        if isinstance(entry, dict) and entry.get("ip"):
+            return str(entry["ip"])
+    return None
 
 
 def resolve_port(pod: Obj, target: Any, protocol: str) -> int | None:
@@ -47,7 +96,7 @@ def pod_in_endpoints(pod: Obj, *, include_terminating: bool) -> bool:
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
     if status.get("phase") in ("Succeeded", "Failed"):
         return False
-    if not status.get("podIP") and not status.get("podIPs"):
+    if pod_ip(pod) is None:
         return False
     return include_terminating or not meta.get("deletionTimestamp")
 
@@ -82,7 +131,7 @@ def endpoints_for(service: Obj, pods: list[Obj]) -> list[Obj]:
         ports = [(p["name"], p["port"], p["protocol"]) for p in pod_ports(service, pod)]
         if not ports and spec.get("ports"):
             continue
-        address: Obj = {"ip": (pod.get("status") or {}).get("podIP"), "targetRef": pod_ref(pod)}
+        address: Obj = {"ip": pod_ip(pod), "targetRef": pod_ref(pod)}
         if (pod.get("spec") or {}).get("nodeName"):
             address["nodeName"] = pod["spec"]["nodeName"]
         group = groups.setdefault(tuple(sorted(ports)), {"addresses": [], "notReadyAddresses": []})
@@ -109,6 +158,7 @@ class EndpointsController(Controller):
         self.primary = self.services
         self.endpoints: Informer = ctx.informers.get(ENDPOINTS)
         self.pods: Informer = ctx.informers.get(POD)
+        index_services_by_selector(self.services)
         self.services.add_handler(lambda kind, obj, old: self.enqueue(obj))
         self.endpoints.add_handler(self._on_endpoints)
         self.pods.add_handler(self._on_pod)
@@ -121,13 +171,8 @@ class EndpointsController(Controller):
     def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
         if is_resync(kind, pod, old):
             return  # the services' own resync covers them
-        ns = (pod.get("metadata") or {}).get("namespace")
-        labels = (pod.get("metadata") or {}).get("labels")
-        old_labels = ((old or {}).get("metadata") or {}).get("labels")
-        for svc in self.services.objects(ns):
-            selector = (svc.get("spec") or {}).get("selector")
-            if selects(selector, labels) or selects(selector, old_labels):
-                self.enqueue(svc)
+        for svc in services_selecting(self.services, pod, old):
+            self.enqueue(svc)
 
     async def reconcile(self, key: Any) -> float | None:
         ns, name = namespaced(str(key))

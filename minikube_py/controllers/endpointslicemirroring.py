@@ -8,7 +8,9 @@ or holds a leader-election annotation.  Each subset becomes endpoints (ready add
 the others not) under its ports, at most 1000 per subset; slices carry the Endpoints' labels and
 annotations, `kubernetes.io/service-name`, managed-by `endpointslicemirroring-controller.k8s.io`,
 and an ownerReference to the Endpoints.  Anything else has its mirrored slices removed.
-Laying endpoints into slices is `endpointslices.plan`, shared with the endpointslice controller.
+Laying endpoints into slices is `endpointslices.plan`, shared with the endpointslice controller, and
+so is the stale-cache guard (a pass waits until the watch has shown the creates and deletes of
+the previous one; slices being deleted are not planned with).
 
 Keys are `namespace/name` of the Endpoints (= of the Service).  Run by the controller manager.
 """
@@ -18,21 +20,22 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ..client.informer import Informer
+from ..client.informer import Informer, key_of
 from ..client.tracing import observe, want
-from .base import Controller, ControllerContext, namespaced
+from .base import Controller, ControllerContext, Expectations, namespaced
 from .endpoints import ENDPOINTS, SERVICE
 from .endpointslices import (
     ENDPOINT_SLICE,
     MANAGED_BY_LABEL,
-    SERVICE_INDEX,
     SERVICE_NAME_LABEL,
     Group,
     Plan,
     PortsKey,
     apply_plan,
+    count_slice_event,
     endpoint_id,
     index_by_service,
+    managed_by,
     plan,
     ports_key,
     slice_service,
@@ -106,29 +109,38 @@ class EndpointSliceMirroringController(Controller):
         self.primary = self.endpoints
         self.services: Informer = ctx.informers.get(SERVICE)
         self.slices: Informer = ctx.informers.get(ENDPOINT_SLICE)
+        self.expectations = Expectations(clock=ctx.clock)
         index_by_service(self.slices)
         self.endpoints.add_handler(lambda kind, obj, old: self.enqueue(obj))
-        self.services.add_handler(lambda kind, obj, old: self.enqueue(obj))
+        self.services.add_handler(self._on_service)
         self.slices.add_handler(self._on_slice)
+
+    def _on_service(self, kind: str, svc: Obj, old: Obj | None) -> None:
+        if kind == "DELETED" and key_of(svc) not in self.endpoints.cache:
+            self.expectations.forget(key_of(svc))
+        self.enqueue(svc)
 
     def _on_slice(self, kind: str, s: Obj, old: Obj | None) -> None:
         if ((s.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == CONTROLLER_NAME:
             for key in slice_service(s):
+                count_slice_event(self.expectations, key, kind, s, old)
                 self.add(key)
 
     def mirrored(self, key: str) -> list[Obj]:
-        return [s for s in self.slices.by_index(SERVICE_INDEX, key)
-                if ((s.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == CONTROLLER_NAME]
+        return managed_by(self.slices, key, CONTROLLER_NAME)
 
     async def reconcile(self, key: Any) -> float | None:
         ns, name = namespaced(str(key))
+        if not self.expectations.satisfied(str(key)):
+            observe(expectations="pending")
+            return None  # the cache lags our own writes: their slice events queue the key again
         existing = self.mirrored(str(key))
         svc, endpoints = self.services.get(str(key)), self.endpoints.get(str(key))
         if svc is None or (svc.get("spec") or {}).get("selector") or endpoints is None or \
                 not should_mirror(endpoints):
             observe(slices=len(existing))
             want(slices=0)
-            await apply_plan(self, ns, Plan(deletes=existing), {}, ())
+            await apply_plan(self, self.expectations, str(key), Plan(deletes=existing), {}, ())
             return None
         desired = mirrored_groups(endpoints)
         observe(slices=len(existing), endpoints=sum(len(s.get("endpoints") or []) for s in existing))
@@ -144,6 +156,6 @@ class EndpointSliceMirroringController(Controller):
         todo = plan(desired, existing, MAX_ENDPOINTS_PER_SUBSET)
         if not desired:  # kube mirrors no placeholder: an Endpoints without addresses has no slices
             todo = Plan(deletes=existing)
-        await apply_plan(self, ns, todo, meta, ("labels", "annotations", "ownerReferences"))
+        await apply_plan(self, self.expectations, str(key), todo, meta, ("labels", "annotations", "ownerReferences"))
         return None
 

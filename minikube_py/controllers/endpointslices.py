@@ -11,6 +11,13 @@ not ready), nodeName and targetRef.  A service that selects nothing keeps one em
 slice.  Which pods count and how ports resolve are the endpoints controller's rules
 (endpoints.py); how desired endpoints are laid into slices with the fewest writes is `plan`,
 shared with the mirroring controller (endpointslicemirroring.py).
+
+A lagging cache must not make a second copy: slices are created with generateName, so a repeated
+create never fails.  Like kube's endpointSliceTracker (StaleSlices), each service's pass records
+the creates and deletes it sent (`Expectations`, the ReplicaSet controller's rule) and the watch
+events of its slices count them off; until they have all been seen, a pass writes nothing (the
+slice events queue the service again).  Slices being deleted are not planned with
+(kube's dropEndpointSlicesPendingDeletion).
 """
 
 from __future__ import annotations
@@ -19,11 +26,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import kinds
-from ..api.errors import NotFound
-from ..client.informer import Informer, is_resync
+from ..api.errors import ConnectionLost, NotFound
+from ..client.informer import Informer, is_resync, key_of
 from ..client.tracing import observe, want
-from .base import POD, Controller, ControllerContext, namespaced, pod_ready
-from .endpoints import SERVICE, pod_in_endpoints, pod_ports, pod_ref, selects
+from .base import POD, Controller, ControllerContext, Expectations, namespaced, pod_ready
+from .endpoints import (
+    SERVICE,
+    index_services_by_selector,
+    pod_in_endpoints,
+    pod_ip,
+    pod_ports,
+    pod_ref,
+    selects,
+    services_selecting,
+)
 
 Obj = dict[str, Any]
 ENDPOINT_SLICE = kinds.require("discovery.k8s.io/v1", "EndpointSlice")
@@ -33,6 +49,7 @@ HEADLESS_LABEL = "service.kubernetes.io/headless"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
 MAX_ENDPOINTS_PER_SLICE = 100  # kube-controller-manager's --max-endpoints-per-slice default
 SERVICE_INDEX = "endpointslice-service"
+LOST_CREATE_WAIT = 30.0  # seconds a create whose connection broke stays expected
 
 PortsKey = tuple[str, tuple[tuple[str, int | None, str, str], ...]]  # (addressType, ports)
 
@@ -58,6 +75,26 @@ def index_by_service(informer: Informer) -> None:
         informer.add_index(SERVICE_INDEX, slice_service)
 
 
+def _deleting(obj: Obj | None) -> bool:
+    return bool(((obj or {}).get("metadata") or {}).get("deletionTimestamp"))
+
+
+def managed_by(informer: Informer, key: str, controller_name: str) -> list[Obj]:
+    """The slices of service `key` that `controller_name` manages, without those being deleted."""
+    return [s for s in informer.by_index(SERVICE_INDEX, key)
+            if ((s.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == controller_name
+            and not _deleting(s)]
+
+
+def count_slice_event(expectations: Expectations, key: str, kind: str, s: Obj, old: Obj | None) -> None:
+    """A watch event of one of service `key`'s slices, counted against what its passes expect: a new
+    slice is an awaited create, one gone (or newly marked for deletion) an awaited delete."""
+    if kind == "ADDED" and old is None:
+        expectations.observed_add(key)
+    elif (kind == "DELETED" and not _deleting(old)) or (_deleting(s) and old is not None and not _deleting(old)):
+        expectations.observed_delete(key)
+
+
 # --- desired state ---------------------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -77,7 +114,7 @@ def pod_endpoint(service: Obj, pod: Obj) -> Obj:
     terminating = bool(meta.get("deletionTimestamp"))
     serving = pod_ready(pod)
     ready = publish or (serving and not terminating)
-    ep: Obj = {"addresses": [(pod.get("status") or {}).get("podIP")],
+    ep: Obj = {"addresses": [pod_ip(pod)],
                "conditions": {"ready": ready, "serving": serving, "terminating": terminating}}
     if spec.get("hostname") and spec.get("subdomain") == svc_meta.get("name"):
         ep["hostname"] = spec["hostname"]
@@ -185,27 +222,47 @@ def unchanged(current: Obj, body: Obj, meta_fields: tuple[str, ...]) -> bool:
         all((cmeta.get(f) or None) == (bmeta.get(f) or None) for f in meta_fields)
 
 
-async def apply_plan(controller: Controller, namespace: str, todo: Plan, meta: Obj,
+async def apply_plan(controller: Controller, expectations: Expectations, key: str, todo: Plan, meta: Obj,
                      meta_fields: tuple[str, ...]) -> int:
-    """Carry out `todo`: deletes, then updates, then creates (kube's order); returns the writes made.
-    A failed write raises (the pass is retried with backoff)."""
+    """Carry out `todo` for service `key`: deletes, then updates, then creates (kube's order);
+    returns the writes made.  The creates and deletes are expected before they are sent; those that
+    surely did not happen are counted off at once.  A failed write raises (the pass is retried with
+    backoff)."""
     writes = 0
     client = controller.client
-    for s in todo.deletes:
-        try:
-            await client.delete(ENDPOINT_SLICE, namespace, s["metadata"]["name"])
-        except NotFound:
-            pass
-        writes += 1
-    for current, group in todo.updates:
-        body = slice_body(current, group, meta)
-        if unchanged(current, body, meta_fields):
-            continue
-        await client.update(ENDPOINT_SLICE, namespace, body)
-        writes += 1
-    for group in todo.creates:
-        await client.create(ENDPOINT_SLICE, namespace, slice_body(None, group, meta))
-        writes += 1
+    namespace, _ = namespaced(key)
+    if todo.creates or todo.deletes:
+        expectations.expect(key, adds=len(todo.creates), deletes=len(todo.deletes))
+    unsent_deletes, unsent_creates = len(todo.deletes), len(todo.creates)
+    try:
+        for s in todo.deletes:
+            try:
+                await client.delete(ENDPOINT_SLICE, namespace, s["metadata"]["name"])
+            except NotFound:
+                expectations.observed_delete(key)  # gone already: not ours to wait for
+            unsent_deletes -= 1
+            writes += 1
+        for current, group in todo.updates:
+            body = slice_body(current, group, meta)
+            if unchanged(current, body, meta_fields):
+                continue
+            await client.update(ENDPOINT_SLICE, namespace, body)
+            writes += 1
+        for group in todo.creates:
+            try:
+                await client.create(ENDPOINT_SLICE, namespace, slice_body(None, group, meta))
+            except ConnectionLost:
+                # no answer: the slice may exist; it stays expected, but not for the whole ttl
+                unsent_creates -= 1
+                expectations.expire_within(key, LOST_CREATE_WAIT)
+                raise
+            unsent_creates -= 1
+            writes += 1
+    finally:  # what was never sent, or surely failed, is not waited for
+        for _ in range(unsent_deletes):
+            expectations.observed_delete(key)
+        for _ in range(unsent_creates):
+            expectations.observed_add(key)
     return writes
 
 
@@ -234,40 +291,46 @@ class EndpointSliceController(Controller):
         self.primary = self.services
         self.slices: Informer = ctx.informers.get(ENDPOINT_SLICE)
         self.pods: Informer = ctx.informers.get(POD)
+        self.expectations = Expectations(clock=ctx.clock)
         index_by_service(self.slices)
-        self.services.add_handler(lambda kind, obj, old: self.enqueue(obj))
+        index_services_by_selector(self.services)
+        self.services.add_handler(self._on_service)
         self.slices.add_handler(self._on_slice)
         self.pods.add_handler(self._on_pod)
+
+    def _on_service(self, kind: str, svc: Obj, old: Obj | None) -> None:
+        if kind == "DELETED":
+            self.expectations.forget(key_of(svc))
+        self.enqueue(svc)
 
     def _on_slice(self, kind: str, s: Obj, old: Obj | None) -> None:
         if ((s.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) != CONTROLLER_NAME:
             return
         for key in slice_service(s):
+            count_slice_event(self.expectations, key, kind, s, old)
             self.add(key)  # someone changed or removed what we manage: put it right
 
     def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
         if is_resync(kind, pod, old):
             return
-        ns = (pod.get("metadata") or {}).get("namespace")
-        labels = (pod.get("metadata") or {}).get("labels")
-        old_labels = ((old or {}).get("metadata") or {}).get("labels")
-        for svc in self.services.objects(ns):
-            selector = (svc.get("spec") or {}).get("selector")
-            if selects(selector, labels) or selects(selector, old_labels):
-                self.enqueue(svc)
+        for svc in services_selecting(self.services, pod, old):
+            self.enqueue(svc)
 
     def managed(self, key: str) -> list[Obj]:
-        return [s for s in self.slices.by_index(SERVICE_INDEX, key)
-                if ((s.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == CONTROLLER_NAME]
+        return managed_by(self.slices, key, CONTROLLER_NAME)
 
     async def reconcile(self, key: Any) -> float | None:
         ns, name = namespaced(str(key))
         svc = self.services.get(str(key))
         if svc is None:
+            self.expectations.forget(str(key))
             return None  # its slices are owned by it: the garbage collector removes them
         spec = svc.get("spec") or {}
         if not spec.get("selector") or spec.get("type") == "ExternalName":
             return None  # no selector: the mirroring controller may mirror hand-written Endpoints
+        if not self.expectations.satisfied(str(key)):
+            observe(expectations="pending")
+            return None  # the cache lags our own writes: their slice events queue the service again
         pods = [p for p in self.pods.objects(ns) if selects(spec["selector"], (p.get("metadata") or {}).get("labels"))]
         desired = desired_groups(svc, pods)
         existing = self.managed(str(key))
@@ -278,7 +341,7 @@ class EndpointSliceController(Controller):
         meta = {"generateName": f"{name}-", "namespace": ns, "labels": service_labels(svc, CONTROLLER_NAME),
                 "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": name, "uid": svc_meta.get("uid"),
                                      "controller": True, "blockOwnerDeletion": True}]}
-        await apply_plan(self, ns, plan(desired, existing, MAX_ENDPOINTS_PER_SLICE), meta,
+        await apply_plan(self, self.expectations, str(key), plan(desired, existing, MAX_ENDPOINTS_PER_SLICE), meta,
                          ("labels", "ownerReferences"))
         return None
 

@@ -99,3 +99,19 @@ def test_an_event_written_with_core_v1_is_listed_and_watched_with_events_v1(
     events_api.delete_namespaced_event(name, ns)
     assert client.CoreV1Api(api).list_namespaced_event(
         ns, field_selector=f"involvedObject.name={name}").items == []
+
+
+def test_each_group_refuses_the_other_groups_field_labels(
+        api: client.ApiClient, kubectl_bin: Path, apiserver: RunningServer) -> None:
+    """kube-apiserver answers 400 for a field label the group does not register (not an empty list)."""
+    with pytest.raises(client.ApiException) as info:
+        client.EventsV1Api(api).list_namespaced_event("default", field_selector="involvedObject.name=x")
+    assert info.value.status == 400
+    assert json.loads(info.value.body)["message"] == "field label not supported: involvedObject.name"
+    with pytest.raises(client.ApiException) as info:
+        client.CoreV1Api(api).list_namespaced_event("default", field_selector="regarding.name=x")
+    assert info.value.status == 400
+    proc = subprocess.run([str(kubectl_bin), "--kubeconfig", str(apiserver.kubeconfig), "get",
+                           "events.events.k8s.io", "--field-selector", "involvedObject.name=x"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "field label not supported: involvedObject.name" in proc.stderr, proc.stderr

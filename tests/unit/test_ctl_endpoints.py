@@ -182,3 +182,14 @@ async def test_a_failed_delete_of_a_vanished_services_endpoints_is_retried() -> 
     await h.clock.advance(delay)
     await ec.drain()
     assert h.api.of("endpoints") == []
+
+
+async def test_a_pod_with_only_pod_ips_is_listed_under_the_first() -> None:
+    """Not `ip: None` (a 422 forever): podIP, or else the first of podIPs."""
+    h = Harness()
+    dual = pod("a", "")
+    dual["status"].pop("podIP")
+    dual["status"]["podIPs"] = [{"ip": "10.0.0.7"}, {"ip": "fd00::7"}]
+    ec = await start(h, dual)
+    assert ec.errors == 0
+    assert ips(endpoints(h)["subsets"][0]) == ["10.0.0.7"]

@@ -238,3 +238,105 @@ async def test_a_pod_in_the_services_subdomain_is_named_by_its_hostname() -> Non
     await start(h, named, other)
     by_ip = {ep["addresses"][0]: ep for ep in slices(h)[0]["endpoints"]}
     assert by_ip["10.0.0.1"]["hostname"] == "web-0" and "hostname" not in by_ip["10.0.0.2"]
+
+
+# --- a cache that lags our own writes --------------------------------------------------------------
+
+async def test_a_pod_event_before_the_slice_is_seen_makes_no_second_slice() -> None:
+    """kube's StaleSlices: a pass waits until the watch has shown the slices its last pass created."""
+    h = Harness()
+    sc = EndpointSliceController(h.ctx)
+    await h.create("pods", pod("a", "10.0.0.1"))
+    await h.create("services", service(selector={"app": "web"}))
+    h.sync()
+    await sc.drain()
+    assert len(slices(h)) == 1
+    await h.create("pods", pod("b", "10.0.0.2"))
+    h.api.sync_one(sc.pods)  # the pod's event arrives; the slice's ADDED has not yet
+    assert sc.queue.get_nowait() == KEY
+    sc.queue.done(KEY)
+    sc.queue.add(KEY)
+    await sc.drain()
+    assert len(slices(h)) == 1 and len(h.api.writes("create", "endpointslices")) == 1
+    h.api.sync_one(sc.slices)  # the ADDED event: the expectation is met and the service queued
+    await sc.drain()
+    [s] = slices(h)
+    assert addresses(s) == ["10.0.0.1", "10.0.0.2"]
+
+
+async def test_a_failed_create_is_not_waited_for() -> None:
+    h = Harness()
+    h.api.fail("create", "endpointslices", ServiceUnavailable("the apiserver is overloaded"))
+    sc = await start(h, pod("a", "10.0.0.1"))
+    assert sc.expectations.satisfied(KEY)
+
+
+async def test_a_slice_being_deleted_is_not_planned_with() -> None:
+    """kube's dropEndpointSlicesPendingDeletion: its endpoints go to a fresh slice."""
+    h = Harness()
+    sc = await start(h, pod("a", "10.0.0.1"))
+    [s] = slices(h)
+    h.edit("endpointslices", s["metadata"]["name"])["metadata"]["deletionTimestamp"] = "2027-01-01T00:00:00Z"
+    h.sync()
+    await sc.drain()
+    h.sync()
+    fresh = [x for x in slices(h) if not x["metadata"].get("deletionTimestamp")]
+    assert [addresses(x) for x in fresh] == [["10.0.0.1"]] and fresh[0]["metadata"]["name"] != s["metadata"]["name"]
+    assert not h.api.writes("update", "endpointslices")
+
+
+async def test_mirroring_waits_for_its_creates_too() -> None:
+    h = Harness()
+    mc = EndpointSliceMirroringController(h.ctx)
+    await h.create("services", service())
+    await h.create("endpoints", hand_written())
+    h.sync()
+    await mc.drain()
+    assert len(slices(h)) == 2
+    h.edit("endpoints", "web")["metadata"]["annotations"] = {"note": "y"}
+    h.api.sync_one(mc.endpoints)  # the edit is seen, the two slices not yet
+    await mc.drain()
+    assert len(slices(h)) == 2
+    h.api.sync_one(mc.slices)
+    await mc.drain()
+    assert len(slices(h)) == 2 and all(s["metadata"]["annotations"] == {"note": "y"} for s in slices(h))
+
+
+# --- which services a pod event concerns -----------------------------------------------------------
+
+async def test_a_pod_event_queues_the_services_selecting_it_now_or_before() -> None:
+    h = Harness()
+    sc = EndpointSliceController(h.ctx)
+    for name, selector in (("web", {"app": "web"}), ("both", {"app": "web", "tier": "fe"}),
+                           ("db", {"app": "db"}), ("fe", {"tier": "fe"})):
+        svc = service(selector=selector)
+        svc["metadata"]["name"] = name
+        await h.create("services", svc)
+    other = service(selector={"app": "web"})
+    other["metadata"]["name"] = "web"
+    await h.create("services", other, namespace="other")
+    h.sync()
+    await sc.drain()
+    await h.create("pods", pod("a", "10.0.0.1", labels={"app": "web", "tier": "fe"}))
+    h.api.sync_one(sc.pods)
+    queued = set()
+    while (key := sc.queue.get_nowait()) is not None:
+        queued.add(key)
+        sc.queue.done(key)
+    assert queued == {"default/web", "default/both", "default/fe"}
+    h.edit("pods", "a")["metadata"]["labels"] = {"app": "db"}
+    h.api.sync_one(sc.pods)
+    queued = set()
+    while (key := sc.queue.get_nowait()) is not None:
+        queued.add(key)
+        sc.queue.done(key)
+    assert queued == {"default/web", "default/both", "default/fe", "default/db"}
+
+
+async def test_a_pod_with_only_pod_ips_is_listed_under_the_first() -> None:
+    h = Harness()
+    dual = pod("a", "")
+    dual["status"].pop("podIP")
+    dual["status"]["podIPs"] = [{"ip": "10.0.0.7"}, {"ip": "fd00::7"}]
+    await start(h, dual)
+    assert [addresses(s) for s in slices(h)] == [["10.0.0.7"]]

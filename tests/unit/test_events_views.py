@@ -125,3 +125,53 @@ async def test_field_selectors_follow_kubes_event_fields_in_both_groups(api: Tes
     assert await names(f"{CORE}?fieldSelector=source%3Dexample.com/ctl") == ["from-ctl"]
     assert await names(f"{NEW}?fieldSelector=source%3Dkubelet") == ["from-kubelet"]
     assert await names(f"{NEW}?fieldSelector=regarding.apiVersion%3Dapps/v1") == ["from-ctl"]
+
+
+async def test_each_event_group_accepts_only_its_own_field_spellings(api: TestClient) -> None:  # noqa: F811
+    """kube registers a field label conversion per group: core/v1 knows involvedObject.* and
+    reportingComponent, events.k8s.io/v1 regarding.* and reportingController; the other group's
+    spelling is a 400, not an empty list."""
+    await api.post(CORE, json=core_event("from-kubelet"))
+    for url, label in ((NEW, "involvedObject.name"), (NEW, "reportingComponent"), (CORE, "regarding.name"),
+                       (CORE, "reportingController"), (NEW, "note")):
+        resp = await api.get(f"{url}?fieldSelector={label}%3Dp")
+        body = await resp.json()
+        assert resp.status == 400, (url, label, body)
+        assert (body["reason"], body["message"]) == ("BadRequest", f"field label not supported: {label}")
+        watched = await api.get(f"{url}?watch=true&fieldSelector={label}%3Dp")
+        assert watched.status == 400
+    listed = await (await api.get(f"{NEW}?fieldSelector=regarding.name%3Dp,regarding.kind%3DPod")).json()
+    assert [e["metadata"]["name"] for e in listed["items"]] == ["from-kubelet"]
+    assert (await (await api.get(f"{NEW}?fieldSelector=regarding.name%3Dq")).json())["items"] == []
+
+
+async def test_a_kind_without_field_labels_answers_apimachinerys_message(api: TestClient) -> None:  # noqa: F811
+    resp = await api.get("/api/v1/namespaces/default/configmaps?fieldSelector=data.x%3D1")
+    body = await resp.json()
+    assert resp.status == 400 and body["message"] == \
+        '"data.x" is not a known field selector: only "metadata.name", "metadata.namespace"'
+
+
+async def test_an_immutable_struct_field_is_printed_as_json_in_the_update_error(api: TestClient) -> None:  # noqa: F811
+    await api.post(CORE, json=core_event("pulled"))
+    refused = await api.patch(f"{NEW}/pulled", json={"deprecatedSource": {"component": "other"}}, headers=MERGE)
+    body = await refused.json()
+    assert refused.status == 422, body
+    [cause] = body["details"]["causes"]
+    assert cause["field"] == "deprecatedSource"
+    assert cause["message"] == 'Invalid value: {"component":"other","host":"n1"}: field is immutable'
+
+
+async def test_the_strict_rules_are_create_only(api: TestClient) -> None:  # noqa: F811
+    """An old core event (no eventTime, a source, a count) breaks events.k8s.io's create rules but
+    may still be updated through that group."""
+    await api.post(CORE, json=core_event("old"))
+    resp = await api.patch(f"{NEW}/old", json={"series": {"count": 2, "lastObservedTime":
+                                                          "2026-12-01T10:06:00.000000Z"}}, headers=MERGE)
+    assert resp.status == 200, await resp.text()
+    copy = {k: v for k, v in (await resp.json()).items() if k != "series"}
+    copy["metadata"] = {"name": "copy"}
+    created = await api.post(NEW, json=copy)
+    assert created.status == 422
+    assert {c["field"] for c in (await created.json())["details"]["causes"]} >= {
+        "eventTime", "deprecatedSource", "deprecatedCount", "deprecatedFirstTimestamp"}

@@ -158,3 +158,11 @@ async def test_a_service_account_name_that_is_no_dns_subdomain_is_invalid(regist
     with pytest.raises(E.Invalid) as err:
         await registry.create(POD, "default", pod_named("p", serviceAccountName="Robot_1"), WriteOptions())
     assert [c["field"] for c in (err.value.details or {})["causes"]] == ["spec.serviceAccountName"]
+
+
+async def test_the_service_account_name_wins_over_a_different_alias(registry: Registry) -> None:
+    """kube's conversion writes the deprecated alias back from the name (one rule, in the model)."""
+    await registry.create(SA, "default", {"metadata": {"name": "robot"}}, WriteOptions())
+    pod = await registry.create(POD, "default", pod_named("p", serviceAccountName="robot", serviceAccount="other"),
+                                WriteOptions())
+    assert pod["spec"]["serviceAccountName"] == "robot" and pod["spec"]["serviceAccount"] == "robot"
