@@ -75,7 +75,10 @@ def _workload_errors(replicas: int | None, selector: LabelSelector | None, templ
             out.append(FieldError.invalid("spec.selector", "empty", "empty selector is invalid for deployment"))
     if pod_spec:
         out += pod_template_errors(template, "spec.template")
-    elif template is not None:  # kube's ValidatePodTemplateSpecForStatefulSet: these paths, as kube names them
+    else:  # kube's ValidatePodTemplateSpecForStatefulSet: these paths, as kube names them
+        # kube's StatefulSetSpec.Template is a struct, never nil: a missing one is an empty template, refused
+        # below because the selector cannot match its (nil) labels
+        template = template or PodTemplateSpec()
         tmeta = template.metadata or ObjectMeta()
         out += labels_errors(tmeta.labels, "spec.template.labels")
         out += annotations_errors(tmeta.annotations, "spec.template.annotations")
@@ -83,6 +86,8 @@ def _workload_errors(replicas: int | None, selector: LabelSelector | None, templ
         labels = (template.metadata.labels if template.metadata else None) or {}
         if not selector_matches(selector, labels):
             shown = "map[string]string{" + ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
+            if template.metadata is None or template.metadata.labels is None:
+                shown = "map[string]string(nil)"  # Go's %#v of a nil map
             out.append(FieldError.invalid("spec.template.metadata.labels", shown,
                                           "`selector` does not match template `labels`"))
     if template is not None and template.spec is not None and template.spec.restart_policy != "Always":
