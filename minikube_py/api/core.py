@@ -211,6 +211,23 @@ class Node(K8sObject):
     status: NodeStatus | None = None
     """The node's reported state: capacity, conditions, addresses."""
 
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        """ValidateNodeUpdate: only the controller manager's first assignment sets the pod CIDRs; once set
+        they may not change (nor be cleared)."""
+        assert isinstance(old, Node)
+        before, after = _pod_cidrs(old.spec), _pod_cidrs(self.spec)
+        if before and before != after:
+            return [FieldError.forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to '
+                                                          "valid")]
+        return []
+
+
+def _pod_cidrs(spec: NodeSpec | None) -> list[str]:
+    """spec.podCIDRs, or [spec.podCIDR] when only the singular field is set (kube's v1 conversion)."""
+    if spec is None:
+        return []
+    return list(spec.pod_cidrs or ([spec.pod_cidr] if spec.pod_cidr else []))
+
 
 # --- Service ------------------------------------------------------------------------------------
 

@@ -372,3 +372,18 @@ def test_server_dry_run_goes_through_admission(kubectl: Kubectl) -> None:
     assert {t["key"] for t in preview["spec"]["tolerations"]} == {"node.kubernetes.io/not-ready",
                                                                  "node.kubernetes.io/unreachable"}
     assert kubectl("get", "pod", name, check=False).returncode == 1
+
+
+def test_a_node_s_pod_cidr_is_set_once_and_never_changed(kubectl: Kubectl) -> None:
+    """ValidateNodeUpdate: podCIDRs may go from "" to valid, and never change after."""
+    name = unique("cidr-node")
+    kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}))
+    kubectl("patch", "node", name, "--type=merge", "-p",
+            json.dumps({"spec": {"podCIDR": "10.244.7.0/24", "podCIDRs": ["10.244.7.0/24"]}}))
+    refused = kubectl("patch", "node", name, "--type=merge", "-p",
+                      json.dumps({"spec": {"podCIDR": "10.244.8.0/24", "podCIDRs": ["10.244.8.0/24"]}}), check=False)
+    assert refused.returncode == 1
+    assert (f'The Node "{name}" is invalid: spec.podCIDRs: Forbidden: node updates may not change podCIDR except '
+            'from "" to valid') in refused.stderr
+    assert get_json(kubectl, "node", name)["spec"]["podCIDRs"] == ["10.244.7.0/24"]
+    kubectl("delete", "node", name)
