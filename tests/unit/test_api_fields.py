@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from minikube_py.api.kinds import KINDS
 from minikube_py.apiserver.app import make_app
@@ -66,14 +66,13 @@ def _element(t: Any) -> tuple[str, Any]:
 def _int_bits(t: Any) -> int | None:
     """32 or 64 for our Int32/Int64, 0 for a plain int, None for anything else."""
     if typing.get_origin(t) is typing.Annotated and typing.get_args(t)[0] is int:
-        for meta in typing.get_args(t)[1:]:
-            check = getattr(meta, "func", None)
-            if check is not None:
-                try:
-                    check(2**31)
-                except Exception:  # noqa: BLE001 - the range check refused it: int32
-                    return 32
-                return 64
+        adapter = TypeAdapter(t)
+        for bits in (32, 64):
+            try:
+                adapter.validate_python(2 ** (bits - 1))
+            except ValidationError:  # the type's range refused one past its top
+                return bits
+        return 0
     return 0 if t is int else None
 
 
