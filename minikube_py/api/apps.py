@@ -62,7 +62,7 @@ def _non_negative(value: int | None, path: str) -> list[FieldError]:
 
 
 def _workload_errors(replicas: int | None, selector: LabelSelector | None, template: PodTemplateSpec | None,
-                     min_ready: int | None, *, pod_spec: bool = True) -> list[FieldError]:
+                     min_ready: int | None, *, pod_spec: bool = True, noun: str = "deployment") -> list[FieldError]:
     """apps validation shared by the workloads.  `pod_spec=False` is kube's StatefulSet rule: its
     template's pod spec is not validated (its mounts may name claim templates); only labels and
     annotations are, and a bad pod spec surfaces as FailedCreate when the controller makes the pod."""
@@ -72,7 +72,8 @@ def _workload_errors(replicas: int | None, selector: LabelSelector | None, templ
     else:
         out += label_selector_errors(selector, "spec.selector")
         if not (selector.match_labels or selector.match_expressions):
-            out.append(FieldError.invalid("spec.selector", "empty", "empty selector is invalid for deployment"))
+            # `noun`: kube's word for the kind here (a ReplicaSet's message says "deployment" too)
+            out.append(FieldError.invalid("spec.selector", "empty", f"empty selector is invalid for {noun}"))
     if pod_spec:
         out += pod_template_errors(template, "spec.template")
     else:  # kube's ValidatePodTemplateSpecForStatefulSet: these paths, as kube names them
@@ -396,7 +397,8 @@ class StatefulSet(K8sObject):
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or StatefulSetSpec()
-        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds, pod_spec=False)
+        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds, pod_spec=False,
+                               noun="statefulset")
         if spec.template is not None and spec.template.spec is not None \
                 and spec.template.spec.active_deadline_seconds is not None:
             out.append(FieldError.forbidden("spec.template.spec.activeDeadlineSeconds",
