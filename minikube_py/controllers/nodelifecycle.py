@@ -11,8 +11,10 @@ eviction, and a podCIDR for every node.
   does not tolerate the taint at all goes at once), with an event, as Kubernetes' taint manager
   does; their controllers then replace them elsewhere.
 - A node without spec.podCIDR gets the next free /24 of the cluster CIDR (10.244.0.0/16), from an
-  in-memory set rebuilt from the Nodes at start and held per node name until the Node is deleted
-  (controllers/cidrset.py says why that is unique under concurrent workers and across restarts).
+  in-memory set rebuilt from the synced Nodes in on_start and held per node name until a pass finds
+  the Node gone from the cache (controllers/cidrset.py says why that is unique under concurrent
+  workers and across restarts).  With none left the pass records CIDRNotAvailable and fails, as
+  kube's range allocator does, so the node's key backs off (lease renewals do not hurry it).
 """
 
 from __future__ import annotations
