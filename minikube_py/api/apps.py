@@ -63,7 +63,7 @@ def _non_negative(value: int | None, path: str) -> list[FieldError]:
 
 
 def _workload_errors(replicas: int | None, selector: LabelSelector | None, template: PodTemplateSpec | None,
-                     min_ready: int | None, *, pod_spec: bool = True) -> list[FieldError]:
+                     min_ready: int | None, *, pod_spec: bool = True, noun: str = "deployment") -> list[FieldError]:
     """apps validation shared by the workloads.  `pod_spec=False` is kube's StatefulSet rule: its
     template's pod spec is not validated (its mounts may name claim templates); only labels and
     annotations are, and a bad pod spec surfaces as FailedCreate when the controller makes the pod."""
@@ -73,10 +73,14 @@ def _workload_errors(replicas: int | None, selector: LabelSelector | None, templ
     else:
         out += label_selector_errors(selector, "spec.selector")
         if not (selector.match_labels or selector.match_expressions):
-            out.append(FieldError.invalid("spec.selector", "empty", "empty selector is invalid for deployment"))
+            # `noun`: kube's word for the kind here (a ReplicaSet's message says "deployment" too)
+            out.append(FieldError.invalid("spec.selector", "empty", f"empty selector is invalid for {noun}"))
     if pod_spec:
         out += pod_template_errors(template, "spec.template")
-    elif template is not None:  # kube's ValidatePodTemplateSpecForStatefulSet: these paths, as kube names them
+    else:  # kube's ValidatePodTemplateSpecForStatefulSet: these paths, as kube names them
+        # kube's StatefulSetSpec.Template is a struct, never nil: a missing one is an empty template, refused
+        # below because the selector cannot match its (nil) labels
+        template = template or PodTemplateSpec()
         tmeta = template.metadata or ObjectMeta()
         out += labels_errors(tmeta.labels, "spec.template.labels")
         out += annotations_errors(tmeta.annotations, "spec.template.annotations")
@@ -84,6 +88,8 @@ def _workload_errors(replicas: int | None, selector: LabelSelector | None, templ
         labels = (template.metadata.labels if template.metadata else None) or {}
         if not selector_matches(selector, labels):
             shown = "map[string]string{" + ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
+            if template.metadata is None or template.metadata.labels is None:
+                shown = "map[string]string(nil)"  # Go's %#v of a nil map
             out.append(FieldError.invalid("spec.template.metadata.labels", shown,
                                           "`selector` does not match template `labels`"))
     if template is not None and template.spec is not None and template.spec.restart_policy != "Always":
@@ -397,7 +403,8 @@ class StatefulSet(K8sObject):
 
     def validation_errors(self) -> list[FieldError]:
         spec = self.spec or StatefulSetSpec()
-        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds, pod_spec=False)
+        out = _workload_errors(spec.replicas, spec.selector, spec.template, spec.min_ready_seconds, pod_spec=False,
+                               noun="statefulset")
         if spec.template is not None and spec.template.spec is not None \
                 and spec.template.spec.active_deadline_seconds is not None:
             out.append(FieldError.forbidden("spec.template.spec.activeDeadlineSeconds",

@@ -211,6 +211,23 @@ class Node(K8sObject):
     status: NodeStatus | None = None
     """The node's reported state: capacity, conditions, addresses."""
 
+    def update_errors(self, old: K8sObject) -> list[FieldError]:
+        """ValidateNodeUpdate: only the controller manager's first assignment sets the pod CIDRs; once set
+        they may not change (nor be cleared)."""
+        assert isinstance(old, Node)
+        before, after = _pod_cidrs(old.spec), _pod_cidrs(self.spec)
+        if before and before != after:
+            return [FieldError.forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to '
+                                                          "valid")]
+        return []
+
+
+def _pod_cidrs(spec: NodeSpec | None) -> list[str]:
+    """spec.podCIDRs, or [spec.podCIDR] when only the singular field is set (kube's v1 conversion)."""
+    if spec is None:
+        return []
+    return list(spec.pod_cidrs or ([spec.pod_cidr] if spec.pod_cidr else []))
+
 
 # --- Service ------------------------------------------------------------------------------------
 
@@ -308,7 +325,8 @@ IP_FAMILY_POLICIES = ["PreferDualStack", "RequireDualStack", "SingleStack"]
 
 def _ip_family_errors(spec: ServiceSpec) -> list[FieldError]:
     """ValidateService's checks of the families, then kube's allocator (initIPFamilyFields) on a
-    cluster that has only CLUSTER_IP_FAMILIES: an IPv6 family or RequireDualStack is refused."""
+    cluster that has only CLUSTER_IP_FAMILIES: an IPv6 family or RequireDualStack is refused, except
+    on a headless Service without a selector, which the allocator special-cases before both checks."""
     if spec.type == "ExternalName":
         return []
     out: list[FieldError] = []
@@ -323,6 +341,8 @@ def _ip_family_errors(spec: ServiceSpec) -> list[FieldError]:
             out.append(FieldError.duplicate(f"spec.ipFamilies[{i}]", family))
     if out:
         return out
+    if spec.cluster_ip == "None" and not spec.selector:
+        return []  # headless and selectorless: kube's allocator lets any families through (it fills in both)
     if policy == "RequireDualStack":
         out.append(FieldError.invalid("spec.ipFamilyPolicy", policy, "this cluster is not configured for dual-stack "
                                                                       "services"))
@@ -353,7 +373,7 @@ class Service(K8sObject):
         if spec.type == "ExternalName":
             if not spec.external_name:
                 out.append(FieldError.required("spec.externalName"))
-        elif not spec.ports:
+        elif not spec.ports and spec.cluster_ip != "None":  # ValidateService: a headless Service needs no ports
             out.append(FieldError.required("spec.ports"))
         out += _ip_family_errors(spec)
         names: set[str] = set()

@@ -22,7 +22,6 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
 
 from . import quantity
 from .errors import FieldError
@@ -31,14 +30,13 @@ from .selectors import label_selector_matches
 # --- scalar types of the API --------------------------------------------------------------------
 
 
-def _bounded(bits: int) -> AfterValidator:
-    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+INT_BITS = {-(2 ** 31): 32, -(2 ** 63): 64}  # the lower bound of Int32 and Int64 -> the Go type's bits
 
-    def check(value: int) -> int:
-        if not low <= value <= high:  # Go's decoder: "cannot unmarshal number ... of type int32"
-            raise PydanticCustomError("int_range", f"cannot unmarshal number {value} into a value of type int{bits}")
-        return value
-    return AfterValidator(check)
+
+def _bounded(bits: int) -> Any:
+    """The range of a Go intN, checked by pydantic-core itself (no Python call per field); decode.py
+    turns its greater_than_equal / less_than_equal errors into Go's "cannot unmarshal number"."""
+    return Field(ge=-(2 ** (bits - 1)), le=2 ** (bits - 1) - 1)
 
 
 # the API's int32 fields (replicas, ports, ...): a wider number is a 400; the schemas say the format

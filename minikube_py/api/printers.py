@@ -350,13 +350,26 @@ def _endpoints_row(o: Obj, now: datetime) -> list[Any]:
 ENDPOINTS = Printer((NAME, Column("Endpoints", description="Endpoints of the service"), AGE), _endpoints_row)
 
 
+def _ingress_hosts(rules: list[Obj]) -> str:
+    """kube's formatHosts: the first three non-empty hosts; " + N more..." (N counts rules, less three)
+    only when a rule follows the one that gave the third host; "*" when no rule names a host."""
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+            break
+        if rule.get("host"):
+            hosts.append(str(rule["host"]))
+    if not hosts:
+        return "*"
+    return ",".join(hosts) + (f" + {len(rules) - 3} more..." if more else "")
+
+
 def _ingress_row(o: Obj, now: datetime) -> list[Any]:
     spec = _spec(o)
     rules = spec.get("rules") or []
-    hosts = [r["host"] for r in rules[:3] if r.get("host")]  # kube's formatHosts: three, then "+ N more..."
-    hosts_cell = ",".join(hosts) or "*"
-    if hosts and len(rules) > 3:
-        hosts_cell += f" + {len(rules) - 3} more..."
+    hosts_cell = _ingress_hosts(rules)
     lb = [i.get("ip") or i.get("hostname") for i in ((_status(o).get("loadBalancer") or {}).get("ingress") or [])]
     ports = "80, 443" if spec.get("tls") else "80"
     return [_meta(o).get("name", ""), spec.get("ingressClassName") or "<none>", hosts_cell,

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from ..api.errors import BadRequest, UnsupportedMediaType
 from ..api.kinds import KindInfo
-from ..api.meta import K8sObject
+from ..api.meta import INT_BITS, K8sObject
 from . import protobuf
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
@@ -184,6 +184,16 @@ def _drop(data: Any, loc: tuple[int | str, ...]) -> None:
         cur.pop(loc[-1], None)
 
 
+def _message(error: Any) -> str:
+    """pydantic's message, except for an Int32/Int64 out of range: Go's decoder's words for it."""
+    bound = (error.get("ctx") or {}).get("ge" if error["type"] == "greater_than_equal" else "le")
+    if error["type"] in ("greater_than_equal", "less_than_equal") and isinstance(bound, int):
+        bits = INT_BITS.get(bound if error["type"] == "greater_than_equal" else -bound - 1)
+        if bits is not None:
+            return f"cannot unmarshal number {error['input']} into a value of type int{bits}"
+    return str(error["msg"])
+
+
 def decode_object(info: KindInfo, data: Any, field_validation: str = "Warn") -> tuple[K8sObject, list[str]]:
     """A wire dict -> (model, warnings).  Raises BadRequest for type errors and Strict unknowns."""
     if not isinstance(data, dict):
@@ -207,7 +217,7 @@ def decode_object(info: KindInfo, data: Any, field_validation: str = "Warn") -> 
                     path = f"{field_path(first['loc'][:-1])}[{first['loc'][-1]}]"
                 raise BadRequest(
                     f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
-                    f"{path + ': ' if path else ''}{first['msg']}"
+                    f"{path + ': ' if path else ''}{_message(first)}"
                 ) from None
             paths = [field_path(e["loc"]) for e in unknown]
             if field_validation == "Strict":

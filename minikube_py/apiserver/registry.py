@@ -196,10 +196,10 @@ class Registry:
         m = obj["metadata"]
         if info.namespaced:
             await self.ensure_namespace(str(namespace), for_create=True)
+        strategy = self.strategy(info)
+        await strategy.admit(obj)  # kube admits a dry run too: its refusals and defaults show in the preview
         if opts.dry_run:
             return obj
-        strategy = self.strategy(info)
-        await strategy.admit(obj)
         held = await strategy.reserve(obj)
         try:
             kv = await self.store.create(info.key(namespace, m["name"]), encode_as(info, obj))

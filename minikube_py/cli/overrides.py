@@ -37,6 +37,7 @@ def apply_override(obj: Obj, fragment: str, override_type: str, meta: PatchMeta 
         patch = json.loads(fragment)
     except ValueError:
         raise OverrideError("Invalid JSON Patch") from None
+    obj = copy.deepcopy(obj)  # a patch shares the subtrees it leaves alone, and Go's fields are set on those
     if override_type == "json":
         if not isinstance(patch, list):
             raise OverrideError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")

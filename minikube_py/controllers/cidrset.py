@@ -3,8 +3,9 @@
 Why in memory, and why that is safe (kube-controller-manager's nodeipam range allocator works the
 same way): only the controller manager assigns podCIDRs, and one controller manager runs per
 cluster.  The set is rebuilt from the Nodes' `spec.podCIDR` in the synced informer cache before the
-first worker runs (every ADDED event occupies one), so a restarted master starts from what the
-store holds.  A CIDR is taken in the set, synchronously and before any write, by the pass that
+first worker runs (the controller's on_start), kept by each node's pass (which occupies what the
+node shows, and releases what a node gone from the cache held), so a restarted master starts from
+what the store holds.  A CIDR is taken in the set, synchronously and before any write, by the pass that
 assigns it, and stays held by that node's name until the Node is deleted: two workers (or two
 passes over one node whose patch is still in flight, or whose outcome was lost) can never be handed
 the same one, unlike a choice made from the cache alone, which lags the patches just sent.  The

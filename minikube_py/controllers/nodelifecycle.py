@@ -11,8 +11,10 @@ eviction, and a podCIDR for every node.
   does not tolerate the taint at all goes at once), with an event, as Kubernetes' taint manager
   does; their controllers then replace them elsewhere.
 - A node without spec.podCIDR gets the next free /24 of the cluster CIDR (10.244.0.0/16), from an
-  in-memory set rebuilt from the Nodes at start and held per node name until the Node is deleted
-  (controllers/cidrset.py says why that is unique under concurrent workers and across restarts).
+  in-memory set rebuilt from the synced Nodes in on_start and held per node name until a pass finds
+  the Node gone from the cache (controllers/cidrset.py says why that is unique under concurrent
+  workers and across restarts).  With none left the pass records CIDRNotAvailable and fails, as
+  kube's range allocator does, so the node's key backs off (lease renewals do not hurry it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import logging
 from typing import Any
 
 from ..api import kinds
-from ..api.errors import ApiError, NotFound
+from ..api.errors import ApiError, InternalError, NotFound
 from ..api.taints import matching_tolerations
 from ..api.times import format_time, parse_time
 from ..client.informer import Informer, key_of
@@ -37,6 +39,7 @@ LEASE = kinds.require("coordination.k8s.io/v1", "Lease")
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 CLUSTER_CIDR = "10.244.0.0/16"
+NO_CIDRS_LEFT = "CIDR allocation failed; there are no remaining CIDRs left to allocate in the accepted range"
 
 
 def _adopt(node: Obj, written: Obj) -> None:
@@ -58,6 +61,7 @@ class NodeLifecycleController(Controller):
         self.monitor_period = monitor_period
         self.cidr = ipaddress.ip_network(cluster_cidr)
         self.cidrs = CidrSet(cluster_cidr)
+        self._doubled: dict[str, str] = {}  # node -> the podCIDR it shows that another node holds (warned once)
         self.nodes: Informer = ctx.informers.get(NODE)
         self.primary = self.nodes
         self.leases: Informer = ctx.informers.get(LEASE)
@@ -69,32 +73,45 @@ class NodeLifecycleController(Controller):
         self.leases.add_handler(self._on_lease)
 
     def _on_node(self, kind: str, node: Obj, old: Obj | None) -> None:
-        name = str(node["metadata"]["name"])
-        if kind == "DELETED":
-            freed = self.cidrs.release(name)
-            if freed:
-                log.info("node/%s: deleted; podCIDR %s released", name, freed)
-            return
-        cidr = (node.get("spec") or {}).get("podCIDR")
-        if cidr and not self.cidrs.occupy(name, str(cidr)) and self.cidrs.holder_of(str(cidr)):
-            log.warning("node/%s: podCIDR %s is also held by node/%s", name, cidr, self.cidrs.holder_of(str(cidr)))
-        self.enqueue(node)
+        self.enqueue(node)  # a deleted one too: its pass releases the CIDR it held
 
     def _on_lease(self, kind: str, lease: Obj, old: Obj | None) -> None:
         if (lease.get("metadata") or {}).get("namespace") == "kube-node-lease":
             name = str(lease["metadata"]["name"])
-            if name in self.nodes.cache:
+            # a node backing off (no CIDR left for it) comes back by its timer, not every renewal
+            if name in self.nodes.cache and not self.queue.failures(name):
                 self.add(name)
+
+    async def on_start(self) -> None:
+        """The CIDR set from the synced cache, before any pass can hand one out."""
+        for node in self.nodes.cache.values():
+            self._occupy(node)
+
+    def _occupy(self, node: Obj) -> None:
+        """Note the CIDR a Node shows; warn once about one another node holds."""
+        name = str(node["metadata"]["name"])
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        if not cidr or self.cidrs.occupy(name, str(cidr)):
+            self._doubled.pop(name, None)
+            return
+        holder = self.cidrs.holder_of(str(cidr))
+        if holder and self._doubled.get(name) != str(cidr):
+            self._doubled[name] = str(cidr)
+            log.warning("node/%s: podCIDR %s is also held by node/%s", name, cidr, holder)
 
     # --- reconcile -------------------------------------------------------------------------------
 
     async def reconcile(self, key: Any) -> float | None:
         node = self.nodes.get(str(key))
         if node is None:
+            self._doubled.pop(str(key), None)
+            freed = self.cidrs.release(str(key))
+            if freed:
+                log.info("node/%s: deleted; podCIDR %s released", key, freed)
             return None
+        self._occupy(node)
         node = copy.deepcopy(node)
-        if not (node.get("spec") or {}).get("podCIDR"):
-            await self._assign_cidr(node)
+        no_cidr = not (node.get("spec") or {}).get("podCIDR") and not await self._assign_cidr(node)
         now = self.clock.now()
         heartbeat = self._last_heartbeat(node)
         ready = self._ready(node)
@@ -109,6 +126,8 @@ class NodeLifecycleController(Controller):
         evict_again = await self._evict(node)
         if evict_again is not None:
             next_check = min(next_check, evict_again)
+        if no_cidr:  # after the taints and evictions, which must not wait for a CIDR: the key backs off
+            raise InternalError(f"failed to allocate cidr from cluster cidr at idx:0: {NO_CIDRS_LEFT}")
         return next_check
 
     def _last_heartbeat(self, node: Obj) -> float | None:
@@ -227,12 +246,13 @@ class NodeLifecycleController(Controller):
             deadline = until if deadline is None else min(deadline, until)
         return deadline
 
-    async def _assign_cidr(self, node: Obj) -> None:
+    async def _assign_cidr(self, node: Obj) -> bool:
+        """Give the node the next free CIDR; False when none is left (a Warning event says so)."""
         name = node["metadata"]["name"]
         subnet = self.cidrs.allocate(name)  # held by this node from here on, whatever the patch's fate
         if subnet is None:
             self.recorder.event(node, "Warning", "CIDRNotAvailable", f"Node {name} status is now: CIDRNotAvailable")
-            return
+            return False
         try:
             written = await self.client.patch(NODE, None, name, {
                 "spec": {"podCIDR": subnet, "podCIDRs": [subnet]},
@@ -241,6 +261,7 @@ class NodeLifecycleController(Controller):
             if not isinstance(exc, NotFound):  # a Conflict or a lost outcome: the next pass sends the same CIDR
                 raise
             self.cidrs.release(name)
-            return
+            return True
         _adopt(node, written)
         self.recorder.event(node, "Normal", "CIDRAssignmentSucceeded", f"Node {name} got CIDR {subnet}")
+        return True

@@ -11,6 +11,7 @@ the traces: scheduler.find_node takes one only in a traced pass.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -23,7 +24,7 @@ class Verdicts:
         self._rejected: dict[str, dict[str, Any]] = {}  # reason -> {plugin, count, nodes}
         self._scores: list[tuple[int, str]] = []  # a min-heap of the best `top` (score, name)
 
-    def rejected(self, node: str, plugin: str, reasons: list[str]) -> None:
+    def rejected(self, node: str, plugin: str, reasons: Sequence[str]) -> None:
         for reason in reasons:
             entry = self._rejected.setdefault(reason, {"plugin": plugin, "count": 0, "nodes": []})
             entry["count"] += 1

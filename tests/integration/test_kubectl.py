@@ -354,3 +354,36 @@ def test_generator_commands_send_protobuf_and_are_stored_as_json(kubectl: Kubect
     svc = get_json(kubectl, "service", "web-svc", "-n", ns)["spec"]
     assert svc["selector"] == {"app": "web"} and svc["ports"][0]["port"] == 81
     kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_server_dry_run_goes_through_admission(kubectl: Kubectl) -> None:
+    """kube admits a dry run as it admits a real create: a pod naming a missing ServiceAccount is
+    refused, and the preview carries what admission fills in; nothing is stored."""
+    name = unique("dry")
+    ghost = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                        "spec": {"serviceAccountName": "ghost", "containers": [{"name": "c", "image": "nginx"}]}})
+    refused = kubectl("apply", "--dry-run=server", "-f", "-", input=ghost, check=False)
+    assert refused.returncode == 1
+    assert 'error looking up service account default/ghost: serviceaccount "ghost" not found' in refused.stderr
+    plain = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    preview = json.loads(kubectl("apply", "--dry-run=server", "-o", "json", "-f", "-", input=plain).stdout)
+    assert preview["spec"]["serviceAccountName"] == "default"
+    assert {t["key"] for t in preview["spec"]["tolerations"]} == {"node.kubernetes.io/not-ready",
+                                                                 "node.kubernetes.io/unreachable"}
+    assert kubectl("get", "pod", name, check=False).returncode == 1
+
+
+def test_a_node_s_pod_cidr_is_set_once_and_never_changed(kubectl: Kubectl) -> None:
+    """ValidateNodeUpdate: podCIDRs may go from "" to valid, and never change after."""
+    name = unique("cidr-node")
+    kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}))
+    kubectl("patch", "node", name, "--type=merge", "-p",
+            json.dumps({"spec": {"podCIDR": "10.244.7.0/24", "podCIDRs": ["10.244.7.0/24"]}}))
+    refused = kubectl("patch", "node", name, "--type=merge", "-p",
+                      json.dumps({"spec": {"podCIDR": "10.244.8.0/24", "podCIDRs": ["10.244.8.0/24"]}}), check=False)
+    assert refused.returncode == 1
+    assert (f'The Node "{name}" is invalid: spec.podCIDRs: Forbidden: node updates may not change podCIDR except '
+            'from "" to valid') in refused.stderr
+    assert get_json(kubectl, "node", name)["spec"]["podCIDRs"] == ["10.244.7.0/24"]
+    kubectl("delete", "node", name)

@@ -191,6 +191,26 @@ async def test_a_statefulset_still_gets_kube_s_own_template_checks(api: TestClie
             "spec.template.labels"} <= fields
 
 
+async def test_a_statefulset_without_a_template_is_refused_as_kube_refuses_it(api: TestClient) -> None:
+    """kube's template is a struct, never nil: an absent one is empty, and the selector cannot match it."""
+    sts = _web_statefulset("bare")
+    del sts["spec"]["template"]
+    resp = await api.post(f"{APPS}/statefulsets", json=sts)
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["details"]["causes"] == [
+        {"reason": "FieldValueInvalid", "field": "spec.template.metadata.labels",
+         "message": "Invalid value: \"map[string]string(nil)\": `selector` does not match template `labels`"}]
+
+
+async def test_an_empty_statefulset_selector_is_refused_in_kube_s_words(api: TestClient) -> None:
+    sts = _web_statefulset("empty")
+    sts["spec"]["selector"] = {}
+    resp = await api.post(f"{APPS}/statefulsets", json=sts)
+    assert resp.status == 422
+    details = [c["message"] for c in (await resp.json())["details"]["causes"] if c["field"] == "spec.selector"]
+    assert details == ['Invalid value: "empty": empty selector is invalid for statefulset']
+
+
 async def test_a_deployment_template_mount_of_a_missing_volume_is_still_rejected(api: TestClient) -> None:
     dep = _deploy("d")
     dep["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "www", "mountPath": "/w"}]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from minikube_py.api.kinds import KINDS
 from minikube_py.apiserver.app import make_app
@@ -66,14 +66,13 @@ def _element(t: Any) -> tuple[str, Any]:
 def _int_bits(t: Any) -> int | None:
     """32 or 64 for our Int32/Int64, 0 for a plain int, None for anything else."""
     if typing.get_origin(t) is typing.Annotated and typing.get_args(t)[0] is int:
-        for meta in typing.get_args(t)[1:]:
-            check = getattr(meta, "func", None)
-            if check is not None:
-                try:
-                    check(2**31)
-                except Exception:  # noqa: BLE001 - the range check refused it: int32
-                    return 32
-                return 64
+        adapter = TypeAdapter(t)
+        for bits in (32, 64):
+            try:
+                adapter.validate_python(2 ** (bits - 1))
+            except ValidationError:  # the type's range refused one past its top
+                return bits
+        return 0
     return 0 if t is int else None
 
 
@@ -241,6 +240,36 @@ async def test_a_single_stack_ipv4_cluster_refuses_other_families(api: TestClien
            "spec": {"ports": [{"port": 80}], **spec}}
     status = await _status(await api.post("/api/v1/namespaces/default/services", json=svc), 422)
     assert message in status["message"], status["message"]
+
+
+@pytest.mark.parametrize("spec", [
+    {"clusterIP": "None", "ipFamilyPolicy": "RequireDualStack"},
+    {"clusterIP": "None", "ipFamilies": ["IPv6"]},
+    {"clusterIP": "None", "ipFamilies": ["IPv4", "IPv6"], "ipFamilyPolicy": "RequireDualStack"},
+])
+async def test_a_headless_selectorless_service_may_ask_for_any_family(api: TestClient, spec: dict[str, Any]) -> None:
+    """kube's initIPFamilyFields returns for headless + selectorless before its cluster checks."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hl"}, "spec": spec}
+    body = await _status(await api.post("/api/v1/namespaces/default/services", json=svc), 201)
+    assert body["spec"]["clusterIP"] == "None"
+
+
+async def test_a_headless_service_with_a_selector_is_still_held_to_the_cluster_s_families(api: TestClient) -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hl"},
+           "spec": {"clusterIP": "None", "selector": {"app": "x"}, "ipFamilyPolicy": "RequireDualStack"}}
+    status = await _status(await api.post("/api/v1/namespaces/default/services", json=svc), 422)
+    assert "this cluster is not configured for dual-stack services" in status["message"]
+
+
+async def test_only_a_service_that_is_neither_headless_nor_external_name_needs_ports(api: TestClient) -> None:
+    services = "/api/v1/namespaces/default/services"
+    headless = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "noports"},
+                "spec": {"clusterIP": "None", "selector": {"app": "x"}}}
+    await _status(await api.post(services, json=headless), 201)
+    plain = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "plain"}, "spec": {"selector": {"app": "x"}}}
+    status = await _status(await api.post(services, json=plain), 422)
+    assert status["details"]["causes"] == [{"reason": "FieldValueRequired", "field": "spec.ports",
+                                            "message": "Required value"}]
 
 
 async def test_an_ipv4_service_keeps_its_family(api: TestClient) -> None:

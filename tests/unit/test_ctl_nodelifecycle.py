@@ -6,6 +6,7 @@ retry contract."""
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import pytest
@@ -61,6 +62,7 @@ async def start(h: Harness, *objects: tuple[str, Obj], monitor_period: float = 5
     for plural, obj in objects:
         await h.create(plural, obj, namespace="kube-node-lease" if plural == "leases" else "default")
     h.sync()
+    await nl.on_start()
     await nl.drain()
     return nl
 
@@ -279,6 +281,7 @@ async def test_after_a_restart_new_nodes_get_cidrs_that_no_existing_node_holds()
     await h.create("nodes", node(h, "b-new", cidr=None))
     nl = NodeLifecycleController(h.ctx)  # a fresh controller: its set comes from the informer's first list
     h.sync()
+    await nl.on_start()
     await nl.drain()
     assert {stored(h, "a-new")["spec"]["podCIDR"], stored(h, "b-new")["spec"]["podCIDR"]} == \
         {"10.244.2.0/24", "10.244.4.0/24"}
@@ -290,6 +293,7 @@ async def test_a_deleted_nodes_cidr_is_free_again_and_a_full_range_says_so() -> 
     for name in ("n1", "n2", "n3"):
         await h.create("nodes", node(h, name, cidr=None))
     h.sync()
+    await nl.on_start()
     await nl.drain()
     assert "podCIDR" not in stored(h, "n3")["spec"]
     await h.settle_events()
@@ -297,7 +301,51 @@ async def test_a_deleted_nodes_cidr_is_free_again_and_a_full_range_says_so() -> 
     freed = stored(h, "n1")["spec"]["podCIDR"]
     del h.api.objects[("nodes", None, "n1")]
     h.sync()
-    await h.clock.advance(5.0)  # n3's next monitor pass
-    h.sync()
+    assert nl.cidrs.holder_of(freed) == "n1"  # the watch handler only queued n1: its pass releases the CIDR
+    await nl.drain()
+    assert nl.cidrs.holder_of(freed) is None
+    await h.clock.advance(nl.queue.waiting("n3") or 0)  # n3's retry, after its backoff
     await nl.drain()
     assert stored(h, "n3")["spec"]["podCIDR"] == freed
+
+
+async def test_a_node_without_a_cidr_left_backs_off_and_lease_renewals_do_not_hurry_it() -> None:
+    h = Harness()
+    nl = NodeLifecycleController(h.ctx, cluster_cidr="10.244.0.0/24")  # one /24
+    await h.create("nodes", node(h, "n1", cidr=None))
+    await h.create("nodes", node(h, "n2", cidr=None, ready="False"))
+    h.sync()
+    await nl.on_start()
+    await nl.drain()
+    assert stored(h, "n1")["spec"]["podCIDR"] == "10.244.0.0/24" and "podCIDR" not in stored(h, "n2")["spec"]
+    assert taints(h, "n2") == [(NOT_READY, "NoSchedule"), (NOT_READY, "NoExecute")]  # the pass went on
+    assert nl.errors == 1 and nl.queue.failures("n2") == 1
+    assert (nl.queue.waiting("n2") or 5.0) < 1.0  # the backoff, not the monitor period
+    h.sync()  # the writes of those passes come back as MODIFIED events (n2's queues it, as in kube)
+    await nl.drain()
+    failures, first = nl.queue.failures("n2"), nl.queue.waiting("n2")
+    assert first is not None
+    renewal = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n2"},
+               "spec": {"holderIdentity": "n2", "renewTime": format_micro_time(h.clock.now())}}
+    await h.create("leases", renewal, namespace="kube-node-lease")
+    h.sync()
+    assert nl.queue.get_nowait() is None  # the renewal did not queue the backing-off node
+    for _ in range(3):
+        await h.clock.advance(nl.queue.waiting("n2") or 0)
+        await nl.drain()
+    assert nl.queue.failures("n2") == failures + 3
+    assert (nl.queue.waiting("n2") or 0) >= first * 8  # growing: 5 ms, 10 ms, 20 ms, 40 ms, ...
+    await h.settle_events()
+    assert len(h.events("CIDRNotAvailable")) >= 1
+
+
+async def test_a_cidr_shown_by_two_nodes_is_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+    nl = await start(h, ("nodes", node(h, "n1", cidr="10.244.5.0/24")), ("nodes", node(h, "n2", cidr="10.244.5.0/24")))
+    for i in range(3):  # status updates of n2: MODIFIED each time
+        stored(h, "n2")["metadata"]["labels"] = {"beat": str(i)}
+        await h.api.update(NODE, None, copy.deepcopy(stored(h, "n2")))
+        h.sync()
+        await nl.drain()
+    warnings = [r for r in caplog.records if "is also held by node/n1" in r.getMessage()]
+    assert len(warnings) == 1

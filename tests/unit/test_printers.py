@@ -204,6 +204,19 @@ def test_ingress_hosts_show_three_then_more() -> None:
     assert cells("Ingress", {"metadata": {"name": "i"}, "spec": {}}, "networking.k8s.io/v1")[2] == "*"
 
 
+@pytest.mark.parametrize(("hosts", "cell"), [
+    (["", "a", "b", "c"], "a,b,c"),  # the third host is the last rule: nothing more
+    (["", "", "", "x"], "x"),
+    (["a", "b", "c", ""], "a,b,c + 1 more..."),  # a rule follows the third host, even one without a host
+    (["a", "", "b", "", "c", "d"], "a,b,c + 3 more..."),  # N is the rules less three, as kube counts
+    (["", ""], "*"),
+    ([], "*"),
+])
+def test_ingress_hosts_are_kube_s_format_hosts(hosts: list[str], cell: str) -> None:
+    ing = {"metadata": {"name": "i"}, "spec": {"rules": [{"host": h} if h else {} for h in hosts]}}
+    assert cells("Ingress", ing, "networking.k8s.io/v1")[2] == cell
+
+
 def test_claims_and_volumes_as_kube_prints_them() -> None:
     pending = {"metadata": {"name": "c", "annotations": {"volume.beta.kubernetes.io/storage-class": "old"}},
                "spec": {"storageClassName": "new", "volumeMode": "Filesystem"},

@@ -38,6 +38,22 @@ def test_merge_replaces_lists_whole_and_null_deletes() -> None:
     assert generated() == generated() and out["metadata"]["name"] == "web"
 
 
+@pytest.mark.parametrize(("override_type", "fragment"), [
+    ("merge", {"spec": {"restartPolicy": "Never"}}),
+    ("strategic", {"spec": {"restartPolicy": "Never"}}),
+    ("json", [{"op": "replace", "path": "/spec/restartPolicy", "value": "Never"}]),
+])
+def test_an_override_leaves_the_caller_s_object_alone(override_type: str, fragment: object) -> None:
+    """The untouched subtrees (containers without resources, no status) must not be filled in on the input."""
+    given = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+             "spec": {"containers": [{"name": "web", "image": "nginx"}], "restartPolicy": "Always"}}
+    before = json.loads(json.dumps(given))
+    out = apply_override(given, json.dumps(fragment), override_type, pod_meta())
+    assert given == before
+    assert out["spec"]["containers"][0]["resources"] == {} and out["status"] == {}
+    assert out["spec"]["restartPolicy"] == "Never"
+
+
 def test_strategic_merges_containers_by_name() -> None:
     fragment = {"spec": {"containers": [{"name": "web", "imagePullPolicy": "Never"},
                                         {"name": "side", "image": "busybox"}]}}

@@ -43,7 +43,9 @@ def test_requests_and_fit() -> None:
     p = pod("a", cpu="1500m", memory="1Gi")
     assert pod_requests(p).milli_cpu == 1500 and pod_requests(p).memory == 2**30
     ni = NodeInfo(node("n", cpu="2"))
-    assert filter_resources(PodInfo.of(p), ni) == []
+    fits = filter_resources(PodInfo.of(p), ni)
+    assert list(fits) == []
+    assert not isinstance(fits, list)  # one value shared by every caller: it cannot be a list a caller grows
     ni.add("default/b", pod("b", cpu="1"))
     assert filter_resources(PodInfo.of(p), ni) == ["Insufficient cpu"]
 
