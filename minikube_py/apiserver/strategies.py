@@ -4,7 +4,7 @@ points of every write and never asks which kind it holds; a kind's strategy is f
 in the kinds table, and a kind without one is stored as it comes (`Strategy` itself).
 
 ```
- create  decode, validate -> (dry run ends) -> admit -> reserve -> write  (failed: undo)
+ create  decode, validate -> admit -> (dry run ends) -> reserve -> write  (failed: undo)
  update  merge system fields -> reserve_update -> validate -> write -> commit  (no-op or failed: undo)
  delete  check_delete -> grace_period, holds_deletion -> mark_deleting + write | remove -> after_delete
 ```
@@ -49,7 +49,8 @@ class Strategy:
     """A kind without storage rules of its own; each kind's subclass overrides what it needs."""
 
     async def admit(self, obj: Obj) -> None:
-        """Mutating admission of a new object: after validation, never on a dry run."""
+        """Mutating and validating admission of a new object: after validation, on a dry run too (as kube
+        admits one: its refusals and defaults show in the preview); no side effects."""
 
     async def reserve(self, obj: Obj) -> Reservation:
         """Before a new object is written; may fill in what it reserved."""
