@@ -307,8 +307,8 @@ class Scheduler:
         else:
             verdicts = Verdicts()
             node, reasons, total = self.find_node(pod, verdicts)
-            observe(nodes=total, checked=verdicts.checked, feasible=verdicts.feasible, rejected=dict(reasons),
-                    **verdicts.summary())
+            # the rejections are in the summary's `filtered` (per plugin and reason, with the nodes)
+            observe(nodes=total, checked=verdicts.checked, feasible=verdicts.feasible, **verdicts.summary())
             want(node=node or "none fits")
             assert self.tracer is not None
             self.tracer.end(token, f"bind to {node}" if node else "unschedulable")

@@ -84,7 +84,7 @@ async def test_untraced_passes_record_nothing() -> None:
 def test_the_printed_trace_shows_verdicts_and_scores() -> None:
     trace = {"time": "2026-12-01T18:40:01.123456Z", "controller": "scheduler", "kind": "Pod", "key": "default/web",
              "trigger": "pending pod", "wrote": [], "result": "bind to big-2", "ms": 0.4,
-             "observed": {"nodes": 30, "checked": 30, "feasible": 2, "rejected": {"Insufficient cpu": 27},
+             "observed": {"nodes": 30, "checked": 30, "feasible": 2,
                           "filtered": [{"reason": "Insufficient cpu", "plugin": "NodeResourcesFit", "count": 27,
                                         "nodes": [f"n{i}" for i in range(10)]},
                                        {"reason": "node(s) were not ready", "plugin": "NodeReady", "count": 1,
@@ -93,7 +93,7 @@ def test_the_printed_trace_shows_verdicts_and_scores() -> None:
              "wanted": {"node": "big-2"}}
     assert format_trace(trace) == (
         "18:40:01.123  scheduler  Pod default/web  (trigger: pending pod)\n"
-        "    observed: nodes=30 checked=30 feasible=2 rejected={Insufficient cpu: 27}\n"
+        "    observed: nodes=30 checked=30 feasible=2\n"
         "    filtered: 27 nodes NodeResourcesFit: Insufficient cpu: n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, "
         "... (+17 more)\n"
         "              1 node NodeReady: node(s) were not ready: down\n"
