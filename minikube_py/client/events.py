@@ -1,6 +1,10 @@
 """Events as Kubernetes components write them: core/v1 Events about an object, written in the
 background (a component never waits on an event), a repeat of the same event counted on the
 existing one rather than duplicated.  Used by the scheduler, the controllers and the node side.
+
+As client-go's event broadcaster does, events wait in a queue of 1,000 and one writer sends them
+one at a time; when the queue is full a new event is dropped (counted in `dropped`), so a burst
+of events (10,000 pods scheduled at once) never competes with the component's own writes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ EVENT = kinds.require("v1", "Event")
 SIMILAR_LIMIT = 10  # Kubernetes' event aggregator: beyond 10 similar events, combine them
 SIMILAR_WINDOW = 600.0
 REMEMBERED = 5000  # events remembered for counting repeats (oldest forgotten first)
+QUEUED_LIMIT = 1000  # client-go's maxQueuedEvents: beyond it, new events are dropped
 
 
 def _forget_oldest(memory: dict[Any, Any]) -> None:
@@ -45,7 +50,10 @@ class EventRecorder:
         self.component = component
         self._seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}  # -> (event name, count)
         self._similar: dict[tuple[str, str, str], list[float]] = {}
-        self._pending: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[tuple[Obj, Obj, str, str, str]] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.dropped = 0
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
         meta = obj.get("metadata") or {}
@@ -58,15 +66,35 @@ class EventRecorder:
         _forget_oldest(self._seen)
         if len(stamps) > SIMILAR_LIMIT:
             message = f"(combined from similar events): {message}"
-        context = contextvars.copy_context()
-        context.run(TALLY.set, None)  # an event written is not progress of the pass that reported it
         try:
-            task = asyncio.get_running_loop().create_task(self._write(obj, meta, type_, reason, message),
-                                                          context=context)
+            queue = self._queue_in(asyncio.get_running_loop())
         except RuntimeError:
             return  # no loop (a unit test calling without one)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        try:
+            queue.put_nowait((obj, meta, type_, reason, message))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.warning("%s %s: event %s dropped: %d events queued (%d dropped so far)", obj.get("kind"),
+                            key_of(obj), reason, QUEUED_LIMIT, self.dropped)
+
+    def _queue_in(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[tuple[Obj, Obj, str, str, str]]:
+        """The queue and its writer, made in the running loop on first use."""
+        if self._queue is None or self._loop is not loop or self._writer is None or self._writer.done():
+            self._queue, self._loop = asyncio.Queue(QUEUED_LIMIT), loop
+            context = contextvars.copy_context()
+            context.run(TALLY.set, None)  # an event written is not progress of the pass that reported it
+            self._writer = loop.create_task(self._drain(self._queue), name=f"events-{self.component}",
+                                            context=context)
+        return self._queue
+
+    async def _drain(self, queue: asyncio.Queue[tuple[Obj, Obj, str, str, str]]) -> None:
+        while True:
+            item = await queue.get()
+            try:
+                await self._write(*item)
+            finally:
+                queue.task_done()
 
     async def _write(self, obj: Obj, meta: Obj, type_: str, reason: str, message: str) -> None:
         ns = meta.get("namespace") or "default"
@@ -100,7 +128,8 @@ class EventRecorder:
                         type(exc).__name__, exc)
 
     async def flush(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        """Wait until every queued event was written (or failed)."""
+        if self._queue is not None and self._writer is not None and not self._writer.done():
+            await self._queue.join()
 
 
