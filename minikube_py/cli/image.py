@@ -10,7 +10,6 @@ Called by minikube_py/cli/main.py; failures are UserError (one line, non-zero ex
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 
 from ..deploy import offline
@@ -48,8 +47,8 @@ def _image_id(name: str) -> str | None:
         return proc.stdout.strip()
     if "No such image" in proc.stderr or "No such object" in proc.stderr:
         return None
-    raise UserError(f"docker image inspect {name} failed: {proc.stderr.strip().splitlines()[-1:] or ['?']} "
-                    "(is the Docker daemon running?)")
+    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    raise UserError(f"docker image inspect {name} failed: {last}")
 
 
 def _how_to_get(name: str) -> str:
@@ -61,8 +60,10 @@ def _how_to_get(name: str) -> str:
 
 
 def load_images(names: list[str]) -> int:
-    if shutil.which("docker") is None:
-        raise UserError("docker is not installed: run `apt-get install docker.io` and start dockerd")
+    try:
+        offline.require_docker()
+    except BuildError as exc:
+        raise UserError(str(exc)) from None
     found: list[tuple[str, str]] = []
     for name in names:
         image_id = _image_id(name)

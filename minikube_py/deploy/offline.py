@@ -8,7 +8,8 @@ where a registry is reachable:
   - registry.k8s.io/pause:3.10: `FROM scratch` + Debian's static `catatonit` in pause mode (`-P`):
     holds the pod's namespaces, reaps children, exits at once on SIGTERM or SIGINT;
   - nginx:latest: the project's debootstrap base (minikube_py/deploy/images.py) + Debian's nginx,
-    logging to stdout and stderr as the official image does, so `kubectl logs` shows requests.
+    logging to stdout and stderr and serving /usr/share/nginx/html on port 80 as the official image
+    does, so `kubectl logs` shows requests and tutorials' page mounts work.
 Called by `minikube-py image build-offline` (minikube_py/cli/image.py), by .ci/run and by the
 node agent's tests. Every image carries the label io.minikube-py.image=offline; every step prints
 a progress line and every failure raises BuildError saying what to do.
@@ -49,23 +50,35 @@ USER 65535:65535
 ENTRYPOINT ["/pause", "-P"]
 """
 
-# Debian's nginx on the base; logs to the container's stdout/stderr (the official image's symlinks);
-# Debian's default site listens on 80 and serves /var/www/html/index.nginx-debian.html
+# Debian's nginx on the base, laid out as the official image is: logs to the container's stdout and
+# stderr (the same symlinks), one server on port 80 serving /usr/share/nginx/html (where tutorials mount
+# their pages), graceful stop on SIGQUIT
 _NGINX_DOCKERFILE = """\
 ARG BASE
 FROM ${BASE}
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null \\
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /etc/nginx/sites-enabled/default \\
  && ln -sf /dev/stdout /var/log/nginx/access.log \\
  && ln -sf /dev/stderr /var/log/nginx/error.log
+COPY default.conf /etc/nginx/conf.d/default.conf
 EXPOSE 80
 STOPSIGNAL SIGQUIT
 CMD ["nginx", "-g", "daemon off;"]
 """
 
+_NGINX_SITE = """\
+server {
+    listen 80 default_server;
+    server_name localhost;
+    root /usr/share/nginx/html;
+    index index.html index.htm;
+}
+"""
 
-def _require_docker() -> None:
+
+def require_docker() -> None:
+    """Raise BuildError (what to do) when the docker CLI is missing or the daemon does not answer."""
     if shutil.which("docker") is None:
         raise BuildError("docker is not installed: run `apt-get install docker.io` and start dockerd")
     proc = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True)
@@ -94,7 +107,7 @@ def _build(name: str, context: Path, dockerfile: str, *, network: bool = False,
 
 def ensure_busybox(name: str = BUSYBOX_IMAGE) -> str:
     """Build busybox (FROM scratch + the host's busybox-static with its applet links) when missing."""
-    _require_docker()
+    require_docker()
     if _present(name):
         return name
     if not BUSYBOX_BINARY.is_file():
@@ -128,7 +141,7 @@ def ensure_busybox(name: str = BUSYBOX_IMAGE) -> str:
 
 def ensure_pause(name: str = PAUSE_IMAGE) -> str:
     """Build the pod sandbox image (FROM scratch + Debian's static catatonit, pause mode) when missing."""
-    _require_docker()
+    require_docker()
     if _present(name):
         return name
     if not CATATONIT_BINARY.is_file():
@@ -150,12 +163,13 @@ def ensure_pause(name: str = PAUSE_IMAGE) -> str:
 
 def ensure_nginx(name: str = NGINX_IMAGE, base: str = BASE_IMAGE) -> str:
     """Build nginx (the debootstrap base + Debian's nginx, logs on stdout/stderr) when missing."""
-    _require_docker()
+    require_docker()
     if _present(name):
         return name
     build_base(base)
     started = _step(f"building {name} FROM {base} with Debian's nginx (apt inside docker build: 1-2 minutes, once)")
     with tempfile.TemporaryDirectory(prefix="minikube-py-nginx-") as tmp:
+        (Path(tmp) / "default.conf").write_text(_NGINX_SITE)
         try:
             _build(name, Path(tmp), _NGINX_DOCKERFILE, network=True, build_args={"BASE": base})
         except BuildError as exc:

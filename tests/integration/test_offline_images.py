@@ -17,6 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +66,47 @@ def test_image_exists_after_ensure(ensure: Callable[[], str], name: str) -> None
     assert ensure() == name  # a second call finds it and builds nothing
 
 
+@pytest.fixture
+def scratch_tag() -> Iterator[Callable[[str], str]]:
+    """Unique image names for fresh builds; teardown removes exactly those images."""
+    made: list[str] = []
+
+    def tag(what: str) -> str:
+        made.append(f"minikube-py-test/{what}:{uuid.uuid4().hex[:8]}")
+        return made[-1]
+
+    yield tag
+    for name in made:
+        docker("rmi", name)
+
+
+def test_fresh_builds_of_busybox_and_pause(scratch_tag: Callable[[str], str], run_container: Run,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Build both under new names, whatever is already present, so the build path runs every time."""
+    busybox = offline.ensure_busybox(scratch_tag("busybox"))
+    pause = offline.ensure_pause(scratch_tag("pause"))
+    out = capsys.readouterr().out
+    assert f"==> building {busybox} from /bin/busybox" in out and f"==> building {pause} from" in out
+    assert _labels(busybox).get("io.minikube-py.image") == "offline"
+    listing = docker("run", "--rm", "--label", TEST_LABEL, busybox, "ls", "/bin").stdout.split()
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True).stdout.split()
+    assert set(applets) <= set(listing) and {"sh", "nc", "httpd", "wget", "env", "id"} <= set(listing)
+    cid = run_container(pause)
+    assert docker("inspect", "--format", "{{.State.Running}}", cid).stdout.strip() == "true"
+    assert offline.ensure_pause(pause) == pause
+    assert f"==> {pause} present" in capsys.readouterr().out
+
+
+def test_missing_host_binaries_say_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                   scratch_tag: Callable[[str], str]) -> None:
+    monkeypatch.setattr(offline, "BUSYBOX_BINARY", Path("/nonexistent/busybox"))
+    monkeypatch.setattr(offline, "CATATONIT_BINARY", Path("/nonexistent/catatonit"))
+    with pytest.raises(offline.BuildError, match=r"apt-get install busybox-static"):
+        offline.ensure_busybox(scratch_tag("busybox"))
+    with pytest.raises(offline.BuildError, match=r"apt-get install catatonit"):
+        offline.ensure_pause(scratch_tag("pause"))
+
+
 def test_busybox_runs_a_shell() -> None:
     offline.ensure_busybox()
     proc = docker("run", "--rm", "--label", TEST_LABEL, "busybox:latest", "sh", "-c", "echo hi; id -u; ls /bin/nc")
@@ -85,6 +127,21 @@ def test_pause_stops_promptly_on_sigterm(run_container: Run) -> None:
     assert took < 2.0, f"docker stop took {took:.1f} s: the pause process ignored SIGTERM"
     exit_code = docker("inspect", "--format", "{{.State.ExitCode}}", cid).stdout.strip()
     assert exit_code != "137", "the pause container was SIGKILLed"
+
+
+def test_pause_reaps_orphans_in_a_shared_pid_namespace(run_container: Run) -> None:
+    """An orphan of a container joined to the sandbox's PID namespace is reparented to pause and reaped."""
+    offline.ensure_busybox()
+    pause = run_container(offline.ensure_pause())
+    script = ('sh -c "sleep 1 & exit"; sleep 0.3; ps -o pid,ppid,stat,comm; echo ---; sleep 1.5; '
+              "ps -o pid,ppid,stat,comm")
+    proc = docker("run", "--rm", "--label", TEST_LABEL, "--pid", f"container:{pause}", "busybox:latest", "sh", "-c",
+                  script)
+    assert proc.returncode == 0, proc.stderr
+    during, after = (part.splitlines()[1:] for part in proc.stdout.split("---"))
+    assert ["1", "0", "S", "pause"] in [line.split() for line in during]
+    assert any(line.split()[1:] == ["1", "S", "sleep"] for line in during), proc.stdout
+    assert not any("sleep" in line or " Z " in line for line in after), proc.stdout
 
 
 def _container_ip(cid: str) -> str:
@@ -108,7 +165,8 @@ def test_nginx_serves_and_logs_to_stdout(run_container: Run) -> None:
         except OSError:
             time.sleep(0.2)
     assert status == 200, f"nginx did not answer on {url}; logs:\n{docker('logs', cid).stderr}"
-    assert b"nginx" in body.lower()
+    page = docker("exec", cid, "cat", "/usr/share/nginx/html/index.html").stdout  # where the official image serves
+    assert body.decode() == page and "Welcome to nginx!" in page
     logs = ""
     while time.monotonic() < deadline + 5:
         logs = docker("logs", cid).stdout
@@ -134,6 +192,15 @@ def test_image_load_present_and_missing() -> None:
     assert lines[0].startswith("minikube-py: error: ") and missing in lines[0]
     assert "docker build" in lines[0] and "Traceback" not in bad.stderr
     assert bad.stdout == ""  # nothing is reported as loaded when one image is missing
+
+
+@pytest.mark.parametrize("name, hint", [("nginx", "--only nginx"), ("busybox:latest", "--only busybox"),
+                                        ("registry.k8s.io/pause:3.10", "--only pause"),
+                                        ("example.com/app:v1", "docker pull example.com/app:v1")])
+def test_missing_image_hint(name: str, hint: str) -> None:
+    from minikube_py.cli.image import _how_to_get
+
+    assert hint in _how_to_get(name)
 
 
 def test_build_offline_cli_only_subset() -> None:
