@@ -18,6 +18,7 @@ a progress line and every failure raises BuildError saying what to do.
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,7 @@ NGINX_IMAGE = "nginx:latest"
 LABEL = "io.minikube-py.image=offline"
 BUSYBOX_BINARY = Path("/bin/busybox")
 CATATONIT_BINARY = Path("/usr/bin/catatonit")
+_PT_INTERP = 3  # the ELF program header type naming the dynamic loader
 
 # the passwd and group files of the official busybox image (root and nobody), so `id` and `whoami` answer
 _PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n"
@@ -105,6 +107,16 @@ def _build(name: str, context: Path, dockerfile: str, *, network: bool = False,
     _run(cmd + [str(context)], f"docker build {name}")
 
 
+def is_static_elf(path: Path) -> bool:
+    """True for a 64-bit little-endian ELF with no PT_INTERP segment (no dynamic loader: runs FROM scratch)."""
+    data = path.read_bytes()
+    if data[:6] != b"\x7fELF\x02\x01":
+        return False
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    return all(struct.unpack_from("<I", data, phoff + i * phentsize)[0] != _PT_INTERP for i in range(phnum))
+
+
 def ensure_busybox(name: str = BUSYBOX_IMAGE) -> str:
     """Build busybox (FROM scratch + the host's busybox-static with its applet links) when missing."""
     require_docker()
@@ -113,6 +125,9 @@ def ensure_busybox(name: str = BUSYBOX_IMAGE) -> str:
     if not BUSYBOX_BINARY.is_file():
         raise BuildError(f"{name} is missing and {BUSYBOX_BINARY} is not installed: run "
                          "`apt-get install busybox-static`")
+    if not is_static_elf(BUSYBOX_BINARY):
+        raise BuildError(f"{BUSYBOX_BINARY} is dynamically linked (Debian's `busybox` package), so it cannot run "
+                         "FROM scratch: run `apt-get install busybox-static`")
     started = _step(f"building {name} from {BUSYBOX_BINARY} (Debian busybox-static, offline, a few seconds)")
     listing = subprocess.run([str(BUSYBOX_BINARY), "--list"], capture_output=True, text=True)
     applets = [a for a in listing.stdout.split() if a and "/" not in a and a != "busybox"]
@@ -147,8 +162,7 @@ def ensure_pause(name: str = PAUSE_IMAGE) -> str:
     if not CATATONIT_BINARY.is_file():
         raise BuildError(f"{name} is missing and {CATATONIT_BINARY} is not installed: run "
                          "`apt-get install catatonit`")
-    probe = subprocess.run(["file", "-L", str(CATATONIT_BINARY)], capture_output=True, text=True)
-    if probe.returncode == 0 and "statically linked" not in probe.stdout:
+    if not is_static_elf(CATATONIT_BINARY):
         raise BuildError(f"{CATATONIT_BINARY} is not statically linked, so it cannot run FROM scratch: install "
                          f"Debian's catatonit package (static), or build a pause image and tag it {name}")
     started = _step(f"building {name} from {CATATONIT_BINARY} (Debian catatonit, pause mode, offline)")

@@ -107,6 +107,14 @@ def test_missing_host_binaries_say_what_to_install(monkeypatch: pytest.MonkeyPat
         offline.ensure_pause(scratch_tag("pause"))
 
 
+def test_static_elf_check(tmp_path: Path) -> None:
+    assert offline.is_static_elf(Path("/bin/busybox"))  # busybox-static
+    assert offline.is_static_elf(Path("/usr/bin/catatonit"))
+    assert not offline.is_static_elf(Path(sys.executable))  # CPython needs the dynamic loader
+    (tmp_path / "script").write_text("#!/bin/sh\necho hi\n")
+    assert not offline.is_static_elf(tmp_path / "script")
+
+
 def test_busybox_runs_a_shell() -> None:
     offline.ensure_busybox()
     proc = docker("run", "--rm", "--label", TEST_LABEL, "busybox:latest", "sh", "-c", "echo hi; id -u; ls /bin/nc")
