@@ -30,16 +30,16 @@ class BuildError(RuntimeError):
     """A step failed; the message says which and what to do."""
 
 
-def _step(text: str) -> float:
+def step(text: str) -> float:
     print(f"==> {text}", flush=True)
     return time.monotonic()
 
 
-def _done(started: float) -> None:
+def done(started: float) -> None:
     print(f"    ({time.monotonic() - started:.0f} s)", flush=True)
 
 
-def _run(cmd: list[str], what: str, **kw: object) -> None:
+def run_step(cmd: list[str], what: str, **kw: object) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
@@ -58,31 +58,31 @@ def build_base(name: str = BASE_IMAGE) -> None:
         raise BuildError(f"base image {name} is missing and debootstrap is not installed: "
                          "run `apt-get install debootstrap` (or build a Debian bookworm image with "
                          f"{', '.join(BASE_PACKAGES)} and tag it {name})")
-    started = _step(f"building {name} with debootstrap (about a minute, once)")
+    started = step(f"building {name} with debootstrap (about a minute, once)")
     with tempfile.TemporaryDirectory(prefix="minikube-py-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        _run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", "bookworm",
+        run_step(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", "bookworm",
               str(rootfs), MIRROR], "debootstrap (needs root and access to the Debian mirror)")
         for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
             shutil.rmtree(rootfs / cache, ignore_errors=True)
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        _run(["docker", "import", "-", name], "docker import", stdin=tar.stdout)
+        run_step(["docker", "import", "-", name], "docker import", stdin=tar.stdout)
         tar.wait()
-    _done(started)
+    done(started)
 
 
 def build_image(name: str = IMAGE, base: str = BASE_IMAGE) -> None:
-    started = _step("building wheels of minikube-py and its dependencies on the host")
+    started = step("building wheels of minikube-py and its dependencies on the host")
     with tempfile.TemporaryDirectory(prefix="minikube-py-image-") as tmp:
         context = Path(tmp)
-        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(context / "wheelhouse"),
+        run_step([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(context / "wheelhouse"),
               str(ROOT)], "pip wheel (needs PyPI, or a wheel cache)")
         shutil.copy(ROOT / "minikube_py" / "deploy" / "Dockerfile", context / "Dockerfile")
-        _done(started)
-        started = _step(f"docker build {name} (offline, from {base})")
-        _run(["docker", "build", "--network", "none", "--build-arg", f"BASE={base}", "-t", name, str(context)],
+        done(started)
+        started = step(f"docker build {name} (offline, from {base})")
+        run_step(["docker", "build", "--network", "none", "--build-arg", f"BASE={base}", "-t", name, str(context)],
              "docker build")
-    _done(started)
+    done(started)
 
 
 def main(argv: list[str] | None = None) -> int:

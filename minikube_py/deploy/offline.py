@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .images import BASE_IMAGE, BuildError, _done, _run, _step, build_base, image_exists
+from .images import BASE_IMAGE, BuildError, build_base, done, image_exists, run_step, step
 
 BUSYBOX_IMAGE = "busybox:latest"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
@@ -104,7 +104,7 @@ def _build(name: str, context: Path, dockerfile: str, *, network: bool = False,
         cmd += ["--network", "none"]
     for key, value in (build_args or {}).items():
         cmd += ["--build-arg", f"{key}={value}"]
-    _run(cmd + [str(context)], f"docker build {name}")
+    run_step(cmd + [str(context)], f"docker build {name}")
 
 
 def is_static_elf(path: Path) -> bool:
@@ -128,7 +128,7 @@ def ensure_busybox(name: str = BUSYBOX_IMAGE) -> str:
     if not is_static_elf(BUSYBOX_BINARY):
         raise BuildError(f"{BUSYBOX_BINARY} is dynamically linked (Debian's `busybox` package), so it cannot run "
                          "FROM scratch: run `apt-get install busybox-static`")
-    started = _step(f"building {name} from {BUSYBOX_BINARY} (Debian busybox-static, offline, a few seconds)")
+    started = step(f"building {name} from {BUSYBOX_BINARY} (Debian busybox-static, offline, a few seconds)")
     listing = subprocess.run([str(BUSYBOX_BINARY), "--list"], capture_output=True, text=True)
     applets = [a for a in listing.stdout.split() if a and "/" not in a and a != "busybox"]
     if listing.returncode != 0 or "sh" not in applets:
@@ -150,7 +150,7 @@ def ensure_busybox(name: str = BUSYBOX_IMAGE) -> str:
         (rootfs / "etc" / "group").write_text(_GROUP)
         _build(name, context, _BUSYBOX_DOCKERFILE)
     print(f"    {len(applets)} applets linked in /bin", flush=True)
-    _done(started)
+    done(started)
     return name
 
 
@@ -165,13 +165,13 @@ def ensure_pause(name: str = PAUSE_IMAGE) -> str:
     if not is_static_elf(CATATONIT_BINARY):
         raise BuildError(f"{CATATONIT_BINARY} is not statically linked, so it cannot run FROM scratch: install "
                          f"Debian's catatonit package (static), or build a pause image and tag it {name}")
-    started = _step(f"building {name} from {CATATONIT_BINARY} (Debian catatonit, pause mode, offline)")
+    started = step(f"building {name} from {CATATONIT_BINARY} (Debian catatonit, pause mode, offline)")
     with tempfile.TemporaryDirectory(prefix="minikube-py-pause-") as tmp:
         context = Path(tmp)
         shutil.copy2(CATATONIT_BINARY, context / "catatonit")
         (context / "catatonit").chmod(0o755)
         _build(name, context, _PAUSE_DOCKERFILE)
-    _done(started)
+    done(started)
     return name
 
 
@@ -181,7 +181,7 @@ def ensure_nginx(name: str = NGINX_IMAGE, base: str = BASE_IMAGE) -> str:
     if _present(name):
         return name
     build_base(base)
-    started = _step(f"building {name} FROM {base} with Debian's nginx (apt inside docker build: 1-2 minutes, once)")
+    started = step(f"building {name} FROM {base} with Debian's nginx (apt inside docker build: 1-2 minutes, once)")
     with tempfile.TemporaryDirectory(prefix="minikube-py-nginx-") as tmp:
         (Path(tmp) / "default.conf").write_text(_NGINX_SITE)
         try:
@@ -190,7 +190,7 @@ def ensure_nginx(name: str = NGINX_IMAGE, base: str = BASE_IMAGE) -> str:
             raise BuildError(f"{exc}\nthe build installs nginx with apt from the Debian mirror: check that "
                              "containers reach deb.debian.org, or build an nginx image and tag it "
                              f"{name}") from None
-    _done(started)
+    done(started)
     return name
 
 
