@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="hold every watch event back this many seconds (a cache that runs behind; default: 0)")
     f.add_argument("--only", default="", help="faults only for these resources: pods,pods/binding,deployments/status,...")
     f.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
+    from .image import add_parser as add_image_parser
+
+    add_image_parser(sub)
     return p
 
 
@@ -118,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
             logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             return run_fault_proxy(args)
+        if args.command == "image":
+            from .image import run_image
+
+            return run_image(args)
         if args.command in ("scheduler", "controller-manager", "hollow-nodes"):
             from .components import run_component
 
