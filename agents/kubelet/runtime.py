@@ -258,7 +258,7 @@ class DockerRuntime:
         except docker.errors.NotFound:
             pass
 
-    def kill_pod(self, snapshot: PodSnapshot, grace: int, *, remove: bool = False) -> None:
+    def kill_pod(self, snapshot: PodSnapshot, grace: int, remove: bool = False) -> None:
         """Stop the app containers (in parallel within the grace period), then the sandbox; removed
         too when the pod is going away."""
         running = [c.id for c in snapshot.containers if c.state == "running"]
