@@ -95,8 +95,8 @@ class PodWorkers:
             await self.runtime.call(self.runtime.stop, k.id, grace)
         sandbox_id = actions.sandbox_id
         if actions.create_sandbox:
-            if not spec.get("hostNetwork"):
-                await self.network_ready.wait()
+            if not spec.get("hostNetwork"):  # no podCIDR yet: this pod is retried, the others go on
+                await asyncio.wait_for(self.network_ready.wait(), 5.0)
             sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt)
         containers = {str(c.get("name")): c for c in spec.get("containers") or []}
         for s in actions.start:

@@ -220,14 +220,54 @@ def test_containers_of_one_pod_reach_each_other_on_localhost(agent_cluster: Agen
     c.kubectl("delete", "pod", "pair", "--wait=false")
 
 
+def _by_name(docker_client: Any, uid: str) -> dict[str, Any]:
+    return {x.name: x for x in docker_client.containers.list(all=True,
+                                                             filters={"label": f"io.kubernetes.pod.uid={uid}"})}
+
+
+def test_a_killed_app_container_is_restarted_and_its_count_grows(agent_cluster: AgentCluster,
+                                                                 docker_client: Any) -> None:
+    c = agent_cluster
+    pod = wait_for("sleeper Running", lambda: _running(c, "sleeper"))
+    uid = pod["metadata"]["uid"]
+    docker_client.containers.get(f"k8s_main_sleeper_default_{uid}_0").kill()
+
+    def restarted() -> Any:
+        s = c.get("pod", "sleeper")["status"]["containerStatuses"][0]
+        return s if s["restartCount"] == 1 and "running" in s["state"] else None
+
+    status = wait_for("main restarted", restarted, timeout=30)
+    assert status["lastState"]["terminated"]["exitCode"] == 137
+    names = _by_name(docker_client, uid)
+    assert names[f"k8s_main_sleeper_default_{uid}_1"].status == "running"
+    assert status["containerID"] == f"docker://{names[f'k8s_main_sleeper_default_{uid}_1'].id}"
+    assert names[f"k8s_POD_sleeper_default_{uid}_0"].status == "running"  # the sandbox was left alone
+
+
+def test_a_killed_pause_container_recreates_the_whole_pod(agent_cluster: AgentCluster, docker_client: Any) -> None:
+    c = agent_cluster
+    pod = wait_for("sleeper Running", lambda: _running(c, "sleeper"))
+    uid = pod["metadata"]["uid"]
+    docker_client.containers.get(f"k8s_POD_sleeper_default_{uid}_0").kill()
+    wait_for("a new sandbox and main #2", lambda: {f"k8s_POD_sleeper_default_{uid}_1", f"k8s_main_sleeper_default_{uid}_2"}
+             <= {n for n, x in _by_name(docker_client, uid).items() if x.status == "running"}, timeout=40)
+    pod = wait_for("sleeper Running again", lambda: (lambda p: p if p["status"]["containerStatuses"][0][
+        "restartCount"] == 2 and p["status"].get("podIP") else None)(c.get("pod", "sleeper")), timeout=20)
+    node = c.get("node", c.node)
+    assert ipaddress.ip_address(pod["status"]["podIP"]) in ipaddress.ip_network(node["spec"]["podCIDR"])
+    running = [n for n, x in _by_name(docker_client, uid).items() if x.status == "running"]
+    assert sorted(running) == sorted([f"k8s_POD_sleeper_default_{uid}_1", f"k8s_main_sleeper_default_{uid}_2"])
+
+
 def test_a_killed_agent_adopts_its_containers_after_a_restart(agent_cluster: AgentCluster,
                                                               docker_client: Any) -> None:
     c = agent_cluster
     pod = wait_for("sleeper Running", lambda: _running(c, "sleeper"))
     uid = pod["metadata"]["uid"]
+    restarts = pod["status"]["containerStatuses"][0]["restartCount"]
     before = {x.name: (x.id, x.attrs["State"]["StartedAt"]) for x in docker_client.containers.list(
-        filters={"label": f"io.kubernetes.pod.uid={uid}"})}
-    assert len(before) == 2
+        all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"})}
+    assert len([x for x in docker_client.containers.list(filters={"label": f"io.kubernetes.pod.uid={uid}"})]) == 2
     os.killpg(c.agent.pid, signal.SIGKILL)
     c.agent.wait(timeout=10)
     c.start_agent()
@@ -242,7 +282,7 @@ def test_a_killed_agent_adopts_its_containers_after_a_restart(agent_cluster: Age
     assert after == before
     pod = c.get("pod", "sleeper")
     assert pod["status"]["phase"] == "Running"
-    assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
+    assert pod["status"]["containerStatuses"][0]["restartCount"] == restarts  # as before the agent died
 
 
 def test_deleting_a_pod_removes_its_containers(agent_cluster: AgentCluster, docker_client: Any) -> None:
