@@ -135,6 +135,13 @@ def _running(c: AgentCluster, name: str) -> Any:
     return pod if pod["status"].get("phase") == "Running" and pod["status"].get("podIP") else None
 
 
+def _sleeper(c: AgentCluster) -> Any:
+    """The pod the tests share (created by the first that needs it), once it runs."""
+    c.kubectl("apply", "-f", "-", input=_pod("sleeper", [{"name": "main", "image": "busybox:latest",
+                                                          "command": ["sleep", "3600"]}]))
+    return wait_for("sleeper Running", lambda: _running(c, "sleeper"))
+
+
 def test_the_agent_registers_a_ready_node_with_dockers_capacity(agent_cluster: AgentCluster,
                                                                  docker_client: Any) -> None:
     c = agent_cluster
@@ -167,9 +174,7 @@ def test_the_agent_registers_a_ready_node_with_dockers_capacity(agent_cluster: A
 def test_a_pod_runs_as_a_sandbox_and_its_containers_with_dockershims_names(agent_cluster: AgentCluster,
                                                                            docker_client: Any) -> None:
     c = agent_cluster
-    c.kubectl("apply", "-f", "-", input=_pod("sleeper", [{"name": "main", "image": "busybox:latest",
-                                                          "command": ["sleep", "3600"]}]))
-    pod = wait_for("sleeper Running", lambda: _running(c, "sleeper"))
+    pod = _sleeper(c)
     node = c.get("node", c.node)
     assert pod["spec"]["nodeName"] == c.node
     assert ipaddress.ip_address(pod["status"]["podIP"]) in ipaddress.ip_network(node["spec"]["podCIDR"])
@@ -228,7 +233,7 @@ def _by_name(docker_client: Any, uid: str) -> dict[str, Any]:
 def test_a_killed_app_container_is_restarted_and_its_count_grows(agent_cluster: AgentCluster,
                                                                  docker_client: Any) -> None:
     c = agent_cluster
-    pod = wait_for("sleeper Running", lambda: _running(c, "sleeper"))
+    pod = _sleeper(c)
     uid = pod["metadata"]["uid"]
     docker_client.containers.get(f"k8s_main_sleeper_default_{uid}_0").kill()
 
@@ -246,7 +251,7 @@ def test_a_killed_app_container_is_restarted_and_its_count_grows(agent_cluster: 
 
 def test_a_killed_pause_container_recreates_the_whole_pod(agent_cluster: AgentCluster, docker_client: Any) -> None:
     c = agent_cluster
-    pod = wait_for("sleeper Running", lambda: _running(c, "sleeper"))
+    pod = _sleeper(c)
     uid = pod["metadata"]["uid"]
     docker_client.containers.get(f"k8s_POD_sleeper_default_{uid}_0").kill()
     wait_for("a new sandbox and main #2", lambda: {f"k8s_POD_sleeper_default_{uid}_1", f"k8s_main_sleeper_default_{uid}_2"}
@@ -262,7 +267,7 @@ def test_a_killed_pause_container_recreates_the_whole_pod(agent_cluster: AgentCl
 def test_a_killed_agent_adopts_its_containers_after_a_restart(agent_cluster: AgentCluster,
                                                               docker_client: Any) -> None:
     c = agent_cluster
-    pod = wait_for("sleeper Running", lambda: _running(c, "sleeper"))
+    pod = _sleeper(c)
     uid = pod["metadata"]["uid"]
     restarts = pod["status"]["containerStatuses"][0]["restartCount"]
     before = {x.name: (x.id, x.attrs["State"]["StartedAt"]) for x in docker_client.containers.list(
@@ -287,7 +292,7 @@ def test_a_killed_agent_adopts_its_containers_after_a_restart(agent_cluster: Age
 
 def test_deleting_a_pod_removes_its_containers(agent_cluster: AgentCluster, docker_client: Any) -> None:
     c = agent_cluster
-    pod = wait_for("sleeper Running", lambda: _running(c, "sleeper"))
+    pod = _sleeper(c)
     uid = pod["metadata"]["uid"]
     c.kubectl("delete", "pod", "sleeper", "--timeout=60s")
     assert c.kubectl("get", "pod", "sleeper", check=False).returncode != 0
