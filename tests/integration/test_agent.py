@@ -298,3 +298,32 @@ def test_deleting_a_pod_removes_its_containers(agent_cluster: AgentCluster, dock
     assert c.kubectl("get", "pod", "sleeper", check=False).returncode != 0
     wait_for("its containers removed", lambda: not docker_client.containers.list(
         all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"}), timeout=20)
+
+
+def test_containers_whose_pod_is_gone_are_removed_and_nobody_elses(agent_cluster: AgentCluster,
+                                                                   docker_client: Any) -> None:
+    c = agent_cluster
+    c.kubectl("apply", "-f", "-", input=_pod("orphan", [{"name": "main", "image": "busybox:latest",
+                                                         "command": ["sleep", "3600"]}]))
+    pod = wait_for("orphan Running", lambda: _running(c, "orphan"))
+    uid = pod["metadata"]["uid"]
+    os.killpg(c.agent.pid, signal.SIGKILL)
+    c.agent.wait(timeout=10)
+    c.kubectl("delete", "pod", "orphan", "--force", "--grace-period=0")  # gone while the agent was away
+    foreign = []
+    try:
+        # a user's container and another agent's, both labelled as the pod's: neither is ours to touch
+        for labels in ({"io.kubernetes.pod.uid": uid, "io.minikube-py.test": c.node},
+                       {"io.kubernetes.pod.uid": uid, OWNER: f"another-cluster/{c.node}-other"}):
+            foreign.append(docker_client.containers.run("busybox:latest", ["sleep", "3600"], detach=True,
+                                                        labels=labels))
+        c.start_agent()
+        wait_for("the orphan's containers removed", lambda: not [
+            x for x in _by_name(docker_client, uid).values() if x.labels.get(OWNER, "").endswith("/" + c.node)],
+            timeout=30)
+        for x in foreign:
+            x.reload()
+            assert x.status == "running"
+    finally:
+        for x in foreign:
+            x.remove(force=True)
