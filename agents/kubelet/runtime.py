@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import ipaddress
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -104,6 +106,7 @@ class DockerRuntime:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
         self._factory = client_factory or (lambda: docker.from_env(max_pool_size=workers * 2, timeout=120))
         self._client: Any = None
+        self._event_stream: Any = None
 
     @property
     def client(self) -> Any:
@@ -202,6 +205,37 @@ class DockerRuntime:
                 error=str(state.get("Error") or "")))
         sandboxes.sort(key=lambda s: (s.attempt, s.created_at), reverse=True)
         return PodSnapshot(uid, tuple(sandboxes), tuple(containers))
+
+    def watch_events(self, on_uid: Callable[[str], None], stop: threading.Event) -> None:
+        """Docker's event stream for our containers (blocking: run it in its own thread): a container
+        of a pod that starts, dies or goes away calls `on_uid(pod uid)`; reconnects until `stop`."""
+        while not stop.is_set():
+            stream: Any = None
+            try:
+                stream = self.client.events(decode=True, filters={"type": "container",
+                                                                  "label": f"{OWNER_LABEL}={self.owner}"})
+                self._event_stream = stream
+                for event in stream:
+                    if stop.is_set():
+                        break
+                    attrs = (event.get("Actor") or {}).get("Attributes") or {}
+                    if event.get("status") in ("start", "die", "oom", "destroy") and attrs.get(POD_UID):
+                        on_uid(str(attrs[POD_UID]))
+            except Exception as exc:  # noqa: BLE001 - Docker away: reconnect
+                if not stop.is_set():
+                    log.warning("node/%s: Docker event stream lost (%s: %s); reconnecting", self.node,
+                                type(exc).__name__, exc)
+                    stop.wait(2.0)
+            finally:
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+
+    def stop_events(self) -> None:
+        stream, self._event_stream = self._event_stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
 
     # --- actions ---------------------------------------------------------------------------
 

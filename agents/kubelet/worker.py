@@ -1,6 +1,7 @@
 """Pod workers: the kubelet's sync loop for the pods bound to this node, level-triggered.
 
-The pods informer (fieldSelector spec.nodeName=<node>) and a periodic resync enqueue pod keys on
+The pods informer (fieldSelector spec.nodeName=<node>), Docker's event stream (a container of ours
+started, died or removed) and a periodic resync enqueue pod keys on
 a WorkQueue, which hands each key to one worker at a time (one worker per pod) with per-pod
 backoff.  A pass: snapshot what Docker has for the pod's uid (agents/kubelet/runtime.py), compute
 the actions (agents/kubelet/actions.py, the kubelet's computePodActions), execute them, snapshot
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any
 
 from minikube_py.api import kinds
@@ -52,6 +54,7 @@ class PodWorkers:
         self.pods = Informer(client, POD, field_selector=f"spec.nodeName={node}", clock=clock)
         self.pods.transform = strip_heavy_metadata  # the kubelet needs the whole spec
         self.pods.add_handler(self._on_pod)
+        self.pods.add_index("uid", lambda p: [str((p.get("metadata") or {}).get("uid"))])
         self.queue = WorkQueue(f"kubelet-{node}", base_delay=0.5, max_delay=30.0, clock=clock)
         self.events = EventRecorder(client, "kubelet", clock=clock)
         self.network_ready = asyncio.Event()
@@ -143,6 +146,27 @@ class PodWorkers:
         except NotFound:
             pass
 
+    def _on_docker_event(self, uid: str) -> None:
+        for pod in self.pods.by_index("uid", uid):
+            self.queue.add(key_of(pod))
+
+    async def docker_events(self) -> None:
+        """Docker's event stream in its own thread (it blocks), handing pod uids to the loop."""
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def hand_over(uid: str) -> None:
+            loop.call_soon_threadsafe(self._on_docker_event, uid)
+
+        thread = threading.Thread(target=self.runtime.watch_events, args=(hand_over, stop),
+                                  name="docker-events", daemon=True)
+        thread.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stop.set()
+            self.runtime.stop_events()
+
     # --- housekeeping: orphans and resync ----------------------------------------------------
 
     async def housekeeping(self) -> None:
@@ -178,7 +202,8 @@ class PodWorkers:
 
     def tasks(self) -> list[asyncio.Task[None]]:
         out = [asyncio.create_task(self.pods.run(), name="kubelet-pods"),
-               asyncio.create_task(self.housekeeping(), name="kubelet-housekeeping")]
+               asyncio.create_task(self.housekeeping(), name="kubelet-housekeeping"),
+               asyncio.create_task(self.docker_events(), name="kubelet-docker-events")]
         out += [asyncio.create_task(self._worker(), name=f"kubelet-{i}") for i in range(self.concurrency)]
         return out
 

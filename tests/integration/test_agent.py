@@ -327,3 +327,44 @@ def test_containers_whose_pod_is_gone_are_removed_and_nobody_elses(agent_cluster
     finally:
         for x in foreign:
             x.remove(force=True)
+
+
+def test_status_is_written_only_when_it_changes_and_the_steps_are_events(agent_cluster: AgentCluster) -> None:
+    c = agent_cluster
+    pod = _sleeper(c)
+    time.sleep(1)
+    rv = c.get("pod", "sleeper")["metadata"]["resourceVersion"]
+    time.sleep(5)  # two resync passes of the fast profile
+    assert c.get("pod", "sleeper")["metadata"]["resourceVersion"] == rv
+    events = c.get("events", "--field-selector", f"involvedObject.uid={pod['metadata']['uid']}")["items"]
+    reasons = {(e["source"].get("component"), e["reason"]) for e in events}
+    assert {("kubelet", "Created"), ("kubelet", "Started")} <= reasons
+
+
+def test_dockers_event_stream_names_the_pods_of_our_containers_only(docker_client: Any) -> None:
+    import threading
+
+    from agents.kubelet.runtime import POD_UID, DockerRuntime
+
+    node = f"events-{uuid.uuid4().hex[:6]}"
+    runtime = DockerRuntime(f"test-cluster/{node}", node)
+    seen: list[str] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=runtime.watch_events, args=(seen.append, stop), daemon=True)
+    thread.start()
+    made = []
+    try:
+        time.sleep(0.5)  # the stream is open
+        made.append(docker_client.containers.run("busybox:latest", ["true"], detach=True,
+                                                 labels={OWNER: runtime.owner, POD_UID: "ours"}))
+        made.append(docker_client.containers.run("busybox:latest", ["true"], detach=True,
+                                                 labels={OWNER: f"other/{node}", POD_UID: "theirs"}))
+        wait_for("start and die of ours", lambda: seen.count("ours") >= 2, timeout=20)
+    finally:
+        stop.set()
+        runtime.stop_events()
+        for c in made:
+            c.remove(force=True)
+        thread.join(5)
+        runtime.close()
+    assert "theirs" not in seen and not thread.is_alive()
