@@ -37,14 +37,17 @@ def _terminated(c: ContainerSnapshot) -> Obj:
     return out
 
 
-def container_status(spec: Obj, snapshot: PodSnapshot, actions: PodActions | None) -> Obj:
+def container_status(spec: Obj, snapshot: PodSnapshot, actions: PodActions | None,
+                     failures: dict[str, tuple[str, str]] | None = None) -> Obj:
     name = str(spec.get("name"))
     attempts = sorted((c for c in snapshot.containers if c.name == name), key=lambda c: c.restart_count)
     latest = attempts[-1] if attempts else None
     status: Obj = {"name": name, "image": spec.get("image"), "imageID": "", "ready": False, "started": False,
                    "restartCount": latest.restart_count if latest else 0, "lastState": {}}
+    failed = (failures or {}).get(name)
     if latest is None:
-        status["state"] = {"waiting": {"reason": "ContainerCreating"}}
+        status["state"] = {"waiting": {"reason": failed[0], "message": failed[1]} if failed
+                           else {"reason": "ContainerCreating"}}
         return status
     status["containerID"] = f"docker://{latest.id}"
     if latest.image_id:
@@ -55,6 +58,10 @@ def container_status(spec: Obj, snapshot: PodSnapshot, actions: PodActions | Non
     if latest.state == RUNNING:
         status["state"] = {"running": {"startedAt": _rfc3339(latest.started_at)}}
         status["ready"] = status["started"] = True
+    elif failed:
+        status["state"] = {"waiting": {"reason": failed[0], "message": failed[1]}}
+        if latest.state == EXITED:
+            status["lastState"] = {"terminated": _terminated(latest)}
     elif latest.state == EXITED and backoff:
         status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": backoff}}
         status["lastState"] = {"terminated": _terminated(latest)}
@@ -110,11 +117,13 @@ def _condition(kind: str, ok: bool, old: dict[str, Obj], stamp: str, reason: str
     return cond
 
 
-def pod_status(pod: Obj, snapshot: PodSnapshot, actions: PodActions | None, *, now: str, host_ip: str) -> Obj:
-    """The status the pod should have now (`now` an RFC 3339 time, the clock's)."""
+def pod_status(pod: Obj, snapshot: PodSnapshot, actions: PodActions | None, *, now: str, host_ip: str,
+               failures: dict[str, tuple[str, str]] | None = None) -> Obj:
+    """The status the pod should have now (`now` an RFC 3339 time, the clock's); `failures` are the
+    containers that could not be started this pass (name -> waiting reason and message)."""
     spec = pod.get("spec") or {}
     current = pod.get("status") or {}
-    statuses = [container_status(c, snapshot, actions) for c in spec.get("containers") or []]
+    statuses = [container_status(c, snapshot, actions, failures) for c in spec.get("containers") or []]
     ph = phase(pod, statuses)
     old = {c.get("type"): c for c in current.get("conditions") or []}
     unready = [s["name"] for s in statuses if not s["ready"]]

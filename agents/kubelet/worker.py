@@ -21,6 +21,8 @@ import logging
 import threading
 from typing import Any
 
+import docker.errors
+
 from minikube_py.api import kinds
 from minikube_py.api.errors import ApiError, NotFound
 from minikube_py.api.times import format_time
@@ -37,6 +39,20 @@ from .status import changed, pod_status
 log = logging.getLogger("minikube_py.kubelet")
 Obj = dict[str, Any]
 POD = kinds.require("v1", "Pod")
+
+
+class ContainersFailed(Exception):
+    """Some containers of a pod could not be started this pass: its status says why; retried with backoff."""
+
+
+def _start_failure(image: str, exc: Exception) -> tuple[str, str]:
+    """The kubelet's waiting reason and message for a container that could not be created or started."""
+    if isinstance(exc, docker.errors.ImageNotFound):
+        return ("ErrImageNeverPull", f'Container image "{image}" is not present with pull policy of Never '
+                                     f"(registries are off: load it with `minikube-py image load {image}`)")
+    if isinstance(exc, docker.errors.APIError):
+        return "CreateContainerError", str(exc.explanation or exc)
+    return "CreateContainerError", f"{type(exc).__name__}: {exc}"
 
 
 class PodWorkers:
@@ -73,18 +89,22 @@ class PodWorkers:
         actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff)
         if not actions.nothing:
             log.info("%s: %s", key, _describe(actions))
-        await self._execute(pod, snap, actions)
+        failures = await self._execute(pod, snap, actions)
         if pod["metadata"].get("deletionTimestamp"):
             await self._finish_deletion(pod, key)
             return
         if not actions.nothing:
             snap = await self.runtime.call(self.runtime.snapshot, uid)
         await self.runtime.call(self.runtime.garbage_collect, snap)
-        await self._write_status(pod, key, snap, actions)
+        await self._write_status(pod, key, snap, actions, failures)
+        if failures:
+            raise ContainersFailed("; ".join(f"{name}: {reason}: {message}"
+                                             for name, (reason, message) in failures.items()))
         if actions.backoff:  # come back when the crash-loop backoff allows the restart
             self.queue.add_after(key, 1.0)
 
-    async def _execute(self, pod: Obj, snap: PodSnapshot, actions: PodActions) -> None:
+    async def _execute(self, pod: Obj, snap: PodSnapshot, actions: PodActions) -> dict[str, tuple[str, str]]:
+        """Carry the actions out; returns the containers that could not be started (and why)."""
         spec = pod.get("spec") or {}
         grace = _grace_period(pod)
         deleting = bool(pod["metadata"].get("deletionTimestamp"))
@@ -102,6 +122,7 @@ class PodWorkers:
                 await asyncio.wait_for(self.network_ready.wait(), 5.0)
             sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt)
         containers = {str(c.get("name")): c for c in spec.get("containers") or []}
+        failures: dict[str, tuple[str, str]] = {}
         for s in actions.start:
             c = containers[s.name]
             if s.restart_count > 0:
@@ -109,8 +130,10 @@ class PodWorkers:
             try:
                 cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id)
             except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings
-                self.events.event(pod, "Warning", "Failed", f"Error: {exc}")
-                raise
+                reason, message = failures[s.name] = _start_failure(str(c.get("image")), exc)
+                self.events.event(pod, "Warning", "Failed", f"Error: {reason}: {message}" if reason !=
+                                  "ErrImageNeverPull" else message)
+                continue
             self.events.event(pod, "Normal", "Created", f"Created container: {s.name}")
             self.events.event(pod, "Normal", "Started", f"Started container {s.name}")
             log.debug("%s: started %s (%s)", key_of(pod), s.name, cid[:12])
@@ -119,6 +142,7 @@ class PodWorkers:
                                                          f"{pod['metadata']['name']}_{pod['metadata'].get('namespace')}"
                                                          f"({pod['metadata']['uid']})")
             log.debug("%s: %s", key_of(pod), message)
+        return failures
 
     async def _finish_deletion(self, pod: Obj, key: str) -> None:
         meta = pod["metadata"]
@@ -134,9 +158,11 @@ class PodWorkers:
             pass
         self.backoff.forget_pod(uid)
 
-    async def _write_status(self, pod: Obj, key: str, snap: PodSnapshot, actions: PodActions) -> None:
+    async def _write_status(self, pod: Obj, key: str, snap: PodSnapshot, actions: PodActions,
+                            failures: dict[str, tuple[str, str]]) -> None:
         current = pod.get("status") or {}
-        wanted = pod_status(pod, snap, actions, now=format_time(self.clock.now()), host_ip=self.host_ip)
+        wanted = pod_status(pod, snap, actions, now=format_time(self.clock.now()), host_ip=self.host_ip,
+                            failures=failures)
         if not changed(current, wanted):
             return
         try:
@@ -195,7 +221,7 @@ class PodWorkers:
                 self.queue.forget(key)
             except Exception as exc:  # noqa: BLE001 - a bad pod or a lost connection is retried with backoff
                 delay = self.queue.add_rate_limited(key, getattr(exc, "retry_after", None) or 0.0)
-                level = logging.WARNING if isinstance(exc, ApiError | OSError) else logging.ERROR
+                level = logging.WARNING if isinstance(exc, ApiError | OSError | ContainersFailed) else logging.ERROR
                 log.log(level, "%s: sync failed (%s: %s); retrying in %.1fs", key, type(exc).__name__, exc, delay)
             finally:
                 self.queue.done(key)

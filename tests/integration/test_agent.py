@@ -368,3 +368,22 @@ def test_dockers_event_stream_names_the_pods_of_our_containers_only(docker_clien
         thread.join(5)
         runtime.close()
     assert "theirs" not in seen and not thread.is_alive()
+
+
+def test_a_pod_whose_image_is_missing_says_why_and_the_others_run(agent_cluster: AgentCluster) -> None:
+    c = agent_cluster
+    image = f"minikube-py-absent-{uuid.uuid4().hex[:6]}:1"  # never pulled: registries are off
+    c.kubectl("apply", "-f", "-", input=_pod("noimage", [{"name": "main", "image": image}]))
+    c.kubectl("apply", "-f", "-", input=_pod("fine", [{"name": "main", "image": "busybox:latest",
+                                                       "command": ["sleep", "3600"]}]))
+
+    def waiting() -> Any:
+        s = (c.get("pod", "noimage")["status"].get("containerStatuses") or [{}])[0]
+        return s.get("state", {}).get("waiting", {}).get("reason") == "ErrImageNeverPull" and s
+    status = wait_for("noimage to say why", waiting, timeout=30)
+    assert f"minikube-py image load {image}" in status["state"]["waiting"]["message"]
+    assert c.get("pod", "noimage")["status"]["phase"] == "Pending"
+    wait_for("the other pod Running", lambda: _running(c, "fine"), timeout=30)
+    events = c.get("events", "--field-selector", "involvedObject.name=noimage")["items"]
+    assert any(e["reason"] == "Failed" and e["type"] == "Warning" for e in events)
+    c.kubectl("delete", "pod", "noimage", "fine", "--wait=false")
