@@ -7,7 +7,8 @@ them Running and Ready (with a pod IP from the node's podCIDR), and confirms gra
 a kubelet does once the containers are stopped.  The control plane cannot tell them from real
 nodes, which is what makes them good for testing controllers end to end and for benchmarks.
 
-Only the apiserver is used (informer on pods, REST writes, a work queue with per-pod backoff);
+Registration, Leases and node-status heartbeats are agents/nodestatus.py's, the same code the real
+agent (agents/node.py) runs.  Only the apiserver is used (informer on pods, REST writes, a work queue with per-pod backoff);
 one process simulates all N nodes.  Like a kubelet it never exits because the apiserver is away:
 registration, heartbeats and pod reports are retried with backoff until it answers again.
 """
