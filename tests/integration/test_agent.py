@@ -387,3 +387,16 @@ def test_a_pod_whose_image_is_missing_says_why_and_the_others_run(agent_cluster:
     events = c.get("events", "--field-selector", "involvedObject.name=noimage")["items"]
     assert any(e["reason"] == "Failed" and e["type"] == "Warning" for e in events)
     c.kubectl("delete", "pod", "noimage", "fine", "--wait=false")
+
+
+def test_a_host_network_pod_has_the_nodes_ip(agent_cluster: AgentCluster, docker_client: Any) -> None:
+    c = agent_cluster
+    body = json.loads(_pod("hostnet", [{"name": "main", "image": "busybox:latest", "command": ["sleep", "3600"]}]))
+    body["spec"]["hostNetwork"] = True
+    c.kubectl("apply", "-f", "-", input=json.dumps(body))
+    pod = wait_for("hostnet Running", lambda: _running(c, "hostnet"), timeout=30)
+    assert pod["status"]["podIP"] == pod["status"]["hostIP"] == "127.0.0.1"
+    uid = pod["metadata"]["uid"]
+    sandbox = docker_client.containers.get(f"k8s_POD_hostnet_default_{uid}_0")
+    assert sandbox.attrs["HostConfig"]["NetworkMode"] == "host"
+    c.kubectl("delete", "pod", "hostnet", "--timeout=60s")
