@@ -7,7 +7,8 @@ them Running and Ready (with a pod IP from the node's podCIDR), and confirms gra
 a kubelet does once the containers are stopped.  The control plane cannot tell them from real
 nodes, which is what makes them good for testing controllers end to end and for benchmarks.
 
-Only the apiserver is used (informer on pods, REST writes, a work queue with per-pod backoff);
+Registration, Leases and node-status heartbeats are agents/nodestatus.py's, the same code the real
+agent (agents/node.py) runs.  Only the apiserver is used (informer on pods, REST writes, a work queue with per-pod backoff);
 one process simulates all N nodes.  Like a kubelet it never exits because the apiserver is away:
 registration, heartbeats and pod reports are retried with backoff until it answers again.
 """
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.api import kinds
-from minikube_py.api.errors import AlreadyExists, ApiError, NotFound
-from minikube_py.api.times import format_micro_time, format_time
+from minikube_py.api.errors import NotFound
+from minikube_py.api.times import format_time
 from minikube_py.api.timing import TIMINGS, Timing
 from minikube_py.client.aio import ApiClient
 from minikube_py.client.clock import SYSTEM, Clock
@@ -31,14 +32,13 @@ from minikube_py.client.informer import Informer, key_of
 from minikube_py.client.tasks import run_together
 from minikube_py.client.workqueue import WorkQueue
 
+from .nodestatus import LEASE, LEASE_NS, NODE, NodeRegistrar, healthy_conditions, lease_duration_for
+
 log = logging.getLogger("minikube_py.hollow")
 Obj = dict[str, Any]
 
-
-NODE = kinds.require("v1", "Node")
 POD = kinds.require("v1", "Pod")
-LEASE = kinds.require("coordination.k8s.io/v1", "Lease")
-LEASE_NS = "kube-node-lease"
+__all__ = ["LEASE", "LEASE_NS", "NODE", "POD", "HollowConfig", "HollowNodes"]
 
 
 @dataclass
@@ -64,7 +64,7 @@ class HollowConfig:
     @property
     def lease_duration(self) -> int:
         """The kubelet renews its lease every quarter of its duration (40 s for 10 s)."""
-        return max(1, round(self.renew_every * 4))
+        return lease_duration_for(self.renew_every)
 
 
 class HollowNodes:
@@ -83,6 +83,7 @@ class HollowNodes:
         self._ip_counter: dict[str, int] = {}
         self.pod_cidrs: dict[str, str] = {}  # node -> its spec.podCIDR, once the controller assigned it
         self._cidr_checked: dict[str, float] = {}  # node -> when a node without one was last read
+        self.registrar = NodeRegistrar(client, renew_every=config.renew_every, clock=clock, on_node=self._learn_cidr)
 
     def cidr(self, index: int) -> str:
         """A node's pod range while it has no podCIDR (no node-lifecycle controller runs)."""
@@ -132,14 +133,9 @@ class HollowNodes:
 
     @staticmethod
     def _conditions(heartbeat: str, transition: str) -> list[Obj]:
-        conds = [("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                 ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                 ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                 ("Ready", "True", "KubeletReady", "kubelet is posting ready status")]
-        return [{"type": t, "status": s, "reason": r, "message": m, "lastHeartbeatTime": heartbeat,
-                 "lastTransitionTime": transition} for t, s, r, m in conds]
+        return healthy_conditions(heartbeat, transition)
 
-    # --- registration and heartbeats -----------------------------------------------------------
+    # --- registration and heartbeats (agents/nodestatus.py, shared with the real agent) --------
 
     async def register(self) -> None:
         sem = asyncio.Semaphore(self.config.concurrency)
@@ -151,38 +147,10 @@ class HollowNodes:
         await asyncio.gather(*(one(i, n) for i, n in enumerate(self.names)))
 
     async def _register_one(self, index: int, name: str) -> None:
-        """Register (or take over) one node and its lease, retrying with backoff until the apiserver
-        answers: a kubelet started before its apiserver waits for it."""
-        delay = 0.5
-        while True:
-            try:
-                body = self.node_body(index, name)
-                try:
-                    created = await self.client.create(NODE, None, body)
-                except AlreadyExists:
-                    created = await self.client.get(NODE, None, name)
-                self._learn_cidr(created)
-                if (created.get("status") or {}).get("conditions") != body["status"]["conditions"]:
-                    created["status"] = body["status"]
-                    await self.client.update(NODE, None, created, subresource="status")
-                await self._renew_lease(name)
-                return
-            except ApiError as exc:
-                log.warning("node/%s: registration failed (%s %s: %s); retrying in %.1fs", name, exc.code,
-                            exc.reason, exc, delay)
-                await self.clock.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        await self.registrar.register(name, lambda: self.node_body(index, name))
 
     async def _renew_lease(self, name: str) -> None:
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": name, "namespace": LEASE_NS},
-                "spec": {"holderIdentity": name, "leaseDurationSeconds": self.config.lease_duration,
-                         "renewTime": format_micro_time(self.clock.now())}}
-        try:
-            await self.client.patch(LEASE, LEASE_NS, name, {"spec": body["spec"]})
-        except NotFound:
-            with contextlib.suppress(AlreadyExists):
-                await self.client.create(LEASE, LEASE_NS, body)
+        await self.registrar.renew_lease(name)
 
     async def heartbeat(self) -> None:
         sem = asyncio.Semaphore(self.config.concurrency)
@@ -190,29 +158,11 @@ class HollowNodes:
 
         async def renew(name: str) -> None:
             async with sem:
-                try:
-                    await self._renew_lease(name)
-                except ApiError as exc:  # a missed heartbeat is retried next round
-                    log.warning("node/%s: lease renewal failed: %s %s: %s", name, exc.code, exc.reason, exc)
+                await self.registrar.try_renew_lease(name)
 
         async def status(index: int, name: str) -> None:
             async with sem:
-                stamp = format_time(self.clock.now())
-                try:
-                    node = await self.client.get(NODE, None, name)
-                    self._learn_cidr(node)
-                    old = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
-                    conds = self._conditions(stamp, stamp)
-                    for c in conds:
-                        prev = old.get(c["type"])
-                        if prev and prev.get("status") == c["status"]:
-                            c["lastTransitionTime"] = prev.get("lastTransitionTime", stamp)
-                    await self.client.patch(NODE, None, name, {"status": {"conditions": conds}},
-                                            patch_type="strategic", subresource="status")
-                except NotFound:  # deleted under us: register again, as a kubelet does
-                    await self._register_one(index, name)
-                except ApiError as exc:  # retried at the next status round
-                    log.warning("node/%s: status update failed: %s %s: %s", name, exc.code, exc.reason, exc)
+                await self.registrar.post_status(name, lambda: self.node_body(index, name))
 
         while True:
             await self.clock.sleep(self.config.renew_every)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATA_DIR = Path("~/.minikube-py").expanduser()
 
@@ -92,7 +93,29 @@ def _parser() -> argparse.ArgumentParser:
     from .image import add_parser as add_image_parser
 
     add_image_parser(sub)
+    _add_agent_parser(sub)
     return p
+
+
+def _add_agent_parser(sub: Any) -> None:
+    """`minikube-py agent`: this host as a node (agents/node.py)."""
+    a = sub.add_parser("agent", help="run this host as a node: register it and run its pods on Docker")
+    a.add_argument("--kubeconfig", default=None,
+                   help="kubeconfig to reach the apiserver (default: KUBECONFIG, then ~/.kube/config)")
+    a.add_argument("--node-name", default=None, help="the Node's name (default: the host name)")
+    a.add_argument("--node-ip", default=None, help="the Node's InternalIP (default: the host name's address)")
+    a.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR / "agent",
+                   help="where the agent keeps pod files (default: %(default)s)")
+    a.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"],
+                   help="Kubernetes' timings (lease renewed every 10 s) or the fast test profile's (2 s)")
+    a.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def _run_agent(args: argparse.Namespace) -> int:
+    from agents.node import run_agent
+
+    return run_agent(kubeconfig=args.kubeconfig, node_name=args.node_name, node_ip=args.node_ip,
+                     data_dir=args.data_dir, timing=args.timing, log_level=args.log_level)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
 
             logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             return run_fault_proxy(args)
+        if args.command == "agent":
+            return _run_agent(args)
         if args.command == "image":
             from .image import run_image
 

@@ -1,0 +1,322 @@
+"""The container runtime: the Docker SDK, always in a dedicated thread pool, never on the event loop.
+
+Docker objects are named and labelled as Kubernetes' dockershim did (`k8s_<container>_<pod>_<ns>_<uid>_<attempt>`,
+`k8s_POD_...` for the sandbox; labels io.kubernetes.*), plus our ownership label
+`io.minikube-py.owner=<cluster-id>/<node>`: the agent lists, changes and removes only containers and
+networks carrying it, so it rebuilds its state from Docker alone after a restart and never touches
+anything else on a shared engine.  The sandbox is a pause container on the node's bridge network
+(`minikube-py-<node>`, subnet = the Node's spec.podCIDR); app containers join its network namespace.
+
+Called by agents/kubelet/worker.py (snapshots, actions) and agents/node.py (engine facts, network).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import contextlib
+import ipaddress
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+
+from .actions import ContainerSnapshot, PodSnapshot, SandboxSnapshot, container_hash
+
+log = logging.getLogger("minikube_py.kubelet.runtime")
+Obj = dict[str, Any]
+T = TypeVar("T")
+
+OWNER_LABEL = "io.minikube-py.owner"
+POD_NAME = "io.kubernetes.pod.name"
+POD_NAMESPACE = "io.kubernetes.pod.namespace"
+POD_UID = "io.kubernetes.pod.uid"
+CONTAINER_NAME = "io.kubernetes.container.name"
+DOCKER_TYPE = "io.kubernetes.docker.type"
+HASH = "annotation.io.kubernetes.container.hash"
+RESTART_COUNT = "annotation.io.kubernetes.container.restartCount"
+SANDBOX_ATTEMPT = "io.minikube-py.sandbox.attempt"
+SANDBOX_ID = "io.kubernetes.sandbox.id"
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+
+_VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion: a defined variable is replaced, `$$` is a literal `$`, and a
+    reference to an undefined variable stays as written."""
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1)
+        return env[name] if name in env else m.group(0)
+    return _VAR.sub(one, text)
+
+
+def container_env(container: Obj) -> dict[str, str]:
+    """The plain env values in order, each expanded with the ones before it."""
+    env: dict[str, str] = {}
+    for e in container.get("env") or []:
+        if "value" in e or "valueFrom" not in e:
+            env[str(e.get("name"))] = expand(str(e.get("value") or ""), env)
+    return env
+
+
+def docker_name(pod: Obj, container: str, attempt: int) -> str:
+    m = pod["metadata"]
+    return f"k8s_{container}_{m['name']}_{m.get('namespace') or 'default'}_{m['uid']}_{attempt}"
+
+
+def network_name(node: str) -> str:
+    return f"minikube-py-{node}"
+
+
+def _epoch(stamp: str | None) -> float | None:
+    """Docker's RFC 3339 nanosecond times as epoch seconds (None for its zero time)."""
+    if not stamp or stamp.startswith("0001-"):
+        return None
+    main, _, frac = stamp.rstrip("Z").partition(".")
+    frac = frac.split("+")[0].split("-")[0]
+    return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + (float("0." + frac) if frac else 0.0)
+
+
+@dataclass(frozen=True)
+class OwnedContainer:
+    """What listing by our label says of one container (enough to find orphans)."""
+    id: str
+    uid: str
+    namespace: str
+    pod: str
+    running: bool
+
+
+class DockerRuntime:
+    def __init__(self, owner: str, node: str, *, workers: int = 4,
+                 client_factory: Callable[[], Any] | None = None) -> None:
+        self.owner = owner  # <cluster-id>/<node>
+        self.node = node
+        self.network = network_name(node)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
+        self._factory = client_factory or (lambda: docker.from_env(max_pool_size=workers * 2, timeout=120))
+        self._client: Any = None
+        self._event_stream: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+
+    def _labels(self, pod: Obj, **extra: str) -> dict[str, str]:
+        m = pod["metadata"]
+        return {OWNER_LABEL: self.owner, POD_NAME: str(m["name"]), POD_NAMESPACE: str(m.get("namespace") or "default"),
+                POD_UID: str(m["uid"]), **extra}
+
+    # --- facts about the engine ------------------------------------------------------------
+
+    def info(self) -> Obj:
+        info: Obj = self.client.info()
+        info["_version"] = self.client.version()
+        return info
+
+    # --- the node's network ----------------------------------------------------------------
+
+    def ensure_network(self, pod_cidr: str) -> str:
+        """The node's bridge network with its podCIDR (gateway .1, no masquerade), created when missing;
+        one of ours with another subnet (the podCIDR changed) is replaced when no container uses it."""
+        subnet = str(ipaddress.ip_network(pod_cidr, strict=False))
+        gateway = str(ipaddress.ip_network(subnet).network_address + 1)
+        for net in self.client.networks.list(names=[self.network], filters={"label": f"{OWNER_LABEL}={self.owner}"}):
+            configs = (net.attrs.get("IPAM") or {}).get("Config") or []
+            if net.name == self.network and any(c.get("Subnet") == subnet for c in configs):
+                return str(net.id)
+            net.reload()
+            if not net.attrs.get("Containers"):
+                net.remove()
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet, gateway=gateway)])
+        net = self.client.networks.create(self.network, driver="bridge", ipam=ipam, labels={OWNER_LABEL: self.owner},
+                                          options={"com.docker.network.bridge.enable_ip_masquerade": "false"})
+        log.info("node/%s: created network %s (%s)", self.node, self.network, subnet)
+        return str(net.id)
+
+    def remove_network(self) -> None:
+        for net in self.client.networks.list(names=[self.network], filters={"label": f"{OWNER_LABEL}={self.owner}"}):
+            try:
+                net.remove()
+            except docker.errors.APIError as exc:
+                log.warning("network %s: not removed: %s", net.name, exc)
+
+    # --- what Docker has -------------------------------------------------------------------
+
+    def list_owned(self) -> list[OwnedContainer]:
+        out = []
+        for c in self.client.api.containers(all=True, filters={"label": f"{OWNER_LABEL}={self.owner}"}):
+            labels = c.get("Labels") or {}
+            out.append(OwnedContainer(str(c["Id"]), labels.get(POD_UID, ""), labels.get(POD_NAMESPACE, ""),
+                                      labels.get(POD_NAME, ""), c.get("State") == "running"))
+        return out
+
+    def snapshot(self, uid: str) -> PodSnapshot:
+        """The pod's sandboxes (newest first) and containers, from our labels and Docker's state only."""
+        found = self.client.api.containers(all=True, filters={"label": [f"{OWNER_LABEL}={self.owner}",
+                                                                       f"{POD_UID}={uid}"]})
+        sandboxes: list[SandboxSnapshot] = []
+        containers: list[ContainerSnapshot] = []
+        for item in found:
+            try:
+                c = self.client.api.inspect_container(item["Id"])
+            except docker.errors.NotFound:
+                continue
+            labels = (c.get("Config") or {}).get("Labels") or {}
+            state = c.get("State") or {}
+            if labels.get(DOCKER_TYPE) == "podsandbox":
+                nets = (c.get("NetworkSettings") or {}).get("Networks") or {}
+                ip = (nets.get(self.network) or {}).get("IPAddress") or ""
+                if (c.get("HostConfig") or {}).get("NetworkMode") == "host":
+                    ip = ""
+                sandboxes.append(SandboxSnapshot(str(c["Id"]), bool(state.get("Running")),
+                                                 int(labels.get(SANDBOX_ATTEMPT, "0") or 0), ip,
+                                                 _epoch(c.get("Created")) or 0.0))
+                continue
+            status = str(state.get("Status") or "unknown")
+            containers.append(ContainerSnapshot(
+                id=str(c["Id"]), name=labels.get(CONTAINER_NAME, ""),
+                state={"running": "running", "created": "created", "exited": "exited", "dead": "exited",
+                       "paused": "running", "restarting": "running"}.get(status, "unknown"),
+                restart_count=int(labels.get(RESTART_COUNT, "0") or 0), spec_hash=labels.get(HASH, ""),
+                exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
+                started_at=_epoch(state.get("StartedAt")), finished_at=_epoch(state.get("FinishedAt")),
+                image=str((c.get("Config") or {}).get("Image") or ""), image_id=str(c.get("Image") or ""),
+                error=str(state.get("Error") or "")))
+        sandboxes.sort(key=lambda s: (s.attempt, s.created_at), reverse=True)
+        return PodSnapshot(uid, tuple(sandboxes), tuple(containers))
+
+    def watch_events(self, on_uid: Callable[[str], None], stop: threading.Event) -> None:
+        """Docker's event stream for our containers (blocking: run it in its own thread): a container
+        of a pod that starts, dies or goes away calls `on_uid(pod uid)`; reconnects until `stop`."""
+        while not stop.is_set():
+            stream: Any = None
+            try:
+                stream = self.client.events(decode=True, filters={"type": "container",
+                                                                  "label": f"{OWNER_LABEL}={self.owner}"})
+                self._event_stream = stream
+                for event in stream:
+                    if stop.is_set():
+                        break
+                    attrs = (event.get("Actor") or {}).get("Attributes") or {}
+                    if event.get("status") in ("start", "die", "oom", "destroy") and attrs.get(POD_UID):
+                        on_uid(str(attrs[POD_UID]))
+            except Exception as exc:  # noqa: BLE001 - Docker away: reconnect
+                if not stop.is_set():
+                    log.warning("node/%s: Docker event stream lost (%s: %s); reconnecting", self.node,
+                                type(exc).__name__, exc)
+                    stop.wait(2.0)
+            finally:
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+
+    def stop_events(self) -> None:
+        stream, self._event_stream = self._event_stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _remove_named(self, name: str) -> None:
+        """A container left with the name we need (a create that failed half-way): ours only."""
+        try:
+            old = self.client.api.inspect_container(name)
+        except docker.errors.NotFound:
+            return
+        if ((old.get("Config") or {}).get("Labels") or {}).get(OWNER_LABEL) == self.owner:
+            self.client.api.remove_container(old["Id"], force=True)
+
+    def create_sandbox(self, pod: Obj, attempt: int) -> str:
+        spec = pod.get("spec") or {}
+        name = docker_name(pod, "POD", attempt)
+        self._remove_named(name)
+        host = bool(spec.get("hostNetwork"))
+        kwargs: Obj = {"network_mode": "host"} if host else {"network": self.network,
+                                                            "hostname": str(pod["metadata"]["name"])[:63]}
+        c = self.client.containers.run(
+            PAUSE_IMAGE, name=name, detach=True,
+            labels=self._labels(pod, **{CONTAINER_NAME: "POD", DOCKER_TYPE: "podsandbox",
+                                        SANDBOX_ATTEMPT: str(attempt)}), **kwargs)
+        return str(c.id)
+
+    def start_container(self, pod: Obj, container: Obj, restart_count: int, sandbox_id: str) -> str:
+        cname = str(container["name"])
+        name = docker_name(pod, cname, restart_count)
+        self._remove_named(name)
+        env = container_env(container)
+        command = [expand(str(x), env) for x in container.get("command") or []] or None
+        args = [expand(str(x), env) for x in container.get("args") or []] or None
+        labels = self._labels(pod, **{CONTAINER_NAME: cname, DOCKER_TYPE: "container", SANDBOX_ID: sandbox_id,
+                                      HASH: container_hash(container), RESTART_COUNT: str(restart_count)})
+        created = self.client.api.create_container(
+            str(container.get("image")), name=name, labels=labels, entrypoint=command, command=args,
+            environment=env or None, working_dir=container.get("workingDir") or None,
+            stdin_open=bool(container.get("stdin")), tty=bool(container.get("tty")),
+            host_config=self.client.api.create_host_config(network_mode=f"container:{sandbox_id}"))
+        cid = str(created["Id"])
+        self.client.api.start(cid)
+        return cid
+
+    def stop(self, container_id: str, grace: int) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds (Docker's stop)."""
+        try:
+            self.client.api.stop(container_id, timeout=max(0, grace))
+        except docker.errors.NotFound:
+            pass
+
+    def remove(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def kill_pod(self, snapshot: PodSnapshot, grace: int, remove: bool = False) -> None:
+        """Stop the app containers (in parallel within the grace period), then the sandbox; removed
+        too when the pod is going away."""
+        running = [c.id for c in snapshot.containers if c.state == "running"]
+        with ThreadPoolExecutor(max_workers=max(1, min(4, len(running)))) as pool:
+            list(pool.map(lambda cid: self.stop(cid, grace), running))
+        for s in snapshot.sandboxes:
+            if s.ready:
+                self.stop(s.id, 0)
+        if remove:
+            for c in snapshot.containers:
+                self.remove(c.id)
+            for s in snapshot.sandboxes:
+                self.remove(s.id)
+
+    def garbage_collect(self, snapshot: PodSnapshot) -> None:
+        """Keep the latest attempt of each container (its lastState) and the newest sandbox."""
+        latest = {c.name: snapshot.latest(c.name) for c in snapshot.containers}
+        for c in snapshot.containers:
+            keep = latest.get(c.name)
+            if c.state != "running" and keep is not None and c.id != keep.id:
+                prev = [x for x in snapshot.containers if x.name == c.name and x.id != keep.id]
+                newest_prev = max(prev, key=lambda x: x.restart_count)
+                if c.id != newest_prev.id:
+                    self.remove(c.id)
+        for s in snapshot.sandboxes[1:]:
+            if not s.ready:
+                self.remove(s.id)

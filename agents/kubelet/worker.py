@@ -1,0 +1,257 @@
+"""Pod workers: the kubelet's sync loop for the pods bound to this node, level-triggered.
+
+The pods informer (fieldSelector spec.nodeName=<node>), Docker's event stream (a container of ours
+started, died or removed) and a periodic resync enqueue pod keys on
+a WorkQueue, which hands each key to one worker at a time (one worker per pod) with per-pod
+backoff.  A pass: snapshot what Docker has for the pod's uid (agents/kubelet/runtime.py), compute
+the actions (agents/kubelet/actions.py, the kubelet's computePodActions), execute them, snapshot
+again and write the status (agents/kubelet/status.py) through pods/status only when it changed.
+A pod being deleted has its containers stopped (SIGTERM, its grace period, SIGKILL) and removed,
+then its graceful deletion is finished as the kubelet does.  Containers of ours whose pod is gone
+are removed by the housekeeping pass.  A failing pod is retried with backoff and never blocks the
+others; nothing here ends the agent.
+
+Called by agents/node.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import docker.errors
+
+from minikube_py.api import kinds
+from minikube_py.api.errors import ApiError, NotFound
+from minikube_py.api.times import format_time
+from minikube_py.client.aio import ApiClient
+from minikube_py.client.clock import SYSTEM, Clock
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import Informer, key_of, strip_heavy_metadata
+from minikube_py.client.workqueue import WorkQueue
+
+from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
+from .runtime import DockerRuntime
+from .status import changed, pod_status
+
+log = logging.getLogger("minikube_py.kubelet")
+Obj = dict[str, Any]
+POD = kinds.require("v1", "Pod")
+
+
+class ContainersFailed(Exception):
+    """Some containers of a pod could not be started this pass: its status says why; retried with backoff."""
+
+
+def _start_failure(image: str, exc: Exception) -> tuple[str, str]:
+    """The kubelet's waiting reason and message for a container that could not be created or started."""
+    if isinstance(exc, docker.errors.ImageNotFound):
+        return ("ErrImageNeverPull", f'Container image "{image}" is not present with pull policy of Never '
+                                     f"(registries are off: load it with `minikube-py image load {image}`)")
+    if isinstance(exc, docker.errors.APIError):
+        return "CreateContainerError", str(exc.explanation or exc)
+    return "CreateContainerError", f"{type(exc).__name__}: {exc}"
+
+
+class PodWorkers:
+    def __init__(self, client: ApiClient, runtime: DockerRuntime, node: str, *, host_ip: str,
+                 clock: Clock = SYSTEM, resync: float = 10.0, concurrency: int = 4,
+                 backoff: RestartBackoff | None = None) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.node = node
+        self.host_ip = host_ip
+        self.clock = clock
+        self.resync = resync
+        self.concurrency = concurrency
+        self.backoff = backoff or RestartBackoff()
+        self.pods = Informer(client, POD, field_selector=f"spec.nodeName={node}", clock=clock)
+        self.pods.transform = strip_heavy_metadata  # the kubelet needs the whole spec
+        self.pods.add_handler(self._on_pod)
+        self.pods.add_index("uid", lambda p: [str((p.get("metadata") or {}).get("uid"))])
+        self.queue = WorkQueue(f"kubelet-{node}", base_delay=0.5, max_delay=30.0, clock=clock)
+        self.events = EventRecorder(client, "kubelet", clock=clock)
+        self.network_ready = asyncio.Event()
+
+    def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
+        self.queue.add(key_of(pod))
+
+    # --- one pass ----------------------------------------------------------------------------
+
+    async def sync(self, key: str) -> None:
+        pod = self.pods.get(key)
+        if pod is None:
+            return  # gone: its containers are the housekeeping's
+        uid = str(pod["metadata"]["uid"])
+        snap = await self.runtime.call(self.runtime.snapshot, uid)
+        actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff)
+        if not actions.nothing:
+            log.info("%s: %s", key, _describe(actions))
+        failures = await self._execute(pod, snap, actions)
+        if pod["metadata"].get("deletionTimestamp"):
+            await self._finish_deletion(pod, key)
+            return
+        if not actions.nothing:
+            snap = await self.runtime.call(self.runtime.snapshot, uid)
+        await self.runtime.call(self.runtime.garbage_collect, snap)
+        await self._write_status(pod, key, snap, actions, failures)
+        if failures:
+            raise ContainersFailed("; ".join(f"{name}: {reason}: {message}"
+                                             for name, (reason, message) in failures.items()))
+        if actions.backoff:  # come back when the crash-loop backoff allows the restart
+            self.queue.add_after(key, 1.0)
+
+    async def _execute(self, pod: Obj, snap: PodSnapshot, actions: PodActions) -> dict[str, tuple[str, str]]:
+        """Carry the actions out; returns the containers that could not be started (and why)."""
+        spec = pod.get("spec") or {}
+        grace = _grace_period(pod)
+        deleting = bool(pod["metadata"].get("deletionTimestamp"))
+        if actions.kill_pod:
+            for c in snap.containers:
+                if c.state == "running":
+                    self.events.event(pod, "Normal", "Killing", f"Stopping container {c.name}")
+            await self.runtime.call(self.runtime.kill_pod, snap, grace, deleting)
+        for k in actions.kill:
+            self.events.event(pod, "Normal", "Killing", k.message)
+            await self.runtime.call(self.runtime.stop, k.id, grace)
+        sandbox_id = actions.sandbox_id
+        if actions.create_sandbox:
+            if not spec.get("hostNetwork"):  # no podCIDR yet: this pod is retried, the others go on
+                await asyncio.wait_for(self.network_ready.wait(), 5.0)
+            sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt)
+        containers = {str(c.get("name")): c for c in spec.get("containers") or []}
+        failures: dict[str, tuple[str, str]] = {}
+        for s in actions.start:
+            c = containers[s.name]
+            if s.restart_count > 0:
+                self.backoff.next(backoff_key(str(pod["metadata"]["uid"]), c), self.clock.now())
+            try:
+                cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id)
+            except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings
+                reason, message = failures[s.name] = _start_failure(str(c.get("image")), exc)
+                self.events.event(pod, "Warning", "Failed", f"Error: {reason}: {message}" if reason !=
+                                  "ErrImageNeverPull" else message)
+                continue
+            self.events.event(pod, "Normal", "Created", f"Created container: {s.name}")
+            self.events.event(pod, "Normal", "Started", f"Started container {s.name}")
+            log.debug("%s: started %s (%s)", key_of(pod), s.name, cid[:12])
+        for name, message in actions.backoff.items():
+            self.events.event(pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod "
+                                                         f"{pod['metadata']['name']}_{pod['metadata'].get('namespace')}"
+                                                         f"({pod['metadata']['uid']})")
+            log.debug("%s: %s", key_of(pod), message)
+        return failures
+
+    async def _finish_deletion(self, pod: Obj, key: str) -> None:
+        meta = pod["metadata"]
+        uid = str(meta["uid"])
+        left = await self.runtime.call(self.runtime.snapshot, uid)
+        if left.containers or left.sandboxes:
+            await self.runtime.call(self.runtime.kill_pod, left, 0, True)
+        try:
+            await self.client.delete(POD, meta.get("namespace"), meta["name"], grace_period=0,
+                                     preconditions={"uid": uid})
+            log.info("%s: containers removed; deletion finished", key)
+        except NotFound:
+            pass
+        self.backoff.forget_pod(uid)
+
+    async def _write_status(self, pod: Obj, key: str, snap: PodSnapshot, actions: PodActions,
+                            failures: dict[str, tuple[str, str]]) -> None:
+        current = pod.get("status") or {}
+        wanted = pod_status(pod, snap, actions, now=format_time(self.clock.now()), host_ip=self.host_ip,
+                            failures=failures)
+        if not changed(current, wanted):
+            return
+        try:
+            await self.client.patch(POD, pod["metadata"].get("namespace"), pod["metadata"]["name"],
+                                    {"metadata": {"uid": pod["metadata"]["uid"]}, "status": wanted},
+                                    subresource="status")
+        except NotFound:
+            pass
+
+    def _on_docker_event(self, uid: str) -> None:
+        for pod in self.pods.by_index("uid", uid):
+            self.queue.add(key_of(pod))
+
+    async def docker_events(self) -> None:
+        """Docker's event stream in its own thread (it blocks), handing pod uids to the loop."""
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def hand_over(uid: str) -> None:
+            loop.call_soon_threadsafe(self._on_docker_event, uid)
+
+        thread = threading.Thread(target=self.runtime.watch_events, args=(hand_over, stop),
+                                  name="docker-events", daemon=True)
+        thread.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stop.set()
+            self.runtime.stop_events()
+
+    # --- housekeeping: orphans and resync ----------------------------------------------------
+
+    async def housekeeping(self) -> None:
+        """Remove our containers whose pod is gone from this node, and replay every pod."""
+        await self.pods.synced.wait()
+        while True:
+            try:
+                mine = {str((p.get("metadata") or {}).get("uid")) for p in self.pods.objects()}
+                owned = await self.runtime.call(self.runtime.list_owned)
+                for c in owned:
+                    if c.uid and c.uid not in mine:
+                        log.info("%s/%s: pod is gone; removing its container %s", c.namespace, c.pod, c.id[:12])
+                        await self.runtime.call(self.runtime.stop, c.id, 0)
+                        await self.runtime.call(self.runtime.remove, c.id)
+                for p in self.pods.objects():
+                    self.queue.add(key_of(p))
+            except Exception as exc:  # noqa: BLE001 - Docker away: try again next round
+                log.warning("node/%s: housekeeping failed: %s: %s", self.node, type(exc).__name__, exc)
+            await self.clock.sleep(self.resync)
+
+    async def _worker(self) -> None:
+        while True:
+            key = str(await self.queue.get())
+            try:
+                await self.sync(key)
+                self.queue.forget(key)
+            except Exception as exc:  # noqa: BLE001 - a bad pod or a lost connection is retried with backoff
+                delay = self.queue.add_rate_limited(key, getattr(exc, "retry_after", None) or 0.0)
+                level = logging.WARNING if isinstance(exc, ApiError | OSError | ContainersFailed) else logging.ERROR
+                log.log(level, "%s: sync failed (%s: %s); retrying in %.1fs", key, type(exc).__name__, exc, delay)
+            finally:
+                self.queue.done(key)
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        out = [asyncio.create_task(self.pods.run(), name="kubelet-pods"),
+               asyncio.create_task(self.housekeeping(), name="kubelet-housekeeping"),
+               asyncio.create_task(self.docker_events(), name="kubelet-docker-events")]
+        out += [asyncio.create_task(self._worker(), name=f"kubelet-{i}") for i in range(self.concurrency)]
+        return out
+
+
+def _grace_period(pod: Obj) -> int:
+    """The deletion's grace period when the pod is being deleted, else its spec's (default 30 s)."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    for value in (meta.get("deletionGracePeriodSeconds") if meta.get("deletionTimestamp") else None,
+                  spec.get("terminationGracePeriodSeconds")):
+        if value is not None:
+            return int(value)
+    return 30
+
+
+def _describe(a: PodActions) -> str:
+    parts = []
+    if a.kill_pod:
+        parts.append("kill pod")
+    if a.create_sandbox:
+        parts.append(f"create sandbox (attempt {a.attempt})")
+    parts += [f"kill {k.name} ({k.message})" for k in a.kill]
+    parts += [f"start {s.name} #{s.restart_count} ({s.reason})" for s in a.start]
+    if a.reasons:
+        parts.append("because " + "; ".join(a.reasons))
+    return ", ".join(parts)

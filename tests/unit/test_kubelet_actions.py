@@ -1,0 +1,186 @@
+"""computePodActions, our way: a pod spec and a snapshot of what Docker has go in, the actions come
+out (no Docker, no clock but a number)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agents.kubelet.actions import (
+    ContainerSnapshot,
+    PodSnapshot,
+    RestartBackoff,
+    SandboxSnapshot,
+    backoff_key,
+    compute_pod_actions,
+    container_hash,
+)
+
+UID = "u-1"
+
+
+def pod(*names: str, policy: str = "Always", deleting: bool = False, host_network: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "p", "namespace": "default", "uid": UID}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-12-01T00:00:00Z"
+    return {"metadata": meta, "spec": {"restartPolicy": policy, "hostNetwork": host_network,
+                                       "containers": [{"name": n, "image": "busybox"} for n in names]}}
+
+
+def sandbox(ready: bool = True, attempt: int = 0, ip: str = "10.244.0.5") -> SandboxSnapshot:
+    return SandboxSnapshot(id=f"sb{attempt}", ready=ready, attempt=attempt, ip=ip)
+
+
+def running(p: dict[str, Any], name: str, restarts: int = 0) -> ContainerSnapshot:
+    spec = next(c for c in p["spec"]["containers"] if c["name"] == name)
+    return ContainerSnapshot(id=f"{name}{restarts}", name=name, state="running", restart_count=restarts,
+                             spec_hash=container_hash(spec), started_at=100.0)
+
+
+def exited(p: dict[str, Any], name: str, code: int, restarts: int = 0, finished: float = 200.0) -> ContainerSnapshot:
+    spec = next(c for c in p["spec"]["containers"] if c["name"] == name)
+    return ContainerSnapshot(id=f"{name}{restarts}", name=name, state="exited", restart_count=restarts,
+                             spec_hash=container_hash(spec), exit_code=code, started_at=100.0, finished_at=finished)
+
+
+def test_a_new_pod_gets_a_sandbox_and_all_its_containers() -> None:
+    a = compute_pod_actions(pod("a", "b"), PodSnapshot(UID), now=0)
+    assert (a.kill_pod, a.create_sandbox, a.attempt) == (False, True, 0)
+    assert [(s.name, s.restart_count) for s in a.start] == [("a", 0), ("b", 0)]
+
+
+def test_a_pod_whose_containers_run_needs_nothing() -> None:
+    p = pod("a", "b")
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(),), (running(p, "a"), running(p, "b"))), now=0)
+    assert a.nothing and a.sandbox_id == "sb0"
+
+
+def test_a_missing_container_is_started_in_the_existing_sandbox() -> None:
+    p = pod("a", "b")
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(),), (running(p, "a"),)), now=0)
+    assert not a.create_sandbox and not a.kill_pod
+    assert [(s.name, s.restart_count) for s in a.start] == [("b", 0)]
+
+
+def test_a_stopped_pause_container_recreates_the_whole_pod_with_the_next_attempt() -> None:
+    p = pod("a")
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(ready=False, attempt=2),), (running(p, "a", 3),)), now=0)
+    assert (a.kill_pod, a.create_sandbox, a.attempt) == (True, True, 3)
+    assert [(s.name, s.restart_count) for s in a.start] == [("a", 4)]  # restartCount only grows
+
+
+def test_a_sandbox_without_an_ip_is_recreated_unless_host_network() -> None:
+    p = pod("a")
+    snap = PodSnapshot(UID, (sandbox(ip=""),), (running(p, "a"),))
+    assert compute_pod_actions(p, snap, now=0).create_sandbox
+    hp = pod("a", host_network=True)
+    assert compute_pod_actions(hp, PodSnapshot(UID, (sandbox(ip=""),), (running(hp, "a"),)), now=0).nothing
+
+
+def test_two_ready_sandboxes_are_replaced_by_one() -> None:
+    p = pod("a")
+    snap = PodSnapshot(UID, (sandbox(attempt=1), sandbox(attempt=0)), (running(p, "a"),))
+    a = compute_pod_actions(p, snap, now=0)
+    assert (a.kill_pod, a.create_sandbox, a.attempt) == (True, True, 2)
+
+
+@pytest.mark.parametrize(("policy", "code", "restarted"), [
+    ("Always", 0, True), ("Always", 1, True), ("OnFailure", 0, False), ("OnFailure", 137, True),
+    ("Never", 0, False), ("Never", 1, False)])
+def test_an_exited_container_is_restarted_per_restart_policy(policy: str, code: int, restarted: bool) -> None:
+    p = pod("a", "b", policy=policy)
+    snap = PodSnapshot(UID, (sandbox(),), (exited(p, "a", code, restarts=1), running(p, "b")))
+    a = compute_pod_actions(p, snap, now=1000)
+    assert [(s.name, s.restart_count) for s in a.start] == ([("a", 2)] if restarted else [])
+    assert not a.kill_pod  # b still runs
+
+
+@pytest.mark.parametrize(("policy", "codes", "kill"), [
+    ("Never", (0, 1), True), ("OnFailure", (0, 0), True), ("OnFailure", (0, 1), False), ("Always", (0, 0), False)])
+def test_the_sandbox_is_killed_when_nothing_is_left_to_run(policy: str, codes: tuple[int, int], kill: bool) -> None:
+    p = pod("a", "b", policy=policy)
+    snap = PodSnapshot(UID, (sandbox(),), (exited(p, "a", codes[0]), exited(p, "b", codes[1])))
+    a = compute_pod_actions(p, snap, now=1000)
+    assert a.kill_pod is kill
+    assert not a.create_sandbox
+
+
+def test_a_finished_never_pod_gets_no_new_sandbox() -> None:
+    p = pod("a", policy="Never")
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(ready=False),), (exited(p, "a", 0),)), now=0)
+    assert (a.create_sandbox, a.kill_pod, a.start) == (False, False, [])
+
+
+def test_a_new_sandbox_under_on_failure_skips_containers_that_succeeded() -> None:
+    p = pod("a", "b", policy="OnFailure")
+    snap = PodSnapshot(UID, (sandbox(ready=False),), (exited(p, "a", 0), exited(p, "b", 2)))
+    a = compute_pod_actions(p, snap, now=0)
+    assert a.create_sandbox and [s.name for s in a.start] == ["b"]
+
+
+def test_a_changed_spec_hash_kills_and_restarts_the_container() -> None:
+    p = pod("a")
+    old = running(p, "a", 1)
+    p["spec"]["containers"][0]["image"] = "nginx"
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(),), (old,)), now=0)
+    assert [(k.id, k.name) for k in a.kill] == [("a1", "a")]
+    assert "definition changed" in a.kill[0].message
+    assert [(s.name, s.restart_count) for s in a.start] == [("a", 2)]
+    assert not a.kill_pod
+
+
+def test_a_resources_change_does_not_change_the_hash() -> None:
+    c = {"name": "a", "image": "x"}
+    assert container_hash(c) == container_hash({**c, "resources": {"limits": {"cpu": "1"}}})
+    assert container_hash(c) != container_hash({**c, "command": ["sh"]})
+
+
+def test_a_running_container_the_spec_no_longer_names_is_killed() -> None:
+    p = pod("a")
+    stray = ContainerSnapshot(id="zz", name="gone", state="running")
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(),), (running(p, "a"), stray)), now=0)
+    assert [k.id for k in a.kill] == ["zz"]
+
+
+def test_deletion_kills_the_pod_and_then_there_is_nothing_to_do() -> None:
+    p = pod("a", deleting=True)
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(),), (running(p, "a"),)), now=0)
+    assert a.kill_pod and not a.create_sandbox and not a.start
+    assert compute_pod_actions(p, PodSnapshot(UID), now=0).nothing
+
+
+def test_the_latest_attempt_decides() -> None:
+    p = pod("a", policy="OnFailure")
+    snap = PodSnapshot(UID, (sandbox(),), (exited(p, "a", 1, restarts=0), exited(p, "a", 0, restarts=1)))
+    a = compute_pod_actions(p, snap, now=1000)
+    assert a.start == [] and a.kill_pod  # the latest run succeeded
+
+
+def test_crash_loop_backoff_holds_a_restart_back_and_doubles() -> None:
+    p = pod("a")
+    c = p["spec"]["containers"][0]
+    backoff = RestartBackoff(10, 300)
+    key = backoff_key(UID, c)
+    snap = PodSnapshot(UID, (sandbox(),), (exited(p, "a", 1, restarts=1, finished=100.0),))
+    assert [s.name for s in compute_pod_actions(p, snap, now=101, backoff=backoff).start] == ["a"]  # first: at once
+    backoff.next(key, 101)
+    held = compute_pod_actions(p, snap, now=105, backoff=backoff)
+    assert held.start == [] and not held.kill_pod
+    assert held.backoff["a"] == f"back-off 10s restarting failed container=a pod=p_default({UID})"
+    assert [s.name for s in compute_pod_actions(p, snap, now=111, backoff=backoff).start] == ["a"]
+    backoff.next(key, 111)
+    assert backoff.duration(key) == 20
+    for t in range(10):
+        backoff.next(key, 112 + t)
+    assert backoff.duration(key) == 300  # capped
+    backoff.next(key, 122 + 601)  # quiet for more than twice the maximum: back to the start
+    assert backoff.duration(key) == 10
+
+
+def test_a_created_but_never_started_container_is_started_with_the_same_count() -> None:
+    p = pod("a")
+    created = ContainerSnapshot(id="c", name="a", state="created", restart_count=2, spec_hash=container_hash(
+        p["spec"]["containers"][0]))
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(),), (created,)), now=0)
+    assert [(s.name, s.restart_count) for s in a.start] == [("a", 2)]
