@@ -166,11 +166,14 @@ class PodWorkers:
         else:
             ip = await self.runtime.call(self.runtime.sandbox_ip, sandbox_id)
         allocatable: Obj = {}
-        try:
-            node = await self.client.get(NODE, None, self.node)
-            allocatable = dict((node.get("status") or {}).get("allocatable") or {})
-        except ApiError as exc:
-            log.debug("node/%s: allocatable unknown (%s)", self.node, exc)
+        wants_resources = any((e.get("valueFrom") or {}).get("resourceFieldRef")
+                              for c in (pod.get("spec") or {}).get("containers") or [] for e in c.get("env") or [])
+        if wants_resources:  # one GET of our Node, only for pods that ask for a resource
+            try:
+                node = await self.client.get(NODE, None, self.node)
+                allocatable = dict((node.get("status") or {}).get("allocatable") or {})
+            except ApiError as exc:
+                log.debug("node/%s: allocatable unknown (%s)", self.node, exc)
         return PodFacts(pod_ips=(ip,) if ip else (), host_ip=self.host_ip, allocatable=allocatable)
 
     async def _container_env(self, pod: Obj, container: Obj, facts: PodFacts) -> dict[str, str]:
