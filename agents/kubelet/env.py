@@ -1,10 +1,12 @@
 """A container's environment as the kubelet computes it (makeEnvironmentVariables), pure.
 
 Order and precedence are Kubernetes': every `envFrom` source first (configMapRef/secretRef, each key
-with its prefix; keys that are not valid variable names are skipped and reported), then `env` in
-order, later names replacing earlier ones.  A plain `value` is `$(VAR)`-expanded against what is
-defined so far; `valueFrom` reads a ConfigMap or Secret key, a field of the pod (fieldRef) or a
-resource of a container (resourceFieldRef, limits defaulting to the node's allocatable).  A missing
+with its prefix), then `env` in order, later names replacing earlier ones.  Like the kubelet of
+1.34/1.35 (kubelet_pods.go makeEnvironmentVariables), keys are not checked against IsEnvVarName
+any more (older kubelets skipped such keys with an InvalidEnvironmentVariableNames event).  A plain
+`value` is `$(VAR)`-expanded against what is defined so far; `valueFrom` reads a ConfigMap or Secret
+key, a field of the pod (fieldRef) or a resource of a container (resourceFieldRef, limits defaulting
+to the node's allocatable).  A missing
 object or key that is not optional raises EnvError with the kubelet's message; the pod worker turns
 it into CreateContainerConfigError.
 
@@ -28,23 +30,11 @@ from .runtime import expand
 Obj = dict[str, Any]
 Lookup = Callable[[str, str, str], "Obj | None"]  # (kind "ConfigMap"/"Secret", namespace, name)
 
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _SUBSCRIPT = re.compile(r"^metadata\.(labels|annotations)\['(.*)'\]$")
 
 
 class EnvError(Exception):
     """The container's environment cannot be built (CreateContainerConfigError)."""
-
-
-def is_env_var_name(name: str) -> bool:
-    """Kubernetes' IsEnvVarName: letters, digits, `_`, `-`, `.`, not starting with a digit."""
-    return bool(_ENV_NAME.match(name))
-
-
-@dataclass
-class EnvResult:
-    env: dict[str, str]
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # (event reason, message)
 
 
 @dataclass(frozen=True)
@@ -65,7 +55,6 @@ def _fetch(lookup: Lookup, kind: str, namespace: str, name: str, optional: bool)
 def _data(kind: str, obj: Obj) -> dict[str, str]:
     if kind == "Secret":
         out = {str(k): base64.b64decode(str(v)).decode(errors="replace") for k, v in (obj.get("data") or {}).items()}
-        out.update({str(k): str(v) for k, v in (obj.get("stringData") or {}).items()})
         return out
     return {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
 
@@ -116,11 +105,10 @@ def resource_value(pod: Obj, container: Obj, ref: Obj, facts: PodFacts) -> str:
     return str(math.ceil(amount / div)) if div else "0"
 
 
-def container_env(pod: Obj, container: Obj, lookup: Lookup, facts: PodFacts) -> EnvResult:
+def container_env(pod: Obj, container: Obj, lookup: Lookup, facts: PodFacts) -> dict[str, str]:
     """The container's environment (makeEnvironmentVariables); raises EnvError."""
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
-    result = EnvResult({})
-    env = result.env
+    env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         prefix = str(source.get("prefix") or "")
         for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
@@ -130,18 +118,8 @@ def container_env(pod: Obj, container: Obj, lookup: Lookup, facts: PodFacts) -> 
             obj = _fetch(lookup, kind, namespace, str(ref.get("name") or ""), bool(ref.get("optional")))
             if obj is None:
                 continue
-            invalid = []
-            for k, v in _data(kind, obj).items():
-                name = prefix + k
-                if not is_env_var_name(name):
-                    invalid.append(name)
-                    continue
-                env[name] = v
-            if invalid:
-                result.warnings.append(("InvalidEnvironmentVariableNames",
-                                        f"Keys [{', '.join(sorted(invalid))}] from the EnvFrom {'configMap' if kind == 'ConfigMap' else 'secret'} "
-                                        f"{namespace}/{ref.get('name')} were skipped since they are considered "
-                                        "invalid environment variable names."))
+            for k, v in _data(kind, obj).items():  # every key, as today's kubelet (no name check)
+                env[prefix + k] = v
     for e in container.get("env") or []:
         name = str(e.get("name"))
         source = e.get("valueFrom")
@@ -169,4 +147,4 @@ def container_env(pod: Obj, container: Obj, lookup: Lookup, facts: PodFacts) -> 
                 elif not optional:
                     raise EnvError(f"couldn't find key {k} in {kind} {namespace}/{ref.get('name')}")
                 break
-    return result
+    return env

@@ -195,10 +195,7 @@ class PodWorkers:
                                                     str(name or ""))
             except NotFound:
                 wanted[key] = None
-        result = container_env(pod, container, lambda k, ns, n: wanted.get((k, ns, n)), facts)
-        for reason, message in result.warnings:
-            self.events.event(pod, "Warning", reason, message)
-        return result.env
+        return container_env(pod, container, lambda k, ns, n: wanted.get((k, ns, n)), facts)
 
     async def _finish_deletion(self, pod: Obj, key: str) -> None:
         meta = pod["metadata"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agents.kubelet.env import EnvError, PodFacts, container_env, field_value, is_env_var_name, resource_value
+from agents.kubelet.env import EnvError, PodFacts, container_env, field_value, resource_value
 from agents.kubelet.runtime import milli_cpu_to_shares, port_bindings, resource_config
 
 Obj = dict[str, Any]
@@ -38,7 +38,7 @@ FACTS = PodFacts(pod_ips=("10.244.0.5",), host_ip="192.168.1.2", allocatable={"c
 
 
 def env_of(container: Obj) -> dict[str, str]:
-    return container_env(pod(container), container, lookup, FACTS).env
+    return container_env(pod(container), container, lookup, FACTS)
 
 
 def test_env_from_comes_first_and_env_wins_later_entries_replace_earlier() -> None:
@@ -51,16 +51,12 @@ def test_env_from_comes_first_and_env_wins_later_entries_replace_earlier() -> No
     assert env["C"] == "from-secret-plain"
 
 
-def test_env_from_prefix_and_invalid_names_are_skipped_with_kubes_event() -> None:
+def test_env_from_takes_every_key_with_its_prefix_as_todays_kubelet() -> None:
     c = {"name": "c", "envFrom": [{"prefix": "CM_", "configMapRef": {"name": "cfg"}}]}
-    result = container_env(pod(c), c, lookup, FACTS)
-    assert result.env == {"CM_A": "from-cm", "CM_B": "b", "CM_1bad": "x"}
+    assert container_env(pod(c), c, lookup, FACTS) == {"CM_A": "from-cm", "CM_B": "b", "CM_1bad": "x",
+                                                       "CM_has space": "y"}
     c = {"name": "c", "envFrom": [{"configMapRef": {"name": "cfg"}}]}
-    result = container_env(pod(c), c, lookup, FACTS)
-    assert "1bad" not in result.env and "has space" not in result.env
-    assert result.warnings == [("InvalidEnvironmentVariableNames",
-                                "Keys [1bad, has space] from the EnvFrom configMap ns/cfg were skipped since they "
-                                "are considered invalid environment variable names.")]
+    assert container_env(pod(c), c, lookup, FACTS)["1bad"] == "x"  # no IsEnvVarName check since 1.34
 
 
 def test_missing_objects_and_keys_fail_unless_optional() -> None:
@@ -121,11 +117,6 @@ def test_resource_field_refs_with_divisors_and_node_allocatable_for_unset_limits
                   "env": [{"name": "M", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
                                                                            "divisor": "1Mi"}}}]})
     assert env == {"M": "1024"}
-
-
-def test_env_var_names() -> None:
-    assert is_env_var_name("A_b-1.c") and is_env_var_name("_x") and is_env_var_name(".x")
-    assert not is_env_var_name("1A") and not is_env_var_name("a b") and not is_env_var_name("")
 
 
 def test_port_bindings_only_for_host_ports() -> None:
