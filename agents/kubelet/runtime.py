@@ -78,7 +78,7 @@ def port_bindings(pod: Obj) -> dict[str, list[tuple[str, int]]]:
     spec = pod.get("spec") or {}
     if spec.get("hostNetwork"):
         return out
-    for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+    for c in spec.get("containers") or []:  # the app containers only, as generatePodSandboxConfig
         for p in c.get("ports") or []:
             if not p.get("hostPort"):
                 continue

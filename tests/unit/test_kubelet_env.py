@@ -124,6 +124,8 @@ def test_port_bindings_only_for_host_ports() -> None:
                                     {"containerPort": 53, "hostPort": 5353, "protocol": "UDP"},
                                     {"containerPort": 9000}]})
     assert port_bindings(p) == {"80/tcp": [("127.0.0.1", 8080)], "53/udp": [("0.0.0.0", 5353)]}
+    init = pod({"name": "c"}, initContainers=[{"name": "i", "ports": [{"containerPort": 1, "hostPort": 1}]}])
+    assert port_bindings(init) == {}
     host = pod({"name": "c", "ports": [{"containerPort": 80, "hostPort": 80}]}, hostNetwork=True)
     assert port_bindings(host) == {}
 
