@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
+from minikube_py.api import quantity
+
 from .actions import ContainerSnapshot, PodSnapshot, SandboxSnapshot, container_hash
 
 log = logging.getLogger("minikube_py.kubelet.runtime")
@@ -67,6 +69,49 @@ def container_env(container: Obj) -> dict[str, str]:
         if "value" in e or "valueFrom" not in e:
             env[str(e.get("name"))] = expand(str(e.get("value") or ""), env)
     return env
+
+
+def port_bindings(pod: Obj) -> dict[str, list[tuple[str, int]]]:
+    """Docker's port bindings for the sandbox: every container port with a hostPort, on its hostIP
+    (0.0.0.0 when unset), keyed `<containerPort>/<tcp|udp|sctp>` as dockershim made them."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    spec = pod.get("spec") or {}
+    if spec.get("hostNetwork"):
+        return out
+    for c in spec.get("containers") or []:  # the app containers only, as generatePodSandboxConfig
+        for p in c.get("ports") or []:
+            if not p.get("hostPort"):
+                continue
+            key = f"{int(p['containerPort'])}/{str(p.get('protocol') or 'TCP').lower()}"
+            out.setdefault(key, []).append((str(p.get("hostIP") or "0.0.0.0"), int(p["hostPort"])))
+    return out
+
+
+CPU_PERIOD = 100_000  # dockershim's quota period (100 ms)
+MIN_SHARES = 2
+
+
+def milli_cpu_to_shares(milli: int) -> int:
+    """Kubernetes' MilliCPUToShares: 1024 shares per core, never below 2."""
+    return max(MIN_SHARES, milli * 1024 // 1000) if milli else MIN_SHARES
+
+
+def resource_config(container: Obj) -> Obj:
+    """HostConfig limits from the container's resources: limits.memory -> Memory (bytes),
+    limits.cpu -> CpuQuota over a 100 ms CpuPeriod (MilliCPUToQuota, at least 1000), requests.cpu
+    (defaulting to limits.cpu) -> CpuShares."""
+    res = container.get("resources") or {}
+    limits, requests = res.get("limits") or {}, res.get("requests") or {}
+    out: Obj = {}
+    if limits.get("memory") is not None:
+        out["mem_limit"] = quantity.to_bytes(limits["memory"])
+    cpu_limit = quantity.millicores(limits["cpu"]) if limits.get("cpu") is not None else 0
+    if cpu_limit:
+        out["cpu_period"] = CPU_PERIOD
+        out["cpu_quota"] = max(1000, cpu_limit * CPU_PERIOD // 1000)
+    request = requests.get("cpu", limits.get("cpu"))
+    out["cpu_shares"] = milli_cpu_to_shares(quantity.millicores(request) if request is not None else 0)
+    return out
 
 
 def docker_name(pod: Obj, container: str, attempt: int) -> str:
@@ -255,17 +300,32 @@ class DockerRuntime:
         host = bool(spec.get("hostNetwork"))
         kwargs: Obj = {"network_mode": "host"} if host else {"network": self.network,
                                                             "hostname": str(pod["metadata"]["name"])[:63]}
+        ports = port_bindings(pod)
+        if ports:
+            kwargs["ports"] = ports
         c = self.client.containers.run(
             PAUSE_IMAGE, name=name, detach=True,
             labels=self._labels(pod, **{CONTAINER_NAME: "POD", DOCKER_TYPE: "podsandbox",
                                         SANDBOX_ATTEMPT: str(attempt)}), **kwargs)
         return str(c.id)
 
-    def start_container(self, pod: Obj, container: Obj, restart_count: int, sandbox_id: str) -> str:
+    def sandbox_ip(self, sandbox_id: str) -> str:
+        """The sandbox's address on the node's network ("" on the host network or when gone)."""
+        try:
+            c = self.client.api.inspect_container(sandbox_id)
+        except docker.errors.NotFound:
+            return ""
+        nets = (c.get("NetworkSettings") or {}).get("Networks") or {}
+        return str((nets.get(self.network) or {}).get("IPAddress") or "")
+
+    def start_container(self, pod: Obj, container: Obj, restart_count: int, sandbox_id: str,
+                        env: dict[str, str] | None = None) -> str:
+        """Create and start one app container in the sandbox's namespaces; `env` is the computed
+        environment (agents/kubelet/env.py), else the plain values only."""
         cname = str(container["name"])
         name = docker_name(pod, cname, restart_count)
         self._remove_named(name)
-        env = container_env(container)
+        env = container_env(container) if env is None else env
         command = [expand(str(x), env) for x in container.get("command") or []] or None
         args = [expand(str(x), env) for x in container.get("args") or []] or None
         labels = self._labels(pod, **{CONTAINER_NAME: cname, DOCKER_TYPE: "container", SANDBOX_ID: sandbox_id,
@@ -274,7 +334,8 @@ class DockerRuntime:
             str(container.get("image")), name=name, labels=labels, entrypoint=command, command=args,
             environment=env or None, working_dir=container.get("workingDir") or None,
             stdin_open=bool(container.get("stdin")), tty=bool(container.get("tty")),
-            host_config=self.client.api.create_host_config(network_mode=f"container:{sandbox_id}"))
+            host_config=self.client.api.create_host_config(network_mode=f"container:{sandbox_id}",
+                                                           **resource_config(container)))
         cid = str(created["Id"])
         self.client.api.start(cid)
         return cid

@@ -33,12 +33,16 @@ from minikube_py.client.informer import Informer, key_of, strip_heavy_metadata
 from minikube_py.client.workqueue import WorkQueue
 
 from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
+from .env import EnvError, PodFacts, container_env
 from .runtime import DockerRuntime
 from .status import changed, pod_status
 
 log = logging.getLogger("minikube_py.kubelet")
 Obj = dict[str, Any]
 POD = kinds.require("v1", "Pod")
+NODE = kinds.require("v1", "Node")
+CONFIGMAP = kinds.require("v1", "ConfigMap")
+SECRET = kinds.require("v1", "Secret")
 
 
 class ContainersFailed(Exception):
@@ -123,12 +127,22 @@ class PodWorkers:
             sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt)
         containers = {str(c.get("name")): c for c in spec.get("containers") or []}
         failures: dict[str, tuple[str, str]] = {}
+        facts: PodFacts | None = None
         for s in actions.start:
             c = containers[s.name]
             if s.restart_count > 0:
                 self.backoff.next(backoff_key(str(pod["metadata"]["uid"]), c), self.clock.now())
             try:
-                cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id)
+                if facts is None:
+                    facts = await self._pod_facts(pod, sandbox_id)
+                env = await self._container_env(pod, c, facts)
+            except EnvError as exc:  # the kubelet's CreateContainerConfigError: retried with backoff
+                failures[s.name] = ("CreateContainerConfigError", str(exc))
+                self.events.event(pod, "Warning", "Failed", f"Error: {exc}")
+                continue
+            try:
+                cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id,
+                                              env)
             except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings
                 reason, message = failures[s.name] = _start_failure(str(c.get("image")), exc)
                 self.events.event(pod, "Warning", "Failed", f"Error: {reason}: {message}" if reason !=
@@ -143,6 +157,45 @@ class PodWorkers:
                                                          f"({pod['metadata']['uid']})")
             log.debug("%s: %s", key_of(pod), message)
         return failures
+
+    async def _pod_facts(self, pod: Obj, sandbox_id: str) -> PodFacts:
+        """Addresses for the downward API: the sandbox's IP (the host's on the host network) and
+        the node's allocatable, which stands in for unset limits."""
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            ip = self.host_ip
+        else:
+            ip = await self.runtime.call(self.runtime.sandbox_ip, sandbox_id)
+        allocatable: Obj = {}
+        wants_resources = any((e.get("valueFrom") or {}).get("resourceFieldRef")
+                              for c in (pod.get("spec") or {}).get("containers") or [] for e in c.get("env") or [])
+        if wants_resources:  # one GET of our Node, only for pods that ask for a resource
+            try:
+                node = await self.client.get(NODE, None, self.node)
+                allocatable = dict((node.get("status") or {}).get("allocatable") or {})
+            except ApiError as exc:
+                log.debug("node/%s: allocatable unknown (%s)", self.node, exc)
+        return PodFacts(pod_ips=(ip,) if ip else (), host_ip=self.host_ip, allocatable=allocatable)
+
+    async def _container_env(self, pod: Obj, container: Obj, facts: PodFacts) -> dict[str, str]:
+        """The container's environment; ConfigMaps and Secrets are read with a GET each at container
+        start (the kubelet keeps a per-pod cache; a start is rare enough here)."""
+        wanted: dict[tuple[str, str, str], Obj | None] = {}
+        namespace = str(pod["metadata"].get("namespace") or "default")
+        refs = [(k, (src.get(f) or {}).get("name")) for src in container.get("envFrom") or []
+                for k, f in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")) if src.get(f)]
+        refs += [(k, ((e.get("valueFrom") or {}).get(f) or {}).get("name")) for e in container.get("env") or []
+                 for k, f in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef"))
+                 if not e.get("value") and (e.get("valueFrom") or {}).get(f)]
+        for kind, name in refs:
+            key = (kind, namespace, str(name or ""))
+            if key in wanted:
+                continue
+            try:
+                wanted[key] = await self.client.get(CONFIGMAP if kind == "ConfigMap" else SECRET, namespace,
+                                                    str(name or ""))
+            except NotFound:
+                wanted[key] = None
+        return container_env(pod, container, lambda k, ns, n: wanted.get((k, ns, n)), facts)
 
     async def _finish_deletion(self, pod: Obj, key: str) -> None:
         meta = pod["metadata"]
