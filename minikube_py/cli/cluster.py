@@ -379,7 +379,8 @@ def status(data_dir: Path) -> int:
     return code
 
 
-def stop(data_dir: Path, *, quiet: bool = False) -> int:
+def stop(data_dir: Path, *, quiet: bool = False, containers: bool = True) -> int:
+    """The agent, then the master (SIGTERM, then SIGKILL), then (with `containers`) the node's containers."""
     paths = Paths(data_dir.expanduser())
     state = _state(paths)
     if not state and not paths.run.exists():
@@ -394,25 +395,32 @@ def stop(data_dir: Path, *, quiet: bool = False) -> int:
         with contextlib.suppress(OSError):
             paths.pid_file(what).unlink()
     node = state.get("node")
-    if node:
+    if node and containers:
         client = _docker()
-        containers, _ = _ours(client, paths, str(node))
-        running = [c for c in containers if c.status in ("running", "restarting", "paused")]
+        found, _ = _ours(client, paths, str(node))
+        running = [c for c in found if c.status in ("running", "restarting", "paused")]
         _say(f"==> stopping {len(running)} container(s) of node {node}")
-        # the app containers before their pause sandboxes (whose network namespace they share)
-        running.sort(key=lambda c: c.labels.get("io.kubernetes.container.name") == "POD")
-        for c in running:
+        # the app containers (in parallel) before their pause sandboxes, whose network namespace they share
+        from concurrent.futures import ThreadPoolExecutor
+
+        def stop_one(c: Any) -> None:
             with contextlib.suppress(Exception):
                 c.stop(timeout=10)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for sandboxes in (False, True):
+                list(pool.map(stop_one, [c for c in running
+                                         if (c.labels.get("io.kubernetes.container.name") == "POD") == sandboxes]))
         client.close()
-    _say("minikube-py stopped; state kept: `minikube-py start` resumes, `minikube-py delete` removes everything")
+    if not quiet:
+        _say("minikube-py stopped; state kept: `minikube-py start` resumes, `minikube-py delete` removes everything")
     return 0
 
 
 def delete(data_dir: Path) -> int:
     paths = Paths(data_dir.expanduser())
     if paths.run.exists() or paths.data_dir.exists():
-        stop(paths.data_dir, quiet=True)
+        stop(paths.data_dir, quiet=True, containers=False)  # removal kills them
         if _owner_prefix(paths):
             client = _docker()
             containers, networks = _ours(client, paths)
