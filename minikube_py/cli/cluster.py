@@ -240,6 +240,18 @@ def merge_kubeconfig(source: Path, target: Path) -> None:
     _save_config(target, data)
 
 
+def unset_current_context(target: Path) -> bool:
+    """As `minikube stop`: the context stays, but is no longer current (start makes it current again)."""
+    if not target.exists():
+        return False
+    data = _load_config(target)
+    if data.get("current-context") != NAME:
+        return False
+    data["current-context"] = ""
+    _save_config(target, data)
+    return True
+
+
 def unmerge_kubeconfig(target: Path) -> bool:
     if not target.exists():
         return False
@@ -412,6 +424,8 @@ def stop(data_dir: Path, *, quiet: bool = False, containers: bool = True) -> int
                 list(pool.map(stop_one, [c for c in running
                                          if (c.labels.get("io.kubernetes.container.name") == "POD") == sandboxes]))
         client.close()
+    if unset_current_context(user_kubeconfig()):
+        _say(f"==> context \"{NAME}\" no longer current in {user_kubeconfig()} (start makes it current again)")
     if not quiet:
         _say("minikube-py stopped; state kept: `minikube-py start` resumes, `minikube-py delete` removes everything")
     return 0

@@ -115,8 +115,35 @@ def _web_pod(e: Env) -> dict[str, Any] | None:
     return None
 
 
+def test_start_refuses_a_busy_port_and_an_unreachable_docker(env: Env) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", env.port))
+        s.listen()
+        busy = env.cli("start", "--port", str(env.port), "--node-name", env.node)
+    assert busy.returncode == 1
+    assert busy.stderr.strip().splitlines() == [
+        f"minikube-py: error: port {env.port} is in use on 127.0.0.1: stop what listens there, or pass --port "
+        "with a free one"], busy.stderr
+    down = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "start", "--data-dir", str(env.data_dir),
+                           "--port", str(env.port), "--node-name", env.node], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, env=dict(env.env(), DOCKER_HOST=f"unix://{env.home}/no-docker.sock"))
+    assert down.returncode == 1
+    lines = down.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the Docker daemon does not answer" in lines[0] and "start it" in lines[0], lines
+    assert not (env.data_dir / "run").exists()  # nothing was started
+
+
 def test_start_status_stop_resume_delete(env: Env, docker_client: Any) -> None:
     e = env
+    # a kubeconfig the user already has: its cluster, user and context stay untouched throughout
+    e.kubeconfig.parent.mkdir(parents=True)
+    mine = {"name": "theirs", "cluster": {"server": "https://127.0.0.1:1"}}
+    e.kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [mine], "users": [{"name": "theirs", "user": {}}],
+        "contexts": [{"name": "theirs", "context": {"cluster": "theirs", "user": "theirs"}}],
+        "current-context": "theirs"}))
     started = e.cli("start", "--port", str(e.port), "--node-name", e.node, "--node-ip", "127.0.0.1",
                     "--timing", "fast")
     assert started.returncode == 0, started.stdout + started.stderr
@@ -124,8 +151,9 @@ def test_start_status_stop_resume_delete(env: Env, docker_client: Any) -> None:
                  "system images present", "kubectl get nodes", "mkctl get nodes"):
         assert line in started.stdout, started.stdout
     config = yaml.safe_load(e.kubeconfig.read_text())
-    assert config["current-context"] == "minikube-py"
-    assert {c["name"] for c in config["contexts"]} == {"minikube-py"}
+    assert config["current-context"] == "minikube-py"  # as `minikube start`: the new context is current
+    assert {c["name"] for c in config["contexts"]} == {"theirs", "minikube-py"}
+    assert mine in config["clusters"]
     nodes = json.loads(e.kubectl("get", "nodes", "-o", "json").stdout)["items"]
     assert [n["metadata"]["name"] for n in nodes] == [e.node]
     mk = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "get", "nodes"],
@@ -156,6 +184,7 @@ def test_start_status_stop_resume_delete(env: Env, docker_client: Any) -> None:
     assert containers and all(c.status in ("exited", "created") for c in containers), \
         [(c.name, c.status) for c in containers]
     assert e.data_dir.exists()
+    assert yaml.safe_load(e.kubeconfig.read_text())["current-context"] == ""  # as `minikube stop`
 
     resumed = e.cli("start")
     assert resumed.returncode == 0 and f"node {e.node} Ready" in resumed.stdout, resumed.stdout + resumed.stderr
@@ -166,6 +195,7 @@ def test_start_status_stop_resume_delete(env: Env, docker_client: Any) -> None:
                          if c.status == "running" and uid in c.name)
         return running == ["POD", "busybox"] and _web_pod(e)
 
+    assert yaml.safe_load(e.kubeconfig.read_text())["current-context"] == "minikube-py"
     pod = wait_for("the web pod's containers running again after the resume", running_again)
     assert pod["metadata"]["uid"] == uid  # the same pod: the state was kept
 
@@ -178,5 +208,6 @@ def test_start_status_stop_resume_delete(env: Env, docker_client: Any) -> None:
     for section in ("clusters", "users", "contexts"):
         assert all(i["name"] != "minikube-py" for i in config.get(section) or []), config
     assert config.get("current-context") != "minikube-py"
+    assert mine in config["clusters"] and [c["name"] for c in config["contexts"]] == ["theirs"]
     status = e.cli("status")
     assert status.returncode == 7, status.stdout
