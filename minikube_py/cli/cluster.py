@@ -135,9 +135,11 @@ def _log_tail(paths: Paths, what: str, lines: int = 15) -> str:
 # ---- the apiserver ----
 
 class Api:
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, port: int) -> None:
+        # the port we chose, not the kubeconfig's: on a resume with another --port, the file is stale until
+        # the server rewrites it
         config = yaml.safe_load(kubeconfig.read_text())
-        self.url = str(config["clusters"][0]["cluster"]["server"])
+        self.url = f"https://127.0.0.1:{port}"
         self.token = str(config["users"][0]["user"]["token"])
         self.ctx = ssl.create_default_context(cafile=str(kubeconfig.parent / "pki" / "ca.crt"))
 
@@ -177,7 +179,8 @@ def _wait(what: str, check: Any, timeout: float, paths: Paths, pids: dict[str, i
                 raise UserError(f"the {name} exited while waiting for {what}; its log "
                                 f"({paths.logs / (name + '.log')}) ends with:\n{_log_tail(paths, name)}")
         time.sleep(0.2)
-    raise UserError(f"timed out after {timeout:.0f}s waiting for {what}; see the logs in {paths.logs}")
+    raise UserError(f"timed out after {timeout:.0f}s waiting for {what}; see the logs in {paths.logs} "
+                    "(`minikube-py delete` cleans up)")
 
 
 # ---- checks ----
@@ -339,7 +342,7 @@ def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: s
           30, paths, pids)
     _say(f"    certificates: {paths.data_dir / 'pki'}")
     _say(f"    store: sqlite, {paths.data_dir / 'state.db'}")
-    api = Api(paths.kubeconfig)
+    api = Api(paths.kubeconfig, port)
     _wait("the control plane to answer", api.ready, 60, paths, pids)
     _say(f"    control plane answering on {api.url} (pid {master})")
     cluster_id = str(api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"])
@@ -376,7 +379,7 @@ def status(data_dir: Path) -> int:
     ready: bool | None = None
     if master:
         _say(f"master: Running (pid {master}, https://127.0.0.1:{state.get('port')})")
-        ready = Api(paths.kubeconfig).node_ready(node)
+        ready = Api(paths.kubeconfig, int(state.get("port") or 6443)).node_ready(node)
     else:
         _say("master: Stopped")
         code |= EXIT_MASTER
