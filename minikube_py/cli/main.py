@@ -94,7 +94,42 @@ def _parser() -> argparse.ArgumentParser:
 
     add_image_parser(sub)
     _add_agent_parser(sub)
+    _add_cluster_parsers(sub)
     return p
+
+
+def _add_cluster_parsers(sub: Any) -> None:
+    """`minikube-py start | status | stop | delete`: this host as a single-node cluster (cli/cluster.py)."""
+    def data_dir(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                       help="where the cluster's state, logs and kubeconfig live (default: %(default)s)")
+
+    s = sub.add_parser("start", help="start a single-node cluster on this host (master + agent, in the background)")
+    data_dir(s)
+    s.add_argument("--port", type=int, default=None, help="the apiserver's HTTPS port (default: 6443, or the "
+                                                         "port of the cluster being resumed)")
+    s.add_argument("--node-name", default=None, help="the Node's name (default: the host name)")
+    s.add_argument("--node-ip", default=None, help="the Node's InternalIP (default: the host name's address)")
+    s.add_argument("--timing", default=None, choices=["kubernetes", "fast"],
+                   help="Kubernetes' timings (the default) or the fast test profile")
+    for name, text in (("status", "what runs, and where the kubeconfig is (exit 0 only when all runs)"),
+                       ("stop", "stop the master, the agent and the node's containers (state kept)"),
+                       ("delete", "stop, then remove the cluster's containers, networks, data dir and "
+                                  "kubeconfig entries")):
+        data_dir(sub.add_parser(name, help=text))
+
+
+def _run_cluster(args: argparse.Namespace) -> int:
+    from . import cluster
+
+    if args.command == "start":
+        return cluster.start(args.data_dir, port=args.port, node_name=args.node_name, node_ip=args.node_ip,
+                             timing=args.timing)
+    if args.command == "status":
+        return cluster.status(args.data_dir)
+    if args.command == "stop":
+        return cluster.stop(args.data_dir)
+    return cluster.delete(args.data_dir)
 
 
 def _add_agent_parser(sub: Any) -> None:
@@ -146,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_fault_proxy(args)
         if args.command == "agent":
             return _run_agent(args)
+        if args.command in ("start", "status", "stop", "delete"):
+            return _run_cluster(args)
         if args.command == "image":
             from .image import run_image
 
