@@ -49,6 +49,11 @@ class ContainersFailed(Exception):
     """Some containers of a pod could not be started this pass: its status says why; retried with backoff."""
 
 
+class SandboxFailed(ContainersFailed):
+    """The pod's sandbox could not be created (a host port taken, ...): a FailedCreatePodSandBox
+    event says why, the containers stay ContainerCreating; retried with backoff."""
+
+
 def _start_failure(image: str, exc: Exception) -> tuple[str, str]:
     """The kubelet's waiting reason and message for a container that could not be created or started."""
     if isinstance(exc, docker.errors.ImageNotFound):
@@ -124,7 +129,13 @@ class PodWorkers:
         if actions.create_sandbox:
             if not spec.get("hostNetwork"):  # no podCIDR yet: this pod is retried, the others go on
                 await asyncio.wait_for(self.network_ready.wait(), 5.0)
-            sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt)
+            try:
+                sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt)
+            except Exception as exc:  # noqa: BLE001 - a pod whose sandbox fails never stops the others
+                message = str(exc.explanation or exc) if isinstance(exc, docker.errors.APIError) else \
+                    f"{type(exc).__name__}: {exc}"
+                self.events.event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {message}")
+                raise SandboxFailed(message) from exc
         containers = {str(c.get("name")): c for c in spec.get("containers") or []}
         failures: dict[str, tuple[str, str]] = {}
         facts: PodFacts | None = None

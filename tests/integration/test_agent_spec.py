@@ -155,6 +155,26 @@ def test_host_ports_are_bound_on_the_sandbox(agent_cluster: AgentCluster, docker
     c.kubectl("delete", "pod", "hostport", "--timeout=60s")
 
 
+def test_a_taken_host_port_fails_the_sandbox_with_an_event_and_the_others_run(agent_cluster: AgentCluster) -> None:
+    c = agent_cluster
+    with socket.socket() as held:  # a port of ours on loopback, taken before the pod asks for it
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        _apply(c, _pod("portclash", {"ports": [{"containerPort": 80, "hostPort": port, "hostIP": "127.0.0.1"}]}),
+               _pod("fine3", {}))
+
+        def failed() -> Any:
+            events = c.get("events", "--field-selector", "involvedObject.name=portclash")["items"]
+            return next((e for e in events if e["reason"] == "FailedCreatePodSandBox"), None)
+        event = wait_for("a FailedCreatePodSandBox event", failed, timeout=60)
+        assert event["type"] == "Warning" and event["message"].startswith("Failed to create pod sandbox: "), event
+        assert str(port) in event["message"], event
+        wait_for("the other pod Running", lambda: _running(c, "fine3"), timeout=30)
+        assert c.get("pod", "portclash")["status"].get("phase") == "Pending"
+    c.kubectl("delete", "pod", "portclash", "fine3", "--wait=false")
+
+
 def test_resource_limits_become_dockers_memory_and_cpu_limits(agent_cluster: AgentCluster,
                                                               docker_client: Any) -> None:
     c = agent_cluster
