@@ -27,6 +27,7 @@ import pytest
 docker = pytest.importorskip("docker")
 
 from minikube_py.cli.launch import RunningServer, start_server, stop_server  # noqa: E402
+from tests.fixtures.waiting import wait_for  # noqa: E402
 
 OWNER = "io.minikube-py.owner"
 
@@ -67,17 +68,6 @@ def _cleanup(client: Any, node: str) -> None:
         c.remove(force=True)
     for n in networks:
         n.remove()
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.server import RunningCluster
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.kubectl
 
@@ -49,17 +49,6 @@ def mkctl(cluster: RunningCluster) -> Run:
 
 def get(run: Run, *args: str) -> Any:
     return json.loads(run("get", *args, "-o", "json").stdout)
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def unique(prefix: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from kubernetes import client, config
 
 from tests.fixtures.server import RunningCluster
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.kubectl
 
@@ -44,17 +44,6 @@ def api(cluster: RunningCluster) -> Iterator[client.ApiClient]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def _deployment(name: str) -> client.V1Deployment:

@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import yaml
 
 from tests.fixtures.kubectl import Kubectl
 from tests.fixtures.server import RunningServer, start_hollow_nodes, start_server, stop_server
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.kubectl
 
@@ -140,15 +140,6 @@ def endpoint_ips(kubectl: Run, ns: str) -> list[str]:
     """The ready addresses of the service `web`, as the endpoints controller wrote them."""
     subsets = get_json(kubectl, ns, "endpoints", "web").get("subsets") or []
     return sorted(a["ip"] for s in subsets for a in s.get("addresses") or [])
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -15,23 +15,13 @@ import pytest
 from kubernetes import client, config
 
 from tests.fixtures.server import free_port, start_hollow_nodes, start_server, stop_server
+from tests.fixtures.waiting import wait_for as _wait_for
 
 pytestmark = pytest.mark.slow
 
 
 def _core(kubeconfig: Path) -> client.CoreV1Api:
     return client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
-
-
-def _wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def _cidrs(core: client.CoreV1Api, prefix: str, count: int) -> dict[str, str] | None:

@@ -14,9 +14,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import yaml
 docker = pytest.importorskip("docker")
 
 from minikube_py.cli.launch import free_port  # noqa: E402
+from tests.fixtures.waiting import wait_for  # noqa: E402
 
 OWNER = "io.minikube-py.owner"
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,17 +63,6 @@ def _ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
     networks = [n for n in client.networks.list(filters={"label": OWNER})
                 if (n.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node)]
     return containers, networks
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture
@@ -161,7 +150,7 @@ def test_start_status_stop_resume_delete(env: Env, docker_client: Any) -> None:
     assert mk.returncode == 0 and e.node in mk.stdout and "Ready" in mk.stdout, mk.stdout + mk.stderr
 
     e.kubectl("create", "deployment", "web", "--image=busybox", "--", "sleep", "3600")
-    pod = wait_for("the web pod Running with a pod IP", lambda: _web_pod(e))
+    pod = wait_for("the web pod Running with a pod IP", lambda: _web_pod(e), 90.0, every=0.5)
     uid = pod["metadata"]["uid"]
     containers, networks = _ours(docker_client, e.node)
     names = sorted(c.name for c in containers if c.status == "running" and uid in c.name)
@@ -196,7 +185,7 @@ def test_start_status_stop_resume_delete(env: Env, docker_client: Any) -> None:
         return running == ["POD", "busybox"] and _web_pod(e)
 
     assert yaml.safe_load(e.kubeconfig.read_text())["current-context"] == "minikube-py"
-    pod = wait_for("the web pod's containers running again after the resume", running_again)
+    pod = wait_for("the web pod's containers running again after the resume", running_again, 90.0, every=0.5)
     assert pod["metadata"]["uid"] == uid  # the same pod: the state was kept
 
     deleted = e.cli("delete")
