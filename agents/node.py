@@ -170,8 +170,8 @@ class Agent:
         await self.registrar.register(c.node_name, self._body)
         log.info("node/%s registered (%s=%s)", c.node_name, OWNER_LABEL, self.runtime.owner)
         backoff = RestartBackoff(10.0, 300.0) if c.timing.name == "kubernetes" else RestartBackoff(2.0, 60.0)
-        workers = PodWorkers(self.client, self.runtime, c.node_name, host_ip=c.node_ip, clock=self.clock,
-                             resync=c.timing.lease_renew, concurrency=c.concurrency, backoff=backoff)
+        workers = PodWorkers(self.client, self.runtime, c.node_name, host_ip=c.node_ip, data_dir=c.data_dir,
+                             clock=self.clock, resync=c.timing.lease_renew, concurrency=c.concurrency, backoff=backoff)
         tasks = [asyncio.create_task(self._heartbeat(), name="agent-heartbeat"),
                  asyncio.create_task(self._network(workers), name="agent-network"), *workers.tasks()]
         await workers.pods.synced.wait()

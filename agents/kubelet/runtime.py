@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import docker
@@ -130,6 +130,16 @@ def _epoch(stamp: str | None) -> float | None:
     main, _, frac = stamp.rstrip("Z").partition(".")
     frac = frac.split("+")[0].split("-")[0]
     return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + (float("0." + frac) if frac else 0.0)
+
+
+@dataclass
+class ContainerExtras:
+    """What the pod worker adds to one app container beyond its own spec: bind mounts (volumes,
+    /etc/hosts, the termination log), extra HostConfig and create_container keywords (security
+    context, ...).  Each feature fills in its part; start_container passes them to Docker."""
+    binds: list[str] = field(default_factory=list)  # "host-path:container-path[:ro]"
+    host_config: Obj = field(default_factory=dict)  # extra create_host_config keywords
+    config: Obj = field(default_factory=dict)  # extra create_container keywords
 
 
 @dataclass(frozen=True)
@@ -319,9 +329,11 @@ class DockerRuntime:
         return str((nets.get(self.network) or {}).get("IPAddress") or "")
 
     def start_container(self, pod: Obj, container: Obj, restart_count: int, sandbox_id: str,
-                        env: dict[str, str] | None = None) -> str:
+                        env: dict[str, str] | None = None, extras: ContainerExtras | None = None) -> str:
         """Create and start one app container in the sandbox's namespaces; `env` is the computed
-        environment (agents/kubelet/env.py), else the plain values only."""
+        environment (agents/kubelet/env.py), else the plain values only; `extras` what the worker
+        adds (mounts, security settings)."""
+        extras = extras or ContainerExtras()
         cname = str(container["name"])
         name = docker_name(pod, cname, restart_count)
         self._remove_named(name)
@@ -333,9 +345,10 @@ class DockerRuntime:
         created = self.client.api.create_container(
             str(container.get("image")), name=name, labels=labels, entrypoint=command, command=args,
             environment=env or None, working_dir=container.get("workingDir") or None,
-            stdin_open=bool(container.get("stdin")), tty=bool(container.get("tty")),
+            stdin_open=bool(container.get("stdin")), tty=bool(container.get("tty")), **extras.config,
             host_config=self.client.api.create_host_config(network_mode=f"container:{sandbox_id}",
-                                                           **resource_config(container)))
+                                                           binds=extras.binds or None,
+                                                           **resource_config(container), **extras.host_config))
         cid = str(created["Id"])
         self.client.api.start(cid)
         return cid

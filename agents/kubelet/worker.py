@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -34,7 +35,7 @@ from minikube_py.client.workqueue import WorkQueue
 
 from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
 from .env import EnvError, PodFacts, container_env
-from .runtime import DockerRuntime
+from .runtime import ContainerExtras, DockerRuntime
 from .status import changed, pod_status
 
 log = logging.getLogger("minikube_py.kubelet")
@@ -66,12 +67,13 @@ def _start_failure(image: str, exc: Exception) -> tuple[str, str]:
 
 class PodWorkers:
     def __init__(self, client: ApiClient, runtime: DockerRuntime, node: str, *, host_ip: str,
-                 clock: Clock = SYSTEM, resync: float = 10.0, concurrency: int = 4,
+                 data_dir: Path, clock: Clock = SYSTEM, resync: float = 10.0, concurrency: int = 4,
                  backoff: RestartBackoff | None = None) -> None:
         self.client = client
         self.runtime = runtime
         self.node = node
         self.host_ip = host_ip
+        self.data_dir = data_dir  # the agent's --data-dir: each pod's files live under pods/<uid>/
         self.clock = clock
         self.resync = resync
         self.concurrency = concurrency
@@ -83,6 +85,11 @@ class PodWorkers:
         self.queue = WorkQueue(f"kubelet-{node}", base_delay=0.5, max_delay=30.0, clock=clock)
         self.events = EventRecorder(client, "kubelet", clock=clock)
         self.network_ready = asyncio.Event()
+
+    def pod_dir(self, uid: str) -> Path:
+        """Where the pod's files live on this host (volumes, /etc/hosts, termination logs), as the
+        kubelet's /var/lib/kubelet/pods/<uid>."""
+        return self.data_dir / "pods" / uid
 
     def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
         self.queue.add(key_of(pod))
@@ -152,8 +159,9 @@ class PodWorkers:
                 self.events.event(pod, "Warning", "Failed", f"Error: {exc}")
                 continue
             try:
+                extras = ContainerExtras()
                 cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id,
-                                              env)
+                                              env, extras)
             except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings
                 reason, message = failures[s.name] = _start_failure(str(c.get("image")), exc)
                 self.events.event(pod, "Warning", "Failed", f"Error: {reason}: {message}" if reason !=
