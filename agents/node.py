@@ -16,11 +16,11 @@ import asyncio
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minikube_py.api import kinds
+from minikube_py.api import kinds, quantity
 from minikube_py.api.errors import ApiError
 from minikube_py.api.times import format_time
 from minikube_py.api.timing import TIMINGS, Timing
@@ -49,6 +49,9 @@ class AgentConfig:
     timing: Timing = TIMINGS["kubernetes"]
     max_pods: int = 110
     concurrency: int = 4
+    registries: bool = False  # --pull: images may be pulled from registries
+    allow_privileged: bool = False  # --allow-privileged: pods that get the host are run
+    reserved: dict[str, str] = field(default_factory=dict)  # --reserved: kept back from allocatable
 
 
 def default_node_ip() -> str:
@@ -73,7 +76,7 @@ def node_body(config: AgentConfig, info: Obj, now: str) -> Obj:
                                               "beta.kubernetes.io/arch": arch}},
         "spec": {},
         "status": {
-            "capacity": capacity, "allocatable": dict(capacity),
+            "capacity": capacity, "allocatable": allocatable(capacity, config.reserved),
             "conditions": healthy_conditions(now, now),
             "addresses": [{"type": "InternalIP", "address": config.node_ip}, {"type": "Hostname", "address": name}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
@@ -85,6 +88,37 @@ def node_body(config: AgentConfig, info: Obj, now: str) -> Obj:
                          "bootID": _boot_id()},
         },
     }
+
+
+def parse_reserved(text: str) -> dict[str, str]:
+    """`cpu=500m,memory=1Gi` (the kubelet's --system-reserved form) as a resource list; ValueError
+    names what is wrong."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or name not in ("cpu", "memory", "pods") or not value:
+            raise ValueError(f"--reserved: {part!r} is not cpu=Q, memory=Q or pods=N")
+        try:
+            quantity.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"--reserved: {name}: {exc}") from None
+        out[name] = value
+    return out
+
+
+def allocatable(capacity: dict[str, str], reserved: dict[str, str]) -> dict[str, str]:
+    """capacity - reserved, never below zero (the kubelet's node allocatable without eviction thresholds)."""
+    out = dict(capacity)
+    for name, value in reserved.items():
+        if name not in capacity:
+            continue
+        if name == "cpu":
+            out[name] = f"{max(0, quantity.millicores(capacity[name]) - quantity.millicores(value))}m"
+        elif name == "memory":
+            out[name] = f"{max(0, quantity.to_bytes(capacity[name]) - quantity.to_bytes(value)) // 1024}Ki"
+        else:
+            out[name] = str(max(0, int(capacity[name]) - int(quantity.parse(value))))
+    return out
 
 
 def _read(path: str) -> str:
@@ -171,7 +205,8 @@ class Agent:
         log.info("node/%s registered (%s=%s)", c.node_name, OWNER_LABEL, self.runtime.owner)
         backoff = RestartBackoff(10.0, 300.0) if c.timing.name == "kubernetes" else RestartBackoff(2.0, 60.0)
         workers = PodWorkers(self.client, self.runtime, c.node_name, host_ip=c.node_ip, data_dir=c.data_dir,
-                             clock=self.clock, resync=c.timing.lease_renew, concurrency=c.concurrency, backoff=backoff)
+                             clock=self.clock, resync=c.timing.lease_renew, concurrency=c.concurrency, backoff=backoff,
+                             registries=c.registries, allow_privileged=c.allow_privileged)
         tasks = [asyncio.create_task(self._heartbeat(), name="agent-heartbeat"),
                  asyncio.create_task(self._network(workers), name="agent-network"), *workers.tasks()]
         await workers.pods.synced.wait()
@@ -184,7 +219,8 @@ class Agent:
 
 
 def run_agent(*, kubeconfig: str | None, node_name: str | None, node_ip: str | None, data_dir: Path,
-              timing: str, log_level: str = "info") -> int:
+              timing: str, log_level: str = "info", registries: bool = False, allow_privileged: bool = False,
+              reserved: str = "") -> int:
     """`minikube-py agent`: runs until SIGINT/SIGTERM; containers keep running (a restart adopts them)."""
     import signal
 
@@ -194,6 +230,10 @@ def run_agent(*, kubeconfig: str | None, node_name: str | None, node_ip: str | N
     from minikube_py.client.kubeconfig import ConfigError, KubeConfig
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        kept = parse_reserved(reserved)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     try:
         conn = KubeConfig.load(kubeconfig).connection()
     except ConfigError as exc:
@@ -207,7 +247,8 @@ def run_agent(*, kubeconfig: str | None, node_name: str | None, node_ip: str | N
                         "this user use /var/run/docker.sock?") from None
     name = (node_name or socket.gethostname()).lower()
     config = AgentConfig(node_name=name, node_ip=node_ip or default_node_ip(), data_dir=data_dir.expanduser(),
-                         timing=TIMINGS[timing])
+                         timing=TIMINGS[timing], registries=registries, allow_privileged=allow_privileged,
+                         reserved=kept)
 
     async def main() -> None:
         client = ApiClient(conn, user_agent=f"minikube-py/agent ({name})")

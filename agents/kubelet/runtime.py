@@ -353,6 +353,19 @@ class DockerRuntime:
         self.client.api.start(cid)
         return cid
 
+    def image_user(self, image: str) -> str | None:
+        """The image's configured user ("" for root by default); None when the image is not here."""
+        try:
+            attrs = self.client.api.inspect_image(image)
+        except docker.errors.ImageNotFound:
+            return None
+        return str((attrs.get("Config") or {}).get("User") or "")
+
+    def pull(self, image: str, auth: Obj | None) -> int:
+        """Pull from the image's registry (registries on only); returns the image's size in bytes."""
+        self.client.api.pull(image, auth_config=auth)  # the SDK splits the tag or digest off (latest if none)
+        return int(self.client.api.inspect_image(image).get("Size") or 0)
+
     def stop(self, container_id: str, grace: int) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (Docker's stop)."""
         try:

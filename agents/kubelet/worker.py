@@ -35,7 +35,9 @@ from minikube_py.client.workqueue import WorkQueue
 
 from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
 from .env import EnvError, PodFacts, container_env
+from .images import ImageError, ImageManager
 from .runtime import ContainerExtras, DockerRuntime
+from .security import Refusal, allowed_status, blocked_status, container_security, non_root_error, refusal
 from .status import changed, pod_status
 
 log = logging.getLogger("minikube_py.kubelet")
@@ -68,7 +70,8 @@ def _start_failure(image: str, exc: Exception) -> tuple[str, str]:
 class PodWorkers:
     def __init__(self, client: ApiClient, runtime: DockerRuntime, node: str, *, host_ip: str,
                  data_dir: Path, clock: Clock = SYSTEM, resync: float = 10.0, concurrency: int = 4,
-                 backoff: RestartBackoff | None = None) -> None:
+                 backoff: RestartBackoff | None = None, registries: bool = False,
+                 allow_privileged: bool = False) -> None:
         self.client = client
         self.runtime = runtime
         self.node = node
@@ -78,6 +81,10 @@ class PodWorkers:
         self.resync = resync
         self.concurrency = concurrency
         self.backoff = backoff or RestartBackoff()
+        self.allow_privileged = allow_privileged
+        self._refused: dict[str, str] = {}  # pod uid -> the refusal last said in an event
+        self.images = ImageManager(runtime, registries=registries, initial=self.backoff.initial,
+                                   maximum=self.backoff.maximum, now=clock.now)
         self.pods = Informer(client, POD, field_selector=f"spec.nodeName={node}", clock=clock)
         self.pods.transform = strip_heavy_metadata  # the kubelet needs the whole spec
         self.pods.add_handler(self._on_pod)
@@ -102,6 +109,11 @@ class PodWorkers:
             return  # gone: its containers are the housekeeping's
         uid = str(pod["metadata"]["uid"])
         snap = await self.runtime.call(self.runtime.snapshot, uid)
+        refused = None if pod["metadata"].get("deletionTimestamp") else refusal(
+            pod, allow_privileged=self.allow_privileged)
+        if refused is not None:
+            await self._refuse(pod, key, snap, refused)
+            return
         actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff)
         if not actions.nothing:
             log.info("%s: %s", key, _describe(actions))
@@ -118,6 +130,26 @@ class PodWorkers:
                                              for name, (reason, message) in failures.items()))
         if actions.backoff:  # come back when the crash-loop backoff allows the restart
             self.queue.add_after(key, 1.0)
+
+    async def _refuse(self, pod: Obj, key: str, snap: PodSnapshot, refused: Refusal) -> None:
+        """A pod that would get the host: nothing of it runs (what runs from before is stopped), and
+        its status and a Forbidden event say why, once."""
+        if any(c.state == "running" for c in snap.containers) or any(s.ready for s in snap.sandboxes):
+            log.info("%s: stopping it: %s", key, refused.message)
+            await self.runtime.call(self.runtime.kill_pod, snap, _grace_period(pod), False)
+            snap = await self.runtime.call(self.runtime.snapshot, str(pod["metadata"]["uid"]))
+        uid = str(pod["metadata"]["uid"])
+        if self._refused.get(uid) != refused.reason:  # said once per reason, not on every resync
+            self._refused[uid] = refused.reason
+            log.warning("%s: refused: %s", key, refused.message)
+            self.events.event(pod, "Warning", "Forbidden", refused.message)
+        await self._write_status(pod, key, snap, PodActions(), {}, refused)
+
+    async def _get_secret(self, namespace: str, name: str) -> Obj | None:
+        try:
+            return await self.client.get(SECRET, namespace, name)
+        except NotFound:
+            return None
 
     async def _execute(self, pod: Obj, snap: PodSnapshot, actions: PodActions) -> dict[str, tuple[str, str]]:
         """Carry the actions out; returns the containers that could not be started (and why)."""
@@ -150,7 +182,18 @@ class PodWorkers:
             c = containers[s.name]
             if s.restart_count > 0:
                 self.backoff.next(backoff_key(str(pod["metadata"]["uid"]), c), self.clock.now())
+            try:  # the kubelet's order: the image, the container's config, then create and start
+                image_user = await self.images.ensure(
+                    pod, c, lambda type_, reason, message: self.events.event(pod, type_, reason, message),
+                    self._get_secret)
+            except ImageError as exc:
+                failures[s.name] = (exc.reason, exc.message)
+                self.events.event(pod, "Warning", "Failed", f"Error: {exc.reason}")
+                continue
             try:
+                problem = non_root_error(pod, c, image_user or "")
+                if problem:
+                    raise EnvError(problem)
                 if facts is None:
                     facts = await self._pod_facts(pod, sandbox_id)
                 env = await self._container_env(pod, c, facts)
@@ -159,13 +202,13 @@ class PodWorkers:
                 self.events.event(pod, "Warning", "Failed", f"Error: {exc}")
                 continue
             try:
-                extras = ContainerExtras()
+                config, host_config = container_security(pod, c, allow_privileged=self.allow_privileged)
+                extras = ContainerExtras(config=config, host_config=host_config)
                 cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id,
                                               env, extras)
             except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings
                 reason, message = failures[s.name] = _start_failure(str(c.get("image")), exc)
-                self.events.event(pod, "Warning", "Failed", f"Error: {reason}: {message}" if reason !=
-                                  "ErrImageNeverPull" else message)
+                self.events.event(pod, "Warning", "Failed", f"Error: {message}")
                 continue
             self.events.event(pod, "Normal", "Created", f"Created container: {s.name}")
             self.events.event(pod, "Normal", "Started", f"Started container {s.name}")
@@ -229,12 +272,15 @@ class PodWorkers:
         except NotFound:
             pass
         self.backoff.forget_pod(uid)
+        self.images.forget_pod(uid)
+        self._refused.pop(uid, None)
 
     async def _write_status(self, pod: Obj, key: str, snap: PodSnapshot, actions: PodActions,
-                            failures: dict[str, tuple[str, str]]) -> None:
+                            failures: dict[str, tuple[str, str]], refused: Refusal | None = None) -> None:
         current = pod.get("status") or {}
-        wanted = pod_status(pod, snap, actions, now=format_time(self.clock.now()), host_ip=self.host_ip,
-                            failures=failures)
+        now = format_time(self.clock.now())
+        wanted = pod_status(pod, snap, actions, now=now, host_ip=self.host_ip, failures=failures)
+        wanted = blocked_status(wanted, refused, now=now) if refused is not None else allowed_status(wanted)
         if not changed(current, wanted):
             return
         try:

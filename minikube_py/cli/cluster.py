@@ -307,7 +307,7 @@ def _ours(client: Any, paths: Paths, node: str | None = None) -> tuple[list[Any]
 # ---- commands ----
 
 def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: str | None, timing: str | None,
-          timeout: float = 120.0) -> int:
+          pull: bool | None = None, timeout: float = 120.0) -> int:
     paths = Paths(data_dir.expanduser())
     state = _state(paths)
     master, agent = _read_pid(paths, "server"), _read_pid(paths, "agent")
@@ -318,6 +318,7 @@ def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: s
     port = port or int(state.get("port") or 6443)
     node = (node_name or state.get("node") or socket.gethostname()).lower()
     timing = timing or str(state.get("timing") or "kubernetes")
+    pull = bool(state.get("pull")) if pull is None else pull
     resuming = paths.kubeconfig.exists()
     _say(f"minikube-py {'resuming' if resuming else 'starting'} a single-node cluster (node {node}, "
          f"port {port}, data in {paths.data_dir})")
@@ -347,12 +348,14 @@ def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: s
     _say(f"    control plane answering on {api.url} (pid {master})")
     cluster_id = str(api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"])
     paths.run.mkdir(parents=True, exist_ok=True)
-    paths.state.write_text(json.dumps({"port": port, "node": node, "timing": timing, "clusterID": cluster_id}) + "\n")
+    paths.state.write_text(json.dumps({"port": port, "node": node, "timing": timing, "pull": pull,
+                                        "clusterID": cluster_id}) + "\n")
     if agent is None:
-        _say(f"==> starting the node agent ({node}, pods on Docker)")
+        _say(f"==> starting the node agent ({node}, pods on Docker; registries "
+             f"{'on: images are pulled' if pull else 'off: local images only, `minikube-py image load` adds them'})")
         agent = _spawn(paths, "agent", ["agent", "--kubeconfig", str(paths.kubeconfig), "--node-name", node,
                                         "--data-dir", str(paths.data_dir / "agent"), "--timing", timing,
-                                        *(["--node-ip", node_ip] if node_ip else [])])
+                                        *(["--node-ip", node_ip] if node_ip else []), *(["--pull"] if pull else [])])
     pids["agent"] = agent
     _wait(f"node {node} to register", lambda: api.node_ready(node) is not None, timeout, paths, pids)
     _say(f"    node {node} registered")

@@ -112,6 +112,9 @@ def _add_cluster_parsers(sub: Any) -> None:
     s.add_argument("--node-ip", default=None, help="the Node's InternalIP (default: the host name's address)")
     s.add_argument("--timing", default=None, choices=["kubernetes", "fast"],
                    help="Kubernetes' timings (the default) or the fast test profile")
+    s.add_argument("--pull", action=argparse.BooleanOptionalAction, default=None,
+                   help="let the node pull images from registries (default: off, local images only; a resume "
+                        "keeps the last choice)")
     for name, text in (("status", "what runs, and where the kubeconfig is (exit 0 only when all runs)"),
                        ("stop", "stop the master, the agent and the node's containers (state kept)"),
                        ("delete", "stop, then remove the cluster's containers, networks, data dir and "
@@ -124,7 +127,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
 
     if args.command == "start":
         return cluster.start(args.data_dir, port=args.port, node_name=args.node_name, node_ip=args.node_ip,
-                             timing=args.timing)
+                             timing=args.timing, pull=args.pull)
     if args.command == "status":
         return cluster.status(args.data_dir)
     if args.command == "stop":
@@ -143,6 +146,14 @@ def _add_agent_parser(sub: Any) -> None:
                    help="where the agent keeps pod files (default: %(default)s)")
     a.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"],
                    help="Kubernetes' timings (lease renewed every 10 s) or the fast test profile's (2 s)")
+    a.add_argument("--pull", action="store_true",
+                   help="pull images from registries (default: off: only images already loaded run, and a "
+                        "missing one fails with ErrImageNeverPull)")
+    a.add_argument("--allow-privileged", action="store_true",
+                   help="run pods that get the host (privileged, hostPID/hostIPC, hostPath of / or the Docker "
+                        "socket); refused by default")
+    a.add_argument("--reserved", default="", metavar="cpu=Q,memory=Q",
+                   help="resources kept back for the host: allocatable = capacity - reserved (e.g. cpu=500m,memory=1Gi)")
     a.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -150,7 +161,8 @@ def _run_agent(args: argparse.Namespace) -> int:
     from agents.node import run_agent
 
     return run_agent(kubeconfig=args.kubeconfig, node_name=args.node_name, node_ip=args.node_ip,
-                     data_dir=args.data_dir, timing=args.timing, log_level=args.log_level)
+                     data_dir=args.data_dir, timing=args.timing, log_level=args.log_level, registries=args.pull,
+                     allow_privileged=args.allow_privileged, reserved=args.reserved)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,13 +39,14 @@ class AgentCluster:
     kubectl: Callable[..., subprocess.CompletedProcess[str]]
     agent: subprocess.Popen[bytes]
     log_file: Path
+    agent_args: tuple[str, ...] = ()  # extra `minikube-py agent` flags for the next start_agent()
 
     def start_agent(self) -> None:
         with self.log_file.open("ab") as log:
             self.agent = subprocess.Popen(
                 [sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig", str(self.server.kubeconfig),
                  "--node-name", self.node, "--node-ip", "127.0.0.1", "--timing", "fast",
-                 "--data-dir", str(self.server.data_dir / "agent")],
+                 "--data-dir", str(self.server.data_dir / "agent"), *self.agent_args],
                 stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
                 start_new_session=True)
 

@@ -31,3 +31,27 @@ def test_an_unreachable_docker_daemon_is_one_line(tmp_path: Path) -> None:
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr.startswith("minikube-py: error: cannot reach the Docker daemon")
     assert proc.stderr.count("\n") == 1
+
+
+def test_a_bad_reserved_value_is_one_line() -> None:
+    proc = _agent("--kubeconfig", "/nonexistent/kubeconfig", "--reserved", "cpu=lots")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("minikube-py: error: --reserved: cpu: quantities must match")
+
+
+def test_reserved_resources_come_off_allocatable() -> None:
+    from agents.node import allocatable, parse_reserved
+
+    kept = parse_reserved("cpu=500m, memory=1Gi")
+    assert kept == {"cpu": "500m", "memory": "1Gi"}
+    assert allocatable({"cpu": "2", "memory": "4194304Ki", "pods": "110"}, kept) == {
+        "cpu": "1500m", "memory": "3145728Ki", "pods": "110"}
+    assert allocatable({"cpu": "1", "memory": "1024Ki", "pods": "110"}, parse_reserved("cpu=2,memory=1Gi")) == {
+        "cpu": "0m", "memory": "0Ki", "pods": "110"}
+    for bad in ("cpu", "disk=1Gi", "memory="):
+        try:
+            parse_reserved(bad)
+        except ValueError as exc:
+            assert "--reserved" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
