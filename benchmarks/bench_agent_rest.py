@@ -16,7 +16,7 @@ import os
 import subprocess
 import time
 
-from benchmarks._agent import agent_cluster
+from benchmarks._agent import AgentCluster, agent_cluster
 from benchmarks._common import report, session
 from benchmarks.bench_pod_startup import _list_rv, _spec, _wait_node, _watch_running
 
@@ -42,10 +42,7 @@ def dockerd_pid() -> int | None:
     return int(out[0]) if out else None
 
 
-async def start_pods(c: object, count: int) -> None:
-    from benchmarks._agent import AgentCluster
-
-    assert isinstance(c, AgentCluster)
+async def start_pods(c: AgentCluster, count: int) -> None:
     async with session(c.server, 8) as s:
         rv = await _list_rv(s)
         seen: dict[str, float] = {}
