@@ -132,6 +132,11 @@ def _epoch(stamp: str | None) -> float | None:
     return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + (float("0." + frac) if frac else 0.0)
 
 
+class StartFailed(Exception):
+    """The container was created but Docker could not start it (the kubelet's RunContainerError):
+    a command that does not exist, a mount that fails, ..."""
+
+
 @dataclass
 class ContainerExtras:
     """What the pod worker adds to one app container beyond its own spec: bind mounts (volumes,
@@ -249,13 +254,18 @@ class DockerRuntime:
                                                  _epoch(c.get("Created")) or 0.0))
                 continue
             status = str(state.get("Status") or "unknown")
+            finished = _epoch(state.get("FinishedAt"))
+            if status == "created" and state.get("Error"):
+                # a start that failed (a command that does not exist, ...): it ran and ended, as the
+                # kubelet sees it (StartError), so the restart policy and crash-loop backoff apply
+                status, finished = "exited", finished or _epoch(c.get("Created"))
             containers.append(ContainerSnapshot(
                 id=str(c["Id"]), name=labels.get(CONTAINER_NAME, ""),
                 state={"running": "running", "created": "created", "exited": "exited", "dead": "exited",
                        "paused": "running", "restarting": "running"}.get(status, "unknown"),
                 restart_count=int(labels.get(RESTART_COUNT, "0") or 0), spec_hash=labels.get(HASH, ""),
                 exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
-                started_at=_epoch(state.get("StartedAt")), finished_at=_epoch(state.get("FinishedAt")),
+                started_at=_epoch(state.get("StartedAt")), finished_at=finished,
                 image=str((c.get("Config") or {}).get("Image") or ""), image_id=str(c.get("Image") or ""),
                 error=str(state.get("Error") or "")))
         sandboxes.sort(key=lambda s: (s.attempt, s.created_at), reverse=True)
@@ -350,7 +360,10 @@ class DockerRuntime:
                                                            binds=extras.binds or None,
                                                            **resource_config(container), **extras.host_config))
         cid = str(created["Id"])
-        self.client.api.start(cid)
+        try:
+            self.client.api.start(cid)
+        except docker.errors.APIError as exc:
+            raise StartFailed(str(exc.explanation or exc)) from exc
         return cid
 
     def image_user(self, image: str) -> str | None:

@@ -36,7 +36,7 @@ from minikube_py.client.workqueue import WorkQueue
 from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
 from .env import EnvError, PodFacts, container_env
 from .images import ImageError, ImageManager
-from .runtime import ContainerExtras, DockerRuntime
+from .runtime import ContainerExtras, DockerRuntime, StartFailed
 from .security import Refusal, allowed_status, blocked_status, container_security, non_root_error, refusal
 from .status import changed, pod_status
 
@@ -62,6 +62,8 @@ def _start_failure(image: str, exc: Exception) -> tuple[str, str]:
     if isinstance(exc, docker.errors.ImageNotFound):
         return ("ErrImageNeverPull", f'Container image "{image}" is not present with pull policy of Never '
                                      f"(registries are off: load it with `minikube-py image load {image}`)")
+    if isinstance(exc, StartFailed):
+        return "RunContainerError", str(exc)
     if isinstance(exc, docker.errors.APIError):
         return "CreateContainerError", str(exc.explanation or exc)
     return "CreateContainerError", f"{type(exc).__name__}: {exc}"
