@@ -169,7 +169,9 @@ class Api:
 
 
 def _wait(what: str, check: Any, timeout: float, paths: Paths, pids: dict[str, int]) -> Any:
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    said = 0
     while time.monotonic() < deadline:
         result = check()
         if result:
@@ -178,9 +180,13 @@ def _wait(what: str, check: Any, timeout: float, paths: Paths, pids: dict[str, i
             if not _alive(pid):
                 raise UserError(f"the {name} exited while waiting for {what}; its log "
                                 f"({paths.logs / (name + '.log')}) ends with:\n{_log_tail(paths, name)}")
+        waited = int(time.monotonic() - started)
+        if waited // 10 > said:  # a long wait shows it is still alive
+            said = waited // 10
+            _say(f"    still waiting for {what} ({waited}s of {timeout:.0f}s)")
         time.sleep(0.2)
-    raise UserError(f"timed out after {timeout:.0f}s waiting for {what}; see the logs in {paths.logs} "
-                    "(`minikube-py delete` cleans up)")
+    raise UserError(f"timed out after {timeout:.0f}s waiting for {what}; what started still runs: see the logs in "
+                    f"{paths.logs}, then `minikube-py stop` to stop it or `minikube-py delete` to remove everything")
 
 
 # ---- checks ----
