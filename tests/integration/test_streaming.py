@@ -196,7 +196,8 @@ def test_logs_previous_shows_the_run_before_a_restart(agent_cluster: AgentCluste
     assert current.startswith("run-") and current != previous
 
 
-def test_the_agent_refuses_a_client_without_the_apiservers_certificate(agent_cluster: AgentCluster) -> None:
+def test_the_agent_refuses_a_client_without_the_apiservers_certificate(agent_cluster: AgentCluster,
+                                                                       talker: str) -> None:
     c = agent_cluster
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -206,3 +207,102 @@ def test_the_agent_refuses_a_client_without_the_apiservers_certificate(agent_clu
         urllib.request.urlopen(url, context=ctx, timeout=10)
     assert info.value.code == 401
     assert json.loads(info.value.read())["reason"] == "Unauthorized"
+
+
+def test_the_agent_refuses_a_ca_signed_client_that_is_not_the_apiserver(agent_cluster: AgentCluster, talker: str,
+                                                                        tmp_path: Path) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    pki = agent_cluster.server.data_dir / "pki"
+    ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mallory")]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(hours=1))
+            .sign(ca_key, hashes.SHA256()))
+    (tmp_path / "c.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "c.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(tmp_path / "c.crt", tmp_path / "c.key")
+    url = f"https://127.0.0.1:{agent_cluster.streaming_port}/containerLogs/default/talker/main"
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(url, context=ctx, timeout=10)
+    assert info.value.code == 403
+    assert "mallory" in json.loads(info.value.read())["message"]
+
+
+def test_the_python_clients_stream_exec_over_v4(agent_cluster: AgentCluster, talker: str) -> None:
+    kubernetes = pytest.importorskip("kubernetes")
+    from kubernetes.stream import stream
+
+    api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(
+        config_file=str(agent_cluster.server.kubeconfig)))
+    out = stream(api.connect_get_namespaced_pod_exec, talker, "default", container="side",
+                 command=["sh", "-c", "echo from-python; echo oops >&2"], stderr=True, stdin=False, stdout=True,
+                 tty=False)
+    assert "from-python" in out
+    ws = stream(api.connect_get_namespaced_pod_exec, talker, "default", container="side",
+                command=["sh", "-c", "read x; echo got-$x; exit 4"], stderr=True, stdin=True, stdout=True,
+                tty=False, _preload_content=False)
+    ws.write_stdin("abc\n")
+    ws.run_forever(timeout=20)
+    assert ws.read_stdout() == "got-abc\n"
+    assert ws.returncode == 4
+    ws.close()
+
+
+def _agent_ssl(c: AgentCluster) -> ssl.SSLContext:
+    """What the apiserver shows the agent: its kubelet-client certificate."""
+    pki = c.server.data_dir / "pki"
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(pki / "kubelet-client.crt", pki / "kubelet-client.key")
+    return ctx
+
+
+def test_the_agents_port_forward_carries_bytes_both_ways_and_says_why_it_cannot(agent_cluster: AgentCluster) -> None:
+    import asyncio
+
+    import aiohttp
+
+    c = agent_cluster
+    pod = _apply_pod(c, "web", [_busybox("main", "mkdir -p /www && echo hello-web > /www/index.html && "
+                                                 "exec httpd -f -p 8080 -h /www")])
+
+    async def forward(port: int) -> tuple[bytes, list[Any]]:
+        url = f"https://127.0.0.1:{c.streaming_port}/portForward/default/web?port={port}"
+        texts: list[Any] = []
+        got = b""
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url, ssl=_agent_ssl(c), protocols=("portforward.minikube-py.io",)) as ws:
+                await ws.send_bytes(b"GET / HTTP/1.0\r\n\r\n")
+                await ws.send_str(json.dumps({"eof": True}))
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        got += msg.data
+                    elif msg.type == aiohttp.WSMsgType.TEXT:
+                        texts.append(json.loads(msg.data))
+                        if texts[-1].get("eof"):
+                            break
+        return got, texts
+
+    def served() -> Any:
+        got, texts = asyncio.run(forward(8080))
+        return (got, texts) if b"hello-web" in got else None
+
+    got, texts = wait_for("httpd answers through the agent", served)
+    assert got.startswith(b"HTTP/1.") and texts == [{"eof": True}]
+    _, refused = asyncio.run(forward(81))
+    assert refused == [{"error": f"dial tcp {pod['status']['podIP']}:81: connect: connection refused"}]
