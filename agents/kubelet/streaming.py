@@ -558,8 +558,10 @@ async def _pump(ws: web.WebSocketResponse, sock: socket.socket, flags: dict[str,
             elif frame.channel == channels.RESIZE:
                 size = channels.parse_resize(frame.data)
                 if size is not None:
-                    with contextlib.suppress(Exception):
+                    try:
                         await resize(*size)
+                    except docker.errors.APIError as exc:  # the process may be gone already
+                        log.info("%s: resize to %dx%d failed: %s", key, size[0], size[1], exc)
             elif frame.channel == channels.CLOSE and frame.data[:1] == bytes([channels.STDIN]):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_WR)

@@ -160,7 +160,7 @@ def test_exec_it_under_a_pty_shows_a_prompt_and_output(agent_cluster: AgentClust
         os.close(fd)
 
 
-def test_attach_to_a_stdin_container(agent_cluster: AgentCluster) -> None:
+def test_kubectl_attach_to_a_stdin_container(agent_cluster: AgentCluster) -> None:
     c = agent_cluster
     _apply_pod(c, "echoer", [_busybox("main", "while read line; do echo got:$line; done", stdin=True)])
     r = c.kubectl("attach", "-i", "echoer", input="ping\n", check=False)
@@ -306,3 +306,70 @@ def test_the_agents_port_forward_carries_bytes_both_ways_and_says_why_it_cannot(
     assert got.startswith(b"HTTP/1.") and texts == [{"eof": True}]
     _, refused = asyncio.run(forward(81))
     assert refused == [{"error": f"dial tcp {pod['status']['podIP']}:81: connect: connection refused"}]
+
+
+def _mkctl(c: AgentCluster, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", str(c.server.kubeconfig),
+                           *args], input=input, capture_output=True, text=True, timeout=60)
+
+
+def test_mkctl_logs_exec_and_attach(agent_cluster: AgentCluster, talker: str) -> None:
+    c = agent_cluster
+    r = _mkctl(c, "logs", talker, "-c", "side")
+    assert (r.returncode, r.stdout) == (0, "side-says-hi\n"), r.stderr
+    r = _mkctl(c, "exec", talker, "-c", "side", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (r.returncode, r.stdout) == (3, "out\n")
+    assert r.stderr == "err\ncommand terminated with exit code 3\n"
+    r = _mkctl(c, "exec", "-i", talker, "-c", "side", "--", "sh", "-c", "cat; echo done", input="a\nb\n")
+    assert (r.returncode, r.stdout) == (0, "a\nb\ndone\n"), r.stderr
+    r = _mkctl(c, "exec", talker, "-c", "nope", "--", "true")
+    assert r.returncode == 1 and "container nope is not valid for pod talker" in r.stderr
+    _apply_pod(c, "echoer", [_busybox("main", "while read line; do echo got:$line; done", stdin=True)])
+    r = _mkctl(c, "attach", "-i", "echoer", input="pong\n")
+    assert "got:pong" in r.stdout, r.stderr
+
+
+def test_mkctl_exec_it_under_a_pty_sends_the_terminal_size(agent_cluster: AgentCluster, talker: str) -> None:
+    import fcntl
+    import struct
+    import sys
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig",
+                                  str(agent_cluster.server.kubeconfig), "exec", "-it", talker, "-c", "side", "--",
+                                  "sh"])
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+        _read_until(fd, b"# ")
+        os.write(fd, b"stty size; exit 6\r")
+        assert b"33 101" in _read_until(fd, b"33 101")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 6
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def test_kubectl_attach_it_to_a_tty_container(agent_cluster: AgentCluster, kubectl_bin: Path) -> None:
+    c = agent_cluster
+    _apply_pod(c, "shell", [{"name": "main", "image": "busybox:latest", "command": ["sh"], "stdin": True,
+                             "tty": True}])
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(str(kubectl_bin), [str(kubectl_bin), "--kubeconfig", str(c.server.kubeconfig), "attach", "-it",
+                                    "shell"])
+    try:
+        _read_until(fd, b"try pressing enter")
+        os.write(fd, b"echo attached-$((2+3))\r")
+        assert b"attached-5" in _read_until(fd, b"attached-5")
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
