@@ -161,12 +161,16 @@ def kubelet_stamp(when: dt.datetime, nanos: int) -> bytes:
     return f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{nanos:09d}Z".encode()
 
 
-def parse_rfc3339(value: str) -> float | None:
-    """sinceTime (RFC 3339, optional fraction) -> epoch seconds with the fraction."""
+def _epoch_ns(when: dt.datetime, nanos: int) -> int:
+    return int(when.timestamp()) * 1_000_000_000 + nanos
+
+
+def parse_rfc3339(value: str) -> int | None:
+    """sinceTime (RFC 3339, optional fraction) -> epoch nanoseconds (a float cannot hold them)."""
     when, nanos, rest = split_docker_stamp(value.encode() + b" ")
     if when is None or rest:
         return None
-    return when.timestamp() + nanos / 1e9
+    return _epoch_ns(when, nanos)
 
 
 class LogOptions:
@@ -189,19 +193,20 @@ class LogOptions:
         self.tail = number("tailLines")
         self.limit = number("limitBytes")
         since = number("sinceSeconds")
-        self.since: float | None = now - since if since else None
+        self.since: int | None = int((now - since) * 1e9) if since else None  # epoch nanoseconds
         if q.get("sinceTime"):
             self.since = parse_rfc3339(str(q["sinceTime"]))
             if self.since is None:
                 raise StreamError(f'sinceTime: Invalid value: "{q["sinceTime"]}": not an RFC 3339 time')
 
 
-def format_line(line: bytes, timestamps: bool, since: float | None) -> bytes | None:
-    """One line of Docker's timestamped log as the kubelet prints it (None when before `since`)."""
+def format_line(line: bytes, timestamps: bool, since: int | None) -> bytes | None:
+    """One line of Docker's timestamped log as the kubelet prints it (None when before `since`, in
+    epoch nanoseconds)."""
     when, nanos, rest = split_docker_stamp(line)
     if when is None:
         return line
-    if since is not None and when.timestamp() + nanos / 1e9 < since:
+    if since is not None and _epoch_ns(when, nanos) < since:
         return None
     return kubelet_stamp(when, nanos) + b" " + rest if timestamps else rest
 
