@@ -30,7 +30,7 @@ from minikube_py.client.tasks import run_together
 
 from .kubelet.actions import RestartBackoff
 from .kubelet.runtime import OWNER_LABEL, DockerRuntime
-from .kubelet.streaming import StreamingServer, ensure_serving_cert, server_context
+from .kubelet.streaming import PortUnavailable, StreamingServer, ensure_serving_cert, server_context
 from .kubelet.worker import PodWorkers
 from .nodestatus import NodeRegistrar, healthy_conditions
 
@@ -169,9 +169,6 @@ class Agent:
         c.data_dir.mkdir(parents=True, exist_ok=True)
         cluster = await self._cluster_id()
         self.runtime = DockerRuntime(f"{cluster}/{c.node_name}", c.node_name, workers=c.concurrency)
-        self.info = await self.runtime.call(self.runtime.info)
-        await self.registrar.register(c.node_name, self._body)
-        log.info("node/%s registered (%s=%s)", c.node_name, OWNER_LABEL, self.runtime.owner)
         backoff = RestartBackoff(10.0, 300.0) if c.timing.name == "kubernetes" else RestartBackoff(2.0, 60.0)
         workers = PodWorkers(self.client, self.runtime, c.node_name, host_ip=c.node_ip, data_dir=c.data_dir,
                              clock=self.clock, resync=c.timing.lease_renew, concurrency=c.concurrency, backoff=backoff)
@@ -181,7 +178,15 @@ class Agent:
         streams = StreamingServer(self.runtime, workers.pods.get, address=c.node_ip, port=c.streaming_port,
                                   ssl_context=server_context(cert, key, c.client_ca_pem),
                                   now=lambda: self.clock.now())
-        await streams.start()
+        try:
+            await streams.start()  # before the Node exists: a port in use leaves nothing behind
+            self.info = await self.runtime.call(self.runtime.info)
+            await self.registrar.register(c.node_name, self._body)
+        except BaseException:
+            await streams.stop()
+            self.runtime.close()
+            raise
+        log.info("node/%s registered (%s=%s)", c.node_name, OWNER_LABEL, self.runtime.owner)
         tasks = [asyncio.create_task(self._heartbeat(), name="agent-heartbeat"),
                  asyncio.create_task(self._network(workers), name="agent-network"), *workers.tasks()]
         await workers.pods.synced.wait()
@@ -240,6 +245,9 @@ def run_agent(*, kubeconfig: str | None, node_name: str | None, node_ip: str | N
             t.cancel()
         await asyncio.gather(work, waiter, stopper, return_exceptions=True)
         await client.close()
+        failure = work.exception() if work.done() and not work.cancelled() else None
+        if isinstance(failure, PortUnavailable):
+            raise UserError(str(failure))
 
     uvloop.run(main())
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import ipaddress
 import json
 import logging
@@ -59,6 +60,10 @@ class StreamError(Exception):
     def status(self) -> Obj:
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": str(self),
                 "reason": self.reason, "code": self.code}
+
+
+class PortUnavailable(Exception):
+    """The streaming port cannot be listened on (in use, not allowed)."""
 
 
 class PodNotFound(StreamError):
@@ -250,7 +255,13 @@ class StreamingServer:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.address, self.port, ssl_context=self.ssl_context)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            why = "the address is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise PortUnavailable(f"cannot listen on {self.address}:{self.port} for logs/exec/attach: {why}; stop "
+                                  "the other process or pass --streaming-port") from None
         log.info("streaming server on https://%s:%d (logs, exec, attach, portForward)", self.address, self.port)
 
     async def stop(self) -> None:

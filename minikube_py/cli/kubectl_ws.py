@@ -25,6 +25,7 @@ import aiohttp
 
 from ..api import channels
 from ..api.errors import from_status
+from ..client import wsdial
 from ..client.rest import RestClient, status_of
 
 
@@ -49,15 +50,12 @@ async def _session(client: RestClient, path: str, params: dict[str, Any], *, std
     ssl_ctx = client._context() if client.scheme == "https" else False  # noqa: SLF001 - the same client's TLS
     headers = client._headers("*/*", None)  # noqa: SLF001 - and its credentials
     loop = asyncio.get_running_loop()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(trace_configs=[wsdial.session_trace()]) as session:
         try:
-            ws = await session.ws_connect(url, protocols=(channels.V5, channels.V4), headers=headers, ssl=ssl_ctx,
-                                          max_msg_size=0, autoping=True)
-        except aiohttp.WSServerHandshakeError as exc:
-            # the server refused the upgrade: the same request without it brings its Status
-            async with session.get(url, headers=headers, ssl=ssl_ctx) as resp:
-                raise from_status(status_of(resp.status, await resp.read()), resp.status) from None
-            raise SessionError(f"unable to upgrade connection: {exc.message}") from None
+            ws = await wsdial.ws_connect(session, url, protocols=(channels.V5, channels.V4), headers=headers,
+                                         ssl=ssl_ctx, max_msg_size=0, autoping=True)
+        except wsdial.UpgradeRefused as exc:
+            raise from_status(status_of(exc.status, exc.body), exc.status) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise SessionError(f"unable to upgrade connection: {exc}") from None
         protocol = ws.protocol or channels.V4

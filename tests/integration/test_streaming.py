@@ -373,3 +373,50 @@ def test_kubectl_attach_it_to_a_tty_container(agent_cluster: AgentCluster, kubec
         os.kill(pid, 9)
         os.waitpid(pid, 0)
         os.close(fd)
+
+
+def test_logs_of_a_container_that_cannot_start_and_of_an_unbound_pod_say_why(agent_cluster: AgentCluster,
+                                                                             talker: str) -> None:
+    c = agent_cluster
+    c.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ghost"},
+        "spec": {"containers": [{"name": "main", "image": "minikube-py.invalid/none:1",
+                                 "imagePullPolicy": "Never"}]}}))
+
+    def waiting() -> Any:
+        statuses = c.get("pod", "ghost")["status"].get("containerStatuses") or []
+        return statuses and statuses[0]["state"].get("waiting", {}).get("reason") == "ErrImageNeverPull"
+
+    wait_for("ghost ErrImageNeverPull", waiting)
+    r = c.kubectl("logs", "ghost", check=False)
+    assert r.returncode == 1
+    assert 'container "main" in pod "ghost" is waiting to start: ErrImageNeverPull' in r.stderr
+    r = _mkctl(c, "exec", "ghost", "--", "true")  # kubectl would retry over SPDY after the failed upgrade
+    assert r.returncode == 1 and 'container not found ("main")' in r.stderr
+    c.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nowhere"},
+        "spec": {"nodeSelector": {"no-such": "node"}, "containers": [{"name": "main", "image": "busybox:latest"}]}}))
+    r = c.kubectl("logs", "nowhere", check=False)
+    assert r.returncode == 1 and "pod nowhere does not have a host assigned" in r.stderr
+    c.kubectl("delete", "pod", "ghost", "nowhere", "--wait=false")
+
+
+def test_an_agent_whose_streaming_port_is_taken_says_so_and_registers_nothing(agent_cluster: AgentCluster,
+                                                                              talker: str) -> None:
+    import socket
+    import sys
+
+    c = agent_cluster
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig",
+                            str(c.server.kubeconfig), "--node-name", "portless", "--node-ip", "127.0.0.1",
+                            "--timing", "fast", "--data-dir", str(c.server.data_dir / "portless"),
+                            "--streaming-port", str(port), "--log-level", "warning"],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port} for logs/exec/attach: the address is in use" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert c.kubectl("get", "node", "portless", check=False).returncode == 1
