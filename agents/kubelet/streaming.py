@@ -48,6 +48,7 @@ CLIENT_CN = "kube-apiserver-kubelet-client"
 PORTFORWARD_PROTOCOL = "portforward.minikube-py.io"
 MAX_MESSAGE = 32 * 1024 * 1024
 READ_SIZE = 64 * 1024
+CLIENT_CHECK = 5.0  # how often a quiet followed log checks that its client is still there
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -326,23 +327,27 @@ class StreamingServer:
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
         left = opts.limit
-        async for line in self._docker_log_lines(target.id, follow, opts.tail):
-            out = format_line(line, opts.timestamps, opts.since)
-            if out is None:
-                continue
-            if left is not None:
-                out = out[:left]
-                left -= len(out)
-            await resp.write(out)
-            if left is not None and left <= 0:
-                break
-        with contextlib.suppress(ConnectionError):
+        try:
+            key = f"{pod['metadata']['namespace']}/{name}"
+            async for line in self._docker_log_lines(key, target.id, follow, opts.tail, lambda: _gone(request)):
+                out = format_line(line, opts.timestamps, opts.since)
+                if out is None:
+                    continue
+                if left is not None:
+                    out = out[:left]
+                    left -= len(out)
+                await resp.write(out)
+                if left is not None and left <= 0:
+                    break
             await resp.write_eof()
+        except ConnectionError:  # the apiserver hung up (its client left)
+            pass
         return resp
 
-    async def _docker_log_lines(self, container_id: str, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+    async def _docker_log_lines(self, key: str, container_id: str, follow: bool, tail: int | None,
+                                gone: Callable[[], bool]) -> AsyncIterator[bytes]:
         """Docker's log frames (one line each, stdout and stderr in the order written) through a
-        thread; closing the stream (client gone) ends the thread."""
+        thread; closing the stream (the client `gone`, checked while the log is quiet) ends the thread."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=256)
         holder: list[Any] = []
@@ -375,7 +380,13 @@ class StreamingServer:
         try:
             pending = b""
             while True:
-                item = await queue.get()
+                try:
+                    item = await asyncio.wait_for(queue.get(), CLIENT_CHECK)
+                except TimeoutError:
+                    if gone():
+                        log.info("%s: the followed log of %s ended: its client left", key, container_id[:12])
+                        break
+                    continue
                 if item is None:
                     break
                 if isinstance(item, BaseException):
@@ -526,6 +537,11 @@ class StreamingServer:
             if not ws.closed:
                 await ws.close()
         return ws
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _raw_socket(hijacked: Any) -> socket.socket:

@@ -36,6 +36,7 @@ POD = require("v1", "Pod")
 NODE = require("v1", "Node")
 MAX_MESSAGE = 32 * 1024 * 1024
 DIAL_TIMEOUT = 10.0
+CLIENT_CHECK = 5.0  # how often a quiet log stream checks that its client is still there
 KUBELET_CLIENT_KEY: web.AppKey[ssl.SSLContext | None] = web.AppKey("kubelet_client", ssl.SSLContext)
 _SESSION_KEY: web.AppKey[list[aiohttp.ClientSession]] = web.AppKey("agent_session", list)
 
@@ -288,15 +289,27 @@ async def logs(request: web.Request, namespace: str, name: str) -> web.StreamRes
     try:
         resp = web.StreamResponse(headers={"Content-Type": "text/plain", "Cache-Control": "no-cache, private"})
         await resp.prepare(request)
-        follow = _bool(request.query.get("follow"))
-        async for chunk in upstream.content.iter_any():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(upstream.content.readany(), CLIENT_CHECK)
+            except TimeoutError:
+                if client_gone(request):  # a quiet followed log: the client may have left meanwhile
+                    return resp
+                continue
+            if not chunk:
+                break
             await resp.write(chunk)
-            if follow:
-                await resp.drain()  # a followed line reaches the client now
         await resp.write_eof()
+        return resp
+    except ConnectionError:  # the client left (kubectl logs -f ended with ^C)
         return resp
     finally:
         upstream.release()
+
+
+def client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _seg(value: str) -> str:

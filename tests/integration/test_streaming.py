@@ -420,3 +420,16 @@ def test_an_agent_whose_streaming_port_is_taken_says_so_and_registers_nothing(ag
     assert f"cannot listen on 127.0.0.1:{port} for logs/exec/attach: the address is in use" in r.stderr
     assert "Traceback" not in r.stderr
     assert c.kubectl("get", "node", "portless", check=False).returncode == 1
+
+
+def test_a_quiet_followed_log_ends_on_the_agent_when_the_client_leaves(agent_cluster: AgentCluster, talker: str,
+                                                                        kubectl_bin: Path) -> None:
+    c = agent_cluster
+    proc = subprocess.Popen([str(kubectl_bin), "--kubeconfig", str(c.server.kubeconfig), "logs", "-f", talker,
+                             "-c", "side"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"side-says-hi\n"
+    proc.kill()
+    proc.wait()
+    wait_for("the agent ends the followed log", lambda: "default/talker: the followed log of" in
+             c.log_file.read_text(errors="replace"), timeout=30)
