@@ -434,9 +434,10 @@ class StreamingServer:
             exec_id = (await self.runtime.call(lambda: api.exec_create(
                 target.id, command, stdout=flags["stdout"], stderr=flags["stderr"], stdin=flags["stdin"],
                 tty=flags["tty"])))["Id"]
-        except docker.errors.APIError as exc:
+            sock = await self.runtime.call(lambda: _raw_socket(api.exec_start(exec_id, socket=True,
+                                                                              tty=flags["tty"])))
+        except docker.errors.APIError as exc:  # the container stopped meanwhile, or the command is not there
             raise StreamError(f"error executing command in container: {exc.explanation or exc}") from None
-        sock = await self.runtime.call(lambda: _raw_socket(api.exec_start(exec_id, socket=True, tty=flags["tty"])))
         await ws.prepare(request)
         log.info("%s: exec %s in %s", key, command, container)
 
@@ -460,13 +461,19 @@ class StreamingServer:
         ws = self._websocket(request)
         api = self.runtime.client.api
         key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-        info = await self.runtime.call(lambda: api.inspect_container(target.id))
+        try:
+            info = await self.runtime.call(lambda: api.inspect_container(target.id))
+        except docker.errors.NotFound:
+            raise StreamError(f'container not found ("{container}")') from None
         tty = bool((info.get("Config") or {}).get("Tty"))
         if flags["stdin"] and not (info.get("Config") or {}).get("OpenStdin"):
             flags["stdin"] = False  # kubelet: a container without stdin: true has no stdin to attach to
         params = {"stdin": int(flags["stdin"]), "stdout": int(flags["stdout"]), "stderr": int(flags["stderr"]),
                   "stream": 1}
-        sock = await self.runtime.call(lambda: _raw_socket(api.attach_socket(target.id, params=params)))
+        try:
+            sock = await self.runtime.call(lambda: _raw_socket(api.attach_socket(target.id, params=params)))
+        except docker.errors.APIError as exc:
+            raise StreamError(f"error attaching to container: {exc.explanation or exc}") from None
         flags["tty"] = tty
         await ws.prepare(request)
         log.info("%s: attach to %s", key, container)
