@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ class AgentCluster:
     kubectl: Callable[..., subprocess.CompletedProcess[str]]
     agent: subprocess.Popen[bytes]
     log_file: Path
+    streaming_port: int = 0  # the agent's HTTPS port (a free one, fixed for the module: restarts keep it)
     agent_args: tuple[str, ...] = ()  # extra `minikube-py agent` flags for the next start_agent()
 
     def start_agent(self) -> None:
@@ -46,12 +48,19 @@ class AgentCluster:
             self.agent = subprocess.Popen(
                 [sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig", str(self.server.kubeconfig),
                  "--node-name", self.node, "--node-ip", "127.0.0.1", "--timing", "fast",
-                 "--data-dir", str(self.server.data_dir / "agent"), *self.agent_args],
+                 "--data-dir", str(self.server.data_dir / "agent"), "--streaming-port", str(self.streaming_port),
+                 *self.agent_args],
                 stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
                 start_new_session=True)
 
     def get(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
@@ -100,7 +109,7 @@ def agent_cluster(docker_client: Any, kubectl_bin: Path, tmp_path_factory: pytes
             raise AssertionError(f"kubectl {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
         return proc
 
-    cluster = AgentCluster(server, node, kubectl, None, data_dir / "agent.log")  # type: ignore[arg-type]
+    cluster = AgentCluster(server, node, kubectl, None, data_dir / "agent.log", _free_port())  # type: ignore[arg-type]
     try:
         cluster.start_agent()
         yield cluster
