@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -19,7 +20,7 @@ from aiohttp import web
 from ..api import errors as E
 from ..store.base import Expired as StoreExpired
 from ..store.base import OutcomeUnknown, Store, StoreError, Unavailable
-from . import debug, discovery, eventttl, gnostic, openapi, watch
+from . import debug, discovery, eventttl, gnostic, openapi, streaming, watch
 from .auth import User
 from .httpserver import HANDLER_ARGS, header_limits
 from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
@@ -137,11 +138,12 @@ def _cached(request: web.Request, raw: bytes, content_type: str, *, immutable: b
 def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_address: str = "127.0.0.1:6443",
              ensure_namespaces: bool = True, default_toleration_seconds: int = 300,
              event_ttl: float = eventttl.DEFAULT_TTL, min_request_timeout: float = 1800.0,
-             watch_limits: watch.Limits | None = None) -> web.Application:
+             watch_limits: watch.Limits | None = None, kubelet_client: ssl.SSLContext | None = None) -> web.Application:
     """The apiserver.  `tokens=None` disables authentication (unit tests only).
 
     `min_request_timeout` is kube-apiserver's --min-request-timeout: a watch without
-    timeoutSeconds ends after a random time between it and twice it."""
+    timeoutSeconds ends after a random time between it and twice it.  `kubelet_client` is the TLS
+    context with which pods/log, exec and attach dial the node agents (apiserver/streaming.py)."""
     app = web.Application(middlewares=[errors_middleware, header_limits, auth_middleware], client_max_size=MAX_BODY,
                           handler_args=HANDLER_ARGS)
     registry = Registry(MeteredStore(store), default_toleration_seconds=default_toleration_seconds)
@@ -154,6 +156,7 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
         await hub.close()
 
     app.on_shutdown.append(end_watches)
+    streaming.install(app, kubelet_client)
     app.on_response_prepare.append(warn_if_deprecated)
     res = ResourceHandlers(registry)
     debug.add_routes(app, debug.ReconcileHub())

@@ -44,6 +44,8 @@ class Credentials:
     tokens: dict[str, User]
     admin_token: str
     kubeconfig: Path
+    kubelet_client_cert: Path | None = None  # what the apiserver shows the node agents (apiserver/streaming.py)
+    kubelet_client_key: Path | None = None
 
     def ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -129,6 +131,25 @@ def _make_server_cert(d: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePri
     _write_private(d / "apiserver.hosts", ("\n".join(sorted(hosts)) + "\n").encode())
 
 
+KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"  # kubeadm's name for it; the agents accept only it
+
+
+def _make_kubelet_client_cert(d: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> None:
+    """kubeadm's apiserver-kubelet-client: a client certificate of the CA, CN kube-apiserver-kubelet-client,
+    O system:masters, with which the apiserver dials the agents' streaming port."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                                     x509.NameAttribute(NameOID.COMMON_NAME, KUBELET_CLIENT_CN)]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    _write_private(d / "kubelet-client.crt", cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(d / "kubelet-client.key", _key_pem(key))
+
+
 def default_hosts(bind: str) -> list[str]:
     hosts = {"127.0.0.1", "localhost", SERVICE_IP, "kubernetes", "kubernetes.default", "kubernetes.default.svc",
              "kubernetes.default.svc.cluster.local", socket.gethostname()}
@@ -163,6 +184,8 @@ def ensure_credentials(data_dir: Path, *, hosts: list[str], server_url: str) -> 
     known = set((pki / "apiserver.hosts").read_text().split()) if (pki / "apiserver.hosts").exists() else set()
     if not (pki / "apiserver.crt").exists() or not set(hosts) <= known:
         _make_server_cert(pki, ca, ca_key, sorted(set(hosts) | known))
+    if not (pki / "kubelet-client.crt").exists() or not (pki / "kubelet-client.key").exists():
+        _make_kubelet_client_cert(pki, ca, ca_key)
     token_file = data_dir / "tokens.csv"
     if not token_file.exists():
         admin = secrets.token_urlsafe(32)
@@ -171,7 +194,8 @@ def ensure_credentials(data_dir: Path, *, hosts: list[str], server_url: str) -> 
     admin_token = next(t for t, u in tokens.items() if u.name == "admin")
     kubeconfig = data_dir / "kubeconfig"
     write_kubeconfig(kubeconfig, server_url=server_url, ca_pem=(pki / "ca.crt").read_bytes(), token=admin_token)
-    return Credentials(pki / "ca.crt", pki / "apiserver.crt", pki / "apiserver.key", tokens, admin_token, kubeconfig)
+    return Credentials(pki / "ca.crt", pki / "apiserver.crt", pki / "apiserver.key", tokens, admin_token, kubeconfig,
+                       pki / "kubelet-client.crt", pki / "kubelet-client.key")
 
 
 def write_kubeconfig(path: Path, *, server_url: str, ca_pem: bytes, token: str, user: str = "admin") -> None:

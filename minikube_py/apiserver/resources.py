@@ -20,13 +20,13 @@ from ..api.kinds import BY_GROUP_VERSION, KindInfo, by_resource
 from ..api.selectors import compile_filter, format_label_selector, parse_field_selector, parse_label_selector
 from ..store.base import Expired as StoreExpired
 from ..store.base import FutureRevision
-from . import listing, params, tables, watch
+from . import listing, params, streaming, tables, watch
 from .decode import parse_body
 from .patch import PatchError, PatchFailed, PatchTooLarge, UnsupportedPatchType, apply_patch, check_patch_type
 from .registry import DeleteOptions, Obj, Registry, WriteOptions, decode
 
 REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
-_READ_ONLY_SUBRESOURCES = {"log", "exec", "attach", "portforward"}
+_STREAM_SUBRESOURCES = {"log", "exec", "attach", "portforward"}  # relayed to the node agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +147,8 @@ class ResourceHandlers:
         request[TARGET_KEY] = target
         method = request.method
         sub = target.subresource
-        if sub in _READ_ONLY_SUBRESOURCES:
-            raise E.ServiceUnavailable(f"{target.info.plural}/{sub} needs the node agent, which is not part of this "
-                                       "server yet")
+        if sub in _STREAM_SUBRESOURCES and target.info.plural == "pods" and target.name is not None:
+            return await streaming.handle(request, str(target.namespace), target.name, sub)
         if target.name is None:
             if method == "GET":
                 return await self.list_or_watch(request, target)

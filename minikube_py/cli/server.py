@@ -10,6 +10,7 @@ import contextlib
 import errno
 import logging
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -82,7 +83,7 @@ async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds:
 
     app = make_app(store, tokens=creds.tokens, server_address=f"{host_for_url}:{port}",
                    default_toleration_seconds=TIMINGS[timing].eviction_toleration,
-                   min_request_timeout=min_request_timeout)
+                   min_request_timeout=min_request_timeout, kubelet_client=_kubelet_client(creds))
     # At shutdown the app's on_shutdown ends every watch at once; then aiohttp waits at most
     # SHUTDOWN_TIMEOUT for the other handlers (its default, 60 s twice over, kept SIGTERM for minutes).
     runner = ApiRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
@@ -123,6 +124,14 @@ async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds:
             await client.close()
         await runner.cleanup()
         await store.close()
+
+
+def _kubelet_client(creds: Credentials) -> ssl.SSLContext | None:
+    if creds.kubelet_client_cert is None or creds.kubelet_client_key is None:
+        return None
+    from ..apiserver.streaming import kubelet_client_context
+
+    return kubelet_client_context(creds.kubelet_client_cert, creds.kubelet_client_key)
 
 
 def _host_for_url(bind: str) -> str:
