@@ -26,6 +26,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any, cast
+
+from aiohttp import web
+
+from ..api import errors as E
 
 log = logging.getLogger("minikube_py.apiserver.spdy")
 
@@ -195,12 +200,12 @@ class Framer:
                 version = (first >> 16) & 0x7FFF
                 if version != VERSION:
                     raise ProtocolError(f"unsupported SPDY version {version}")
-                frames.append(self._control(first & 0xFFFF, flags, body))
+                frames.append(self._parse_control(first & 0xFFFF, flags, body))
             else:
                 frames.append(DataFrame(first & 0x7FFFFFFF, body, bool(flags & FLAG_FIN)))
         return frames
 
-    def _control(self, kind: int, flags: int, body: bytes) -> Frame:
+    def _parse_control(self, kind: int, flags: int, body: bytes) -> Frame:
         fin = bool(flags & FLAG_FIN)
         try:
             if kind == FrameType.SYN_STREAM:
@@ -268,29 +273,29 @@ class Framer:
         if isinstance(frame, SynStream):
             flags = (FLAG_FIN if frame.fin else 0) | (FLAG_UNIDIRECTIONAL if frame.unidirectional else 0)
             body = struct.pack(">IIBB", frame.stream_id, frame.associated_to, (frame.priority & 7) << 5, 0)
-            return self._control(FrameType.SYN_STREAM, flags, body + self._block(frame.headers))
+            return self._control_frame(FrameType.SYN_STREAM, flags, body + self._block(frame.headers))
         if isinstance(frame, SynReply):
-            return self._control(FrameType.SYN_REPLY, FLAG_FIN if frame.fin else 0,
+            return self._control_frame(FrameType.SYN_REPLY, FLAG_FIN if frame.fin else 0,
                                  struct.pack(">I", frame.stream_id) + self._block(frame.headers))
         if isinstance(frame, HeadersFrame):
-            return self._control(FrameType.HEADERS, FLAG_FIN if frame.fin else 0,
+            return self._control_frame(FrameType.HEADERS, FLAG_FIN if frame.fin else 0,
                                  struct.pack(">I", frame.stream_id) + self._block(frame.headers))
         if isinstance(frame, RstStream):
-            return self._control(FrameType.RST_STREAM, 0, struct.pack(">II", frame.stream_id, frame.status))
+            return self._control_frame(FrameType.RST_STREAM, 0, struct.pack(">II", frame.stream_id, frame.status))
         if isinstance(frame, Settings):
             body = struct.pack(">I", len(frame.entries)) + b"".join(
                 struct.pack(">II", (f << 24) | i, v) for f, i, v in frame.entries)
-            return self._control(FrameType.SETTINGS, 0x01 if frame.clear else 0, body)
+            return self._control_frame(FrameType.SETTINGS, 0x01 if frame.clear else 0, body)
         if isinstance(frame, Ping):
-            return self._control(FrameType.PING, 0, struct.pack(">I", frame.ping_id))
+            return self._control_frame(FrameType.PING, 0, struct.pack(">I", frame.ping_id))
         if isinstance(frame, GoAway):
-            return self._control(FrameType.GOAWAY, 0, struct.pack(">II", frame.last_good_stream_id, frame.status))
+            return self._control_frame(FrameType.GOAWAY, 0, struct.pack(">II", frame.last_good_stream_id, frame.status))
         if isinstance(frame, WindowUpdate):
-            return self._control(FrameType.WINDOW_UPDATE, 0, struct.pack(">II", frame.stream_id, frame.delta))
+            return self._control_frame(FrameType.WINDOW_UPDATE, 0, struct.pack(">II", frame.stream_id, frame.delta))
         raise TypeError(f"cannot encode {type(frame).__name__}")
 
     @staticmethod
-    def _control(kind: int, flags: int, body: bytes) -> bytes:
+    def _control_frame(kind: int, flags: int, body: bytes) -> bytes:
         return struct.pack(">HHI", 0x8000 | VERSION, kind, flags << 24 | len(body)) + body
 
     def _block(self, headers: Headers) -> bytes:
@@ -383,8 +388,12 @@ class Session:
         self._out: deque[bytes] = deque()
         self._out_bytes = 0
         self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
+        self._drained = asyncio.Event()  # the queue is under the high-water mark
         self._drained.set()
+        self._idle = asyncio.Event()  # nothing queued or being written
+        self._idle.set()
+        self._roomy = asyncio.Event()  # the streams hold less than the high-water mark
+        self._roomy.set()
         self._new: asyncio.Queue[Stream | None] = asyncio.Queue()
         self._held = 0
         self._paused = False
@@ -456,12 +465,21 @@ class Session:
 
     def _buffered(self, delta: int) -> None:
         self._held += delta
+        if self._held > _HIGH_WATER:
+            self._roomy.clear()
+        else:
+            self._roomy.set()
         if not self._paused and self._held > _HIGH_WATER and self._pause is not None:
             self._paused = True
             self._pause()
         elif self._paused and self._held < _LOW_WATER and self._resume is not None:
             self._paused = False
             self._resume()
+
+    async def room(self) -> None:
+        """For readers without pause/resume (a WebSocket loop): wait while the streams hold too much."""
+        if not self._roomy.is_set():
+            await self._until(self._roomy, self.closed)
 
     async def accept(self) -> Stream | None:
         return await self._new.get()
@@ -477,22 +495,29 @@ class Session:
         raw = self.framer.encode(frame)
         self._out.append(raw)
         self._out_bytes += len(raw)
+        self._idle.clear()
         if self._out_bytes > _SEND_HIGH_WATER:
             self._drained.clear()
         self._wake.set()
 
     async def drain(self) -> None:
         """Wait while more than the high-water mark is queued for the peer."""
-        while not self._drained.is_set():
-            if self._writer.done():
-                return
-            await asyncio.wait([asyncio.ensure_future(self._drained.wait()), self._writer],
-                               return_when=asyncio.FIRST_COMPLETED)
+        if not self._drained.is_set():
+            await self._until(self._drained)
 
     async def flush(self) -> None:
         """Wait until everything queued so far went out (or the connection failed)."""
-        while self._out and not self._writer.done():
-            await asyncio.sleep(0.005)
+        if not self._idle.is_set():
+            await self._until(self._idle)
+
+    async def _until(self, *events: asyncio.Event) -> None:
+        """Wait for any of the events, or for the writer to stop (the connection failed)."""
+        waiters = [asyncio.ensure_future(e.wait()) for e in events]
+        try:
+            await asyncio.wait([*waiters, self._writer], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
 
     async def _write_loop(self) -> None:
         try:
@@ -506,9 +531,12 @@ class Session:
                 if self._out_bytes <= _SEND_HIGH_WATER:
                     self._drained.set()
                 await self._sender(raw)
+                if not self._out:
+                    self._idle.set()
         except (ConnectionError, RuntimeError) as exc:
             log.debug("%s: the peer went away while we wrote: %s", self.name, exc)
             self._drained.set()
+            self._idle.set()
             self.eof()
 
     async def close(self) -> None:
@@ -520,3 +548,75 @@ class Session:
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
+
+
+# --- the HTTP upgrade (aiohttp) ------------------------------------------------------------------
+
+
+class _Feeder:
+    """What aiohttp's protocol feeds once `set_parser` handed it the connection: the shape of its
+    WebSocketReader (feed_data -> (eof, tail), feed_eof), here into a Session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.session.feed(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.session.eof()
+
+
+def is_upgrade(request: web.Request) -> bool:
+    connection = [t.strip().lower() for t in request.headers.get("Connection", "").split(",")]
+    return "upgrade" in connection and request.headers.get("Upgrade", "").lower().startswith("spdy/3")
+
+
+def offered_protocols(request: web.Request) -> list[str]:
+    """X-Stream-Protocol-Version, one header per protocol (client-go) or comma-separated."""
+    return [p.strip() for value in request.headers.getall("X-Stream-Protocol-Version", [])
+            for p in value.split(",") if p.strip()]
+
+
+def negotiate(offered: list[str], supported: tuple[str, ...]) -> str:
+    """The client's first protocol that we speak ("" when it named none, as the oldest clients)."""
+    if not offered:
+        return ""
+    for protocol in offered:
+        if protocol in supported:
+            return protocol
+    raise E.Forbidden(f"unable to upgrade: unable to negotiate protocol: client supports {offered}, server "
+                      f"accepts {list(supported)}")
+
+
+async def accept_upgrade(request: web.Request, protocol: str, *, name: str) -> tuple[web.StreamResponse, Session]:
+    """Answer `101 Switching Protocols` (Upgrade: SPDY/3.1) and take the connection's bytes.
+
+    aiohttp's parser treats only `websocket` (and `tcp`) as upgrades; a SPDY upgrade request is an
+    ordinary request without a body to it.  After the 101 went out we do what WebSocketResponse
+    does: `protocol.set_parser(...)` makes aiohttp hand every later byte to us instead of parsing
+    HTTP (client-go sends nothing between its request and our 101, so nothing was parsed as HTTP),
+    and we write to the transport directly.  The connection is not kept alive afterwards."""
+    if request.body_exists:
+        raise E.BadRequest("unable to upgrade: a SPDY upgrade request has no body")
+    proto, transport = request.protocol, request.transport
+    if proto is None or transport is None:
+        raise ConnectionResetError("the client went away before the upgrade")
+    headers = {"Connection": "Upgrade", "Upgrade": "SPDY/3.1"}
+    if protocol:
+        headers["X-Stream-Protocol-Version"] = protocol
+    resp = web.StreamResponse(status=101, headers=headers)
+    resp.force_close()
+    await resp.prepare(request)
+    writer = request.writer
+
+    async def send(raw: bytes) -> None:
+        if transport.is_closing():
+            raise ConnectionResetError("the client closed the connection")
+        transport.write(raw)
+        await writer.drain()
+
+    session = Session(send, name=name, pause=transport.pause_reading, resume=transport.resume_reading)
+    proto.set_parser(cast(Any, _Feeder(session)))
+    return resp, session
