@@ -13,7 +13,6 @@ import pytest
 from minikube_py.apiserver import spdy
 
 
-
 def test_the_dictionary_is_spdy3s() -> None:
     assert len(spdy.DICTIONARY) == 1423
     assert zlib.adler32(spdy.DICTIONARY) == 0xE3C6A7C2  # the dictionary id in every SPDY/3 header block
