@@ -30,6 +30,7 @@ from minikube_py.client.tasks import run_together
 
 from .kubelet.actions import RestartBackoff
 from .kubelet.runtime import OWNER_LABEL, DockerRuntime
+from .kubelet.streaming import PortUnavailable, StreamingServer, ensure_serving_cert, server_context
 from .kubelet.worker import PodWorkers
 from .nodestatus import NodeRegistrar, healthy_conditions
 
@@ -49,6 +50,8 @@ class AgentConfig:
     timing: Timing = TIMINGS["kubernetes"]
     max_pods: int = 110
     concurrency: int = 4
+    streaming_port: int = KUBELET_PORT  # logs, exec, attach, port-forward (agents/kubelet/streaming.py)
+    client_ca_pem: bytes | None = None  # the cluster CA (from the kubeconfig): the apiserver's certificate is its
 
 
 def default_node_ip() -> str:
@@ -76,7 +79,7 @@ def node_body(config: AgentConfig, info: Obj, now: str) -> Obj:
             "capacity": capacity, "allocatable": dict(capacity),
             "conditions": healthy_conditions(now, now),
             "addresses": [{"type": "InternalIP", "address": config.node_ip}, {"type": "Hostname", "address": name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": config.streaming_port}},
             "nodeInfo": {"kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
                          "containerRuntimeVersion": f"docker://{engine}", "operatingSystem": "linux",
                          "architecture": arch, "osImage": str(info.get("OperatingSystem") or ""),
@@ -166,12 +169,24 @@ class Agent:
         c.data_dir.mkdir(parents=True, exist_ok=True)
         cluster = await self._cluster_id()
         self.runtime = DockerRuntime(f"{cluster}/{c.node_name}", c.node_name, workers=c.concurrency)
-        self.info = await self.runtime.call(self.runtime.info)
-        await self.registrar.register(c.node_name, self._body)
-        log.info("node/%s registered (%s=%s)", c.node_name, OWNER_LABEL, self.runtime.owner)
         backoff = RestartBackoff(10.0, 300.0) if c.timing.name == "kubernetes" else RestartBackoff(2.0, 60.0)
         workers = PodWorkers(self.client, self.runtime, c.node_name, host_ip=c.node_ip, data_dir=c.data_dir,
                              clock=self.clock, resync=c.timing.lease_renew, concurrency=c.concurrency, backoff=backoff)
+        cert, key = ensure_serving_cert(c.data_dir / "pki", c.node_name, c.node_ip)
+        if not c.client_ca_pem:
+            log.warning("node/%s: the kubeconfig has no CA: the streaming port will refuse every client", c.node_name)
+        streams = StreamingServer(self.runtime, workers.pods.get, address=c.node_ip, port=c.streaming_port,
+                                  ssl_context=server_context(cert, key, c.client_ca_pem),
+                                  now=lambda: self.clock.now())
+        try:
+            await streams.start()  # before the Node exists: a port in use leaves nothing behind
+            self.info = await self.runtime.call(self.runtime.info)
+            await self.registrar.register(c.node_name, self._body)
+        except BaseException:
+            await streams.stop()
+            self.runtime.close()
+            raise
+        log.info("node/%s registered (%s=%s)", c.node_name, OWNER_LABEL, self.runtime.owner)
         tasks = [asyncio.create_task(self._heartbeat(), name="agent-heartbeat"),
                  asyncio.create_task(self._network(workers), name="agent-network"), *workers.tasks()]
         await workers.pods.synced.wait()
@@ -180,11 +195,12 @@ class Agent:
         try:
             await run_together(tasks)
         finally:
+            await streams.stop()
             self.runtime.close()
 
 
 def run_agent(*, kubeconfig: str | None, node_name: str | None, node_ip: str | None, data_dir: Path,
-              timing: str, log_level: str = "info") -> int:
+              timing: str, log_level: str = "info", streaming_port: int = KUBELET_PORT) -> int:
     """`minikube-py agent`: runs until SIGINT/SIGTERM; containers keep running (a restart adopts them)."""
     import signal
 
@@ -207,7 +223,7 @@ def run_agent(*, kubeconfig: str | None, node_name: str | None, node_ip: str | N
                         "this user use /var/run/docker.sock?") from None
     name = (node_name or socket.gethostname()).lower()
     config = AgentConfig(node_name=name, node_ip=node_ip or default_node_ip(), data_dir=data_dir.expanduser(),
-                         timing=TIMINGS[timing])
+                         timing=TIMINGS[timing], streaming_port=streaming_port, client_ca_pem=conn.ca_pem)
 
     async def main() -> None:
         client = ApiClient(conn, user_agent=f"minikube-py/agent ({name})")
@@ -229,6 +245,9 @@ def run_agent(*, kubeconfig: str | None, node_name: str | None, node_ip: str | N
             t.cancel()
         await asyncio.gather(work, waiter, stopper, return_exceptions=True)
         await client.close()
+        failure = work.exception() if work.done() and not work.cancelled() else None
+        if isinstance(failure, PortUnavailable):
+            raise UserError(str(failure))
 
     uvloop.run(main())
     return 0

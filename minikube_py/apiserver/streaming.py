@@ -27,6 +27,7 @@ from aiohttp import web
 from ..api import channels
 from ..api import errors as E
 from ..api.kinds import require
+from ..client import wsdial
 from .registry import Obj, Registry
 
 log = logging.getLogger("minikube_py.apiserver.streaming")
@@ -35,12 +36,13 @@ POD = require("v1", "Pod")
 NODE = require("v1", "Node")
 MAX_MESSAGE = 32 * 1024 * 1024
 DIAL_TIMEOUT = 10.0
+CLIENT_CHECK = 5.0  # how often a quiet log stream checks that its client is still there
 KUBELET_CLIENT_KEY: web.AppKey[ssl.SSLContext | None] = web.AppKey("kubelet_client", ssl.SSLContext)
 _SESSION_KEY: web.AppKey[list[aiohttp.ClientSession]] = web.AppKey("agent_session", list)
 
 # The seam for the SPDY/3.1 side (wt-spdy): subresource ("exec", "attach", "portforward") -> handler.
 # exec/attach call it for a request with `Upgrade: SPDY/3.1`; portforward always (its WebSocket
-# form tunnels SPDY too).  The handler may use dial_agent and exec_target below.
+# form tunnels SPDY too).  The handler may use dial_agent, pick_container and exec_query below.
 SpdyHandler = Callable[[web.Request, str, str, str], Awaitable[web.StreamResponse]]
 SPDY_HANDLERS: dict[str, SpdyHandler] = {}
 
@@ -70,7 +72,7 @@ def _session(app: web.Application) -> aiohttp.ClientSession:
     sessions = app[_SESSION_KEY]
     if not sessions or sessions[0].closed:
         sessions[:] = [aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=DIAL_TIMEOUT),
-                                             auto_decompress=False)]
+                                             auto_decompress=False, trace_configs=[wsdial.session_trace()])]
     return sessions[0]
 
 
@@ -109,15 +111,19 @@ def _ssl(request: web.Request) -> ssl.SSLContext:
 
 
 async def _agent_error(resp: aiohttp.ClientResponse) -> E.ApiError:
-    raw = await resp.read()
+    return _error_of(resp.status, await resp.read())
+
+
+def _error_of(status: int, raw: bytes) -> E.ApiError:
+    """The agent's answer as the error it names (its Status, else its text)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         body = None
     if isinstance(body, dict) and body.get("kind") == "Status":
-        return E.from_status(body, resp.status)
-    text = raw.decode("utf-8", "replace").strip() or f"the node agent answered {resp.status}"
-    return E.from_status({"message": text}, resp.status)
+        return E.from_status(body, status)
+    text = raw.decode("utf-8", "replace").strip() or f"error dialing backend: the node agent answered {status}"
+    return E.from_status({"message": text}, status)
 
 
 async def agent_get(request: web.Request, namespace: str, pod: str, path: str,
@@ -147,22 +153,15 @@ def _dial_text(exc: BaseException) -> str:
 async def dial_agent(request: web.Request, namespace: str, pod: str, path: str, query: list[tuple[str, str]],
                      protocols: tuple[str, ...]) -> aiohttp.ClientWebSocketResponse:
     """A WebSocket to the pod's agent (path such as `/exec/ns/pod/c` or `/portForward/ns/pod`).  An
-    agent that refuses the upgrade is asked once more without it, for its error Status (raised)."""
+    agent that refuses the upgrade says why in its answer's Status, which is raised."""
     _, address = await _agent_address(request, namespace, pod)
     url = f"https://{address}{path}"
-    ctx = _ssl(request)
-    session = _session(request.app)
     try:
-        return await session.ws_connect(url, params=query, protocols=protocols, ssl=ctx, autoping=True,
-                                        max_msg_size=MAX_MESSAGE, timeout=aiohttp.ClientWSTimeout(ws_close=5.0))
-    except aiohttp.WSServerHandshakeError as exc:
-        if exc.status in (101, 200):
-            raise E.InternalError(f"error dialing backend: {exc.message}") from None
-        try:
-            async with session.get(url, params=query, ssl=ctx) as resp:
-                raise await _agent_error(resp) from None
-        except (aiohttp.ClientError, OSError) as again:
-            raise E.InternalError(f"error dialing backend: {_dial_text(again)}") from None
+        return await wsdial.ws_connect(_session(request.app), url, params=query, protocols=protocols,
+                                       ssl=_ssl(request), autoping=True, max_msg_size=MAX_MESSAGE,
+                                       timeout=aiohttp.ClientWSTimeout(ws_close=5.0))
+    except wsdial.UpgradeRefused as exc:
+        raise _error_of(exc.status, exc.body) from None
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise E.InternalError(f"error dialing backend: {_dial_text(exc)}") from None
 
@@ -290,15 +289,27 @@ async def logs(request: web.Request, namespace: str, name: str) -> web.StreamRes
     try:
         resp = web.StreamResponse(headers={"Content-Type": "text/plain", "Cache-Control": "no-cache, private"})
         await resp.prepare(request)
-        follow = _bool(request.query.get("follow"))
-        async for chunk in upstream.content.iter_any():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(upstream.content.readany(), CLIENT_CHECK)
+            except TimeoutError:
+                if client_gone(request):  # a quiet followed log: the client may have left meanwhile
+                    return resp
+                continue
+            if not chunk:
+                break
             await resp.write(chunk)
-            if follow:
-                await resp.drain()  # a followed line reaches the client now
         await resp.write_eof()
+        return resp
+    except ConnectionError:  # the client left (kubectl logs -f ended with ^C)
         return resp
     finally:
         upstream.release()
+
+
+def client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _seg(value: str) -> str:

@@ -1,9 +1,10 @@
 """mkctl commands that stream to and from containers: logs, exec, attach and port-forward.
 
 They take kubectl's flags and check what the apiserver can check (the pod exists, the container
-is one of its containers).  `logs` reads `pods/NAME/log` as kubectl does; the server side of logs,
-exec, attach and port-forward comes with the node agent, so until then the apiserver's answer
-(an error Status) is what the user sees.  Called by minikube_py.cli.mkctl.
+is one of its containers).  `logs` reads `pods/NAME/log` as kubectl does; `exec` and `attach` run a
+WebSocket v5 session (kubectl_ws.py) whose remote exit code is mkctl's; port-forward over
+WebSocket is not here yet (the apiserver's answer is what the user sees).  Called by
+minikube_py.cli.mkctl.
 """
 
 from __future__ import annotations
@@ -59,23 +60,29 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _upgrade(ctx: Context, args: argparse.Namespace, pod: Obj, subresource: str, params: dict[str, Any]) -> int:
-    """Ask the apiserver for the stream as kubectl does; its error Status is what the user sees."""
+def _session(ctx: Context, args: argparse.Namespace, pod: Obj, subresource: str, params: dict[str, Any]) -> int:
+    """Open the stream as kubectl >= 1.30 does (WebSocket v5) and run it; the remote exit code."""
+    from .kubectl_ws import SessionError, run_session
+
     phase = (pod.get("status") or {}).get("phase", "Pending")
     if phase in ("Succeeded", "Failed"):
         raise CommandError(f"cannot {args.command} into a container in a completed pod; current phase is {phase}")
     meta = pod["metadata"]
-    ctx.client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/{subresource}",
-                       params=params)
-    raise CommandError(f"unable to upgrade connection: the apiserver accepted {subresource} without a stream "
-                       "upgrade; this mkctl needs a newer minikube-py")
+    try:
+        code = run_session(ctx.client, f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/{subresource}",
+                           params, stdin=bool(args.stdin), tty=bool(args.tty))
+    except SessionError as exc:
+        raise CommandError(str(exc)) from None
+    if code:
+        print(f"command terminated with exit code {code}", file=sys.stderr)
+    return code
 
 
 def cmd_exec(ctx: Context, args: argparse.Namespace) -> int:
     if not args.after_dashdash:
         raise CommandError("you must specify at least one command for the container")
     pod, container = _pod_and_container(ctx, args, args.args)
-    return _upgrade(ctx, args, pod, "exec", {"container": container, "command": args.after_dashdash,
+    return _session(ctx, args, pod, "exec", {"container": container, "command": args.after_dashdash,
                                              "stdin": "true" if args.stdin else None,
                                              "stdout": "true", "stderr": "true" if not args.tty else None,
                                              "tty": "true" if args.tty else None})
@@ -83,10 +90,9 @@ def cmd_exec(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_attach(ctx: Context, args: argparse.Namespace) -> int:
     pod, container = _pod_and_container(ctx, args, args.args)
-    print("All commands and output from this session will be recorded in container logs, including credentials "
-          "and sensitive information passed through the command prompt.\nIf you don't see a command prompt, try "
-          "pressing enter.", file=sys.stderr)
-    return _upgrade(ctx, args, pod, "attach", {"container": container, "stdin": "true" if args.stdin else None,
+    if args.tty and args.stdin:
+        print("If you don't see a command prompt, try pressing enter.", file=sys.stderr)
+    return _session(ctx, args, pod, "attach", {"container": container, "stdin": "true" if args.stdin else None,
                                                "stdout": "true", "stderr": "true" if not args.tty else None,
                                                "tty": "true" if args.tty else None})
 
@@ -103,4 +109,7 @@ def cmd_port_forward(ctx: Context, args: argparse.Namespace) -> int:
     phase = (pod.get("status") or {}).get("phase", "Pending")
     if phase != "Running":
         raise CommandError(f"unable to forward port because pod is not running. Current status={phase}")
-    return _upgrade(ctx, args, pod, "portforward", {"ports": [s.rpartition(":")[2] for s in args.args[1:]]})
+    meta = pod["metadata"]
+    ctx.client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/portforward",
+                       params={"ports": [s.rpartition(":")[2] for s in args.args[1:]]})
+    raise CommandError("unable to upgrade connection: the apiserver accepted portforward without a stream upgrade")

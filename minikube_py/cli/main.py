@@ -143,6 +143,8 @@ def _add_agent_parser(sub: Any) -> None:
                    help="where the agent keeps pod files (default: %(default)s)")
     a.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"],
                    help="Kubernetes' timings (lease renewed every 10 s) or the fast test profile's (2 s)")
+    a.add_argument("--streaming-port", type=int, default=10250,
+                   help="the HTTPS port for logs, exec, attach and port-forward, as the kubelet's (default: 10250)")
     a.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -150,7 +152,8 @@ def _run_agent(args: argparse.Namespace) -> int:
     from agents.node import run_agent
 
     return run_agent(kubeconfig=args.kubeconfig, node_name=args.node_name, node_ip=args.node_ip,
-                     data_dir=args.data_dir, timing=args.timing, log_level=args.log_level)
+                     data_dir=args.data_dir, timing=args.timing, log_level=args.log_level,
+                     streaming_port=args.streaming_port)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,18 +40,25 @@ class AgentCluster:
     kubectl: Callable[..., subprocess.CompletedProcess[str]]
     agent: subprocess.Popen[bytes]
     log_file: Path
+    streaming_port: int = 0  # the agent's HTTPS port (a free one, fixed for the module: restarts keep it)
 
     def start_agent(self) -> None:
         with self.log_file.open("ab") as log:
             self.agent = subprocess.Popen(
                 [sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig", str(self.server.kubeconfig),
                  "--node-name", self.node, "--node-ip", "127.0.0.1", "--timing", "fast",
-                 "--data-dir", str(self.server.data_dir / "agent")],
+                 "--data-dir", str(self.server.data_dir / "agent"), "--streaming-port", str(self.streaming_port)],
                 stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
                 start_new_session=True)
 
     def get(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
@@ -99,7 +107,7 @@ def agent_cluster(docker_client: Any, kubectl_bin: Path, tmp_path_factory: pytes
             raise AssertionError(f"kubectl {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
         return proc
 
-    cluster = AgentCluster(server, node, kubectl, None, data_dir / "agent.log")  # type: ignore[arg-type]
+    cluster = AgentCluster(server, node, kubectl, None, data_dir / "agent.log", _free_port())  # type: ignore[arg-type]
     try:
         cluster.start_agent()
         yield cluster

@@ -5,7 +5,9 @@ against /openapi/v2 as protobuf, 1.25+ ask the server for fieldValidation=Strict
 shared cluster (sqlite store, control plane, two hollow nodes), each in its own namespace:
 create -f a directory, apply twice, edit, replace, patch, scale, rollout status/history/undo,
 describe service, explain, delete -f.  One store only: the store does not change what kubectl
-sees, and tests/integration/test_kubectl.py covers both stores with kubectl 1.35.
+sees, and tests/integration/test_kubectl.py covers both stores with kubectl 1.35.  `logs` and
+`exec` (stdout, stderr, exit code, stdin) run against a real node agent instead (the fixtures of
+test_agent.py), for the versions in STREAM_MINORS.
 """
 
 from __future__ import annotations
@@ -319,3 +321,50 @@ def test_apply_removes_what_the_manifest_dropped(kubectl: Run, namespace: str, t
     assert pod["containers"][0]["env"] == [{"name": "B", "value": "3"}]
     assert pod["containers"][0]["volumeMounts"] == [{"name": "conf", "mountPath": "/b"}]
     assert pod["volumes"] == [{"name": "conf", "emptyDir": {}}]
+
+
+# --- logs and exec against a real node agent (WebSocket v5 from 1.30; the SPDY versions join with wt-spdy) ---
+
+STREAM_MINORS = (32, 35)
+
+try:
+    from tests.integration import test_agent as _agent
+except pytest.skip.Exception:  # no Docker SDK: only the streaming entries skip
+    _agent = None  # type: ignore[assignment]
+
+if _agent is not None:
+    agent_cluster = _agent.agent_cluster  # one real agent (and its own control plane) for this module
+    docker_client = _agent.docker_client
+else:
+    @pytest.fixture(scope="module")
+    def agent_cluster() -> Any:
+        pytest.skip("the Docker SDK is not installed")
+
+
+@pytest.fixture(scope="module")
+def stream_pod(agent_cluster: Any) -> str:
+    agent_cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "matrix-stream"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "main", "image": "busybox:latest", "command": ["sh", "-c", "echo hello-logs; sleep 3600"]}]}}))
+    wait_for("matrix-stream Running", lambda: agent_cluster.get("pod", "matrix-stream")["status"].get("phase")
+             == "Running", timeout=120)
+    return "matrix-stream"
+
+
+@pytest.mark.parametrize("minor", STREAM_MINORS, ids=[f"kubectl-1.{m}" for m in STREAM_MINORS])
+def test_logs_and_exec(minor: int, agent_cluster: Any, stream_pod: str) -> None:
+    from tests.fixtures.kubectl import _fetch_or_skip
+
+    binary = _fetch_or_skip(minor)
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(binary), "--kubeconfig", str(agent_cluster.server.kubeconfig), *args], input=input,
+                              capture_output=True, text=True, timeout=60)
+
+    assert run("logs", stream_pod).stdout == "hello-logs\n"
+    r = run("exec", stream_pod, "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (r.returncode, r.stdout) == (3, "out\n"), r.stderr
+    assert "err\n" in r.stderr and "command terminated with exit code 3" in r.stderr
+    r = run("exec", "-i", stream_pod, "--", "cat", input="piped\n")
+    assert (r.returncode, r.stdout) == (0, "piped\n"), r.stderr

@@ -1,0 +1,621 @@
+"""The agent's streaming server: the kubelet's HTTPS port (10250) for logs, exec, attach and port-forward.
+
+Only the apiserver talks to it: TLS with a self-signed serving certificate (<data-dir>/pki/kubelet.crt,
+as the kubelet makes its own), and a client certificate signed by the cluster CA (the one in the
+agent's kubeconfig) with CN kube-apiserver-kubelet-client; anything else gets 401/403 with a Status.
+Routes are the kubelet's: `/containerLogs/{ns}/{pod}/{container}` (text, streamed), `/exec/...` and
+`/attach/...` (WebSocket v5/v4 channel protocol, minikube_py/api/channels.py) and `/portForward/{ns}/{pod}`
+(WebSocket `portforward.minikube-py.io`: binary frames are the bytes, text `{"eof": true}` a
+half-close, text `{"error": ...}` then a close when the pod's port fails).  Docker calls run in the
+runtime's thread pool; the hijacked exec/attach sockets are driven non-blocking by the event loop.
+The pods come from the pod workers' informer, the containers from Docker's labels (runtime.snapshot).
+Started by agents/node.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import errno
+import ipaddress
+import json
+import logging
+import re
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+from aiohttp import WSMsgType, web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from minikube_py.api import channels
+
+from .actions import ContainerSnapshot
+from .runtime import DockerRuntime
+
+log = logging.getLogger("minikube_py.agent.streaming")
+Obj = dict[str, Any]
+CLIENT_CN = "kube-apiserver-kubelet-client"
+PORTFORWARD_PROTOCOL = "portforward.minikube-py.io"
+MAX_MESSAGE = 32 * 1024 * 1024
+READ_SIZE = 64 * 1024
+CLIENT_CHECK = 5.0  # how often a quiet followed log checks that its client is still there
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class StreamError(Exception):
+    """A request the agent cannot serve; becomes a Status with `code`."""
+
+    code = 400
+    reason = "BadRequest"
+
+    def status(self) -> Obj:
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": str(self),
+                "reason": self.reason, "code": self.code}
+
+
+class PortUnavailable(Exception):
+    """The streaming port cannot be listened on (in use, not allowed)."""
+
+
+class PodNotFound(StreamError):
+    code, reason = 404, "NotFound"
+
+
+class NotAuthenticated(StreamError):
+    code, reason = 401, "Unauthorized"
+
+
+class NotAllowed(StreamError):
+    code, reason = 403, "Forbidden"
+
+
+# --- certificates -----------------------------------------------------------------------------
+
+
+def ensure_serving_cert(pki: Path, node: str, node_ip: str) -> tuple[Path, Path]:
+    """The kubelet's self-signed kubelet.crt/kubelet.key (kept across restarts)."""
+    cert_path, key_path = pki / "kubelet.crt", pki / "kubelet.key"
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    pki.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{node}@{int(dt.datetime.now(dt.UTC).timestamp())}")])
+    sans: list[x509.GeneralName] = [x509.DNSName(node)]
+    with contextlib.suppress(ValueError):
+        sans.append(x509.IPAddress(ipaddress.ip_address(node_ip)))
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(key, hashes.SHA256()))
+    for path, data in ((key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption())),
+                       (cert_path, cert.public_bytes(serialization.Encoding.PEM))):
+        path.touch(mode=0o600)
+        path.write_bytes(data)
+    return cert_path, key_path
+
+
+def server_context(cert: Path, key: Path, client_ca_pem: bytes | None) -> ssl.SSLContext:
+    """TLS that asks for a client certificate of the cluster CA (a client without one is answered 401)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_alpn_protocols(["http/1.1"])
+    if client_ca_pem:
+        ctx.load_verify_locations(cadata=client_ca_pem.decode())
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
+
+
+def _common_name(peercert: Any) -> str:
+    for rdn in (peercert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return ""
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        transport = request.transport
+        peer = transport.get_extra_info("peercert") if transport is not None else None
+        if not peer:
+            raise NotAuthenticated("Unauthorized: a client certificate of the cluster CA is required")
+        cn = _common_name(peer)
+        if cn != CLIENT_CN:
+            raise NotAllowed(f'Forbidden: user "{cn}" may not use the node agent\'s streaming port')
+        return await handler(request)
+    except StreamError as exc:
+        return web.json_response(exc.status(), status=exc.code)
+
+
+# --- log formatting (pure) ----------------------------------------------------------------------
+
+_DOCKER_STAMP = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d) ")
+
+
+def split_docker_stamp(line: bytes) -> tuple[dt.datetime | None, int, bytes]:
+    """Docker's `timestamps` prefix (RFC 3339 with trailing zeros cut) -> (time, nanoseconds, rest)."""
+    m = _DOCKER_STAMP.match(line)
+    if m is None:
+        return None, 0, line
+    base = dt.datetime.strptime(m.group(1).decode(), "%Y-%m-%dT%H:%M:%S")
+    zone = m.group(3).decode()
+    offset = dt.timedelta(0) if zone == "Z" else (1 if zone[0] == "+" else -1) * dt.timedelta(
+        hours=int(zone[1:3]), minutes=int(zone[4:6]))
+    when = (base - offset).replace(tzinfo=dt.UTC)
+    nanos = int((m.group(2) or b"0").decode().ljust(9, "0")[:9])
+    return when, nanos, line[m.end():]
+
+
+def kubelet_stamp(when: dt.datetime, nanos: int) -> bytes:
+    """The kubelet's timestamp: RFC 3339 with nine fraction digits always (2006-01-02T15:04:05.000000000Z)."""
+    return f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{nanos:09d}Z".encode()
+
+
+def _epoch_ns(when: dt.datetime, nanos: int) -> int:
+    return int(when.timestamp()) * 1_000_000_000 + nanos
+
+
+def parse_rfc3339(value: str) -> int | None:
+    """sinceTime (RFC 3339, optional fraction) -> epoch nanoseconds (a float cannot hold them)."""
+    when, nanos, rest = split_docker_stamp(value.encode() + b" ")
+    if when is None or rest:
+        return None
+    return _epoch_ns(when, nanos)
+
+
+class LogOptions:
+    """The kubelet's container log options from the query."""
+
+    def __init__(self, q: Any, now: float) -> None:
+        def flag(key: str) -> bool:
+            return (q.get(key) or "").lower() in ("1", "true", "yes", "t")
+
+        def number(key: str) -> int | None:
+            raw = q.get(key)
+            if raw in (None, ""):
+                return None
+            try:
+                return int(raw)
+            except ValueError:
+                raise StreamError(f'{key}: Invalid value: "{raw}": not an integer') from None
+
+        self.follow, self.previous, self.timestamps = flag("follow"), flag("previous"), flag("timestamps")
+        self.tail = number("tailLines")
+        self.limit = number("limitBytes")
+        since = number("sinceSeconds")
+        self.since: int | None = int((now - since) * 1e9) if since else None  # epoch nanoseconds
+        if q.get("sinceTime"):
+            self.since = parse_rfc3339(str(q["sinceTime"]))
+            if self.since is None:
+                raise StreamError(f'sinceTime: Invalid value: "{q["sinceTime"]}": not an RFC 3339 time')
+
+
+def format_line(line: bytes, timestamps: bool, since: int | None) -> bytes | None:
+    """One line of Docker's timestamped log as the kubelet prints it (None when before `since`, in
+    epoch nanoseconds)."""
+    when, nanos, rest = split_docker_stamp(line)
+    if when is None:
+        return line
+    if since is not None and _epoch_ns(when, nanos) < since:
+        return None
+    return kubelet_stamp(when, nanos) + b" " + rest if timestamps else rest
+
+
+def demux(buffer: bytearray) -> list[tuple[int, bytes]]:
+    """Complete frames of Docker's multiplexed stream (8-byte header: stream, 0, 0, 0, size) taken
+    out of `buffer`; what is left is an incomplete frame."""
+    out = []
+    while len(buffer) >= 8:
+        size = struct.unpack(">I", bytes(buffer[4:8]))[0]
+        if len(buffer) < 8 + size:
+            break
+        out.append((buffer[0], bytes(buffer[8:8 + size])))
+        del buffer[:8 + size]
+    return out
+
+
+# --- the server ----------------------------------------------------------------------------------
+
+
+class StreamingServer:
+    def __init__(self, runtime: DockerRuntime, pods: Callable[[str], Obj | None], *, address: str, port: int,
+                 ssl_context: ssl.SSLContext, now: Callable[[], float]) -> None:
+        self.runtime = runtime
+        self.pods = pods  # "ns/name" -> the pod from the workers' informer
+        self.address = address
+        self.port = port
+        self.ssl_context = ssl_context
+        self.now = now
+        self.app = web.Application(middlewares=[_guard])
+        r = self.app.router
+        r.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+        r.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
+        r.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
+        r.add_get("/attach/{namespace}/{pod}/{container}", self.attach)
+        r.add_post("/attach/{namespace}/{pod}/{container}", self.attach)
+        r.add_get("/portForward/{namespace}/{pod}", self.port_forward)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.address, self.port, ssl_context=self.ssl_context)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            why = "the address is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise PortUnavailable(f"cannot listen on {self.address}:{self.port} for logs/exec/attach: {why}; stop "
+                                  "the other process or pass --streaming-port") from None
+        log.info("streaming server on https://%s:%d (logs, exec, attach, portForward)", self.address, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- finding things ------------------------------------------------------------------------
+
+    def _pod(self, request: web.Request) -> Obj:
+        ns, name = request.match_info["namespace"], request.match_info["pod"]
+        pod = self.pods(f"{ns}/{name}")
+        if pod is None:
+            raise PodNotFound(f'pods "{name}" not found')
+        return pod
+
+    async def _attempts(self, pod: Obj, container: str) -> list[ContainerSnapshot]:
+        name = str(pod["metadata"]["name"])
+        names = [str(c.get("name")) for key in ("containers", "initContainers", "ephemeralContainers")
+                 for c in (pod.get("spec") or {}).get(key) or []]
+        if container not in names:
+            raise StreamError(f"container {container} is not valid for pod {name}")
+        snap = await self.runtime.call(self.runtime.snapshot, str(pod["metadata"]["uid"]))
+        return sorted((c for c in snap.containers if c.name == container), key=lambda c: c.restart_count)
+
+    @staticmethod
+    def _waiting(pod: Obj, container: str) -> str:
+        for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
+            for st in (pod.get("status") or {}).get(key) or []:
+                if st.get("name") == container:
+                    waiting = (st.get("state") or {}).get("waiting")
+                    if waiting:
+                        reason = waiting.get("reason") or ""
+                        return {"ErrImagePull": "image can't be pulled",
+                                "ImagePullBackOff": "trying and failing to pull image"}.get(reason, reason)
+        return "ContainerCreating"
+
+    async def _running(self, request: web.Request) -> tuple[Obj, str, ContainerSnapshot]:
+        pod = self._pod(request)
+        container = request.match_info["container"]
+        attempts = await self._attempts(pod, container)
+        if not attempts or attempts[-1].state != "running":
+            raise StreamError(f'container not found ("{container}")')
+        return pod, container, attempts[-1]
+
+    # --- logs -----------------------------------------------------------------------------------
+
+    async def container_logs(self, request: web.Request) -> web.StreamResponse:
+        pod = self._pod(request)
+        container, name = request.match_info["container"], str(pod["metadata"]["name"])
+        opts = LogOptions(request.query, self.now())
+        attempts = await self._attempts(pod, container)
+        if opts.previous:
+            if len(attempts) < 2:
+                raise StreamError(f'previous terminated container "{container}" in pod "{name}" not found')
+            target = attempts[-2]
+        elif attempts:
+            target = attempts[-1]
+        else:
+            raise StreamError(f'container "{container}" in pod "{name}" is waiting to start: '
+                              f"{self._waiting(pod, container)}")
+        follow = opts.follow and not opts.previous
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+        left = opts.limit
+        try:
+            key = f"{pod['metadata']['namespace']}/{name}"
+            async for line in self._docker_log_lines(key, target.id, follow, opts.tail, lambda: _gone(request)):
+                out = format_line(line, opts.timestamps, opts.since)
+                if out is None:
+                    continue
+                if left is not None:
+                    out = out[:left]
+                    left -= len(out)
+                await resp.write(out)
+                if left is not None and left <= 0:
+                    break
+            await resp.write_eof()
+        except ConnectionError:  # the apiserver hung up (its client left)
+            pass
+        return resp
+
+    async def _docker_log_lines(self, key: str, container_id: str, follow: bool, tail: int | None,
+                                gone: Callable[[], bool]) -> AsyncIterator[bytes]:
+        """Docker's log frames (one line each, stdout and stderr in the order written) through a
+        thread; closing the stream (the client `gone`, checked while the log is quiet) ends the thread."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=256)
+        holder: list[Any] = []
+        stop = threading.Event()
+
+        def put(item: bytes | BaseException | None) -> None:
+            fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+            with contextlib.suppress(Exception):
+                fut.result()
+
+        def read() -> None:
+            try:
+                stream = self.runtime.client.api.logs(container_id, stdout=True, stderr=True, stream=True,
+                                                      follow=follow, timestamps=True,
+                                                      tail="all" if tail is None else tail)
+                holder.append(stream)
+                for chunk in stream:
+                    if stop.is_set():
+                        break
+                    put(chunk)
+                put(None)
+            except Exception as exc:  # noqa: BLE001 - handed to the loop
+                if not stop.is_set():
+                    put(exc)
+                else:
+                    put(None)
+
+        # a thread of its own, not the runtime pool: a follow may last for hours
+        threading.Thread(target=read, name=f"logs-{container_id[:12]}", daemon=True).start()
+        try:
+            pending = b""
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), CLIENT_CHECK)
+                except TimeoutError:
+                    if gone():
+                        log.info("%s: the followed log of %s ended: its client left", key, container_id[:12])
+                        break
+                    continue
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    if isinstance(item, docker.errors.NotFound):
+                        break
+                    raise item
+                pending += item
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line + b"\n"
+            if pending:
+                yield pending
+        finally:
+            stop.set()
+            for stream in holder:
+                with contextlib.suppress(Exception):
+                    stream.close()
+            while not queue.empty():
+                queue.get_nowait()
+
+    # --- exec and attach --------------------------------------------------------------------------
+
+    @staticmethod
+    def _flags(request: web.Request) -> dict[str, bool]:
+        return {k: (request.query.get(k) or "").lower() in ("1", "true", "yes", "t")
+                for k in ("stdin", "stdout", "stderr", "tty")}
+
+    def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=channels.AGENT_PROTOCOLS, max_msg_size=MAX_MESSAGE, autoping=True)
+        ready = ws.can_prepare(request)
+        if not ready.ok:
+            raise StreamError("Upgrade request required")
+        return ws
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        pod, container, target = await self._running(request)
+        command = request.query.getall("command", [])
+        if not command:
+            raise StreamError("you must specify at least one command for the container")
+        flags = self._flags(request)
+        ws = self._websocket(request)
+        api = self.runtime.client.api
+        key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        try:
+            exec_id = (await self.runtime.call(lambda: api.exec_create(
+                target.id, command, stdout=flags["stdout"], stderr=flags["stderr"], stdin=flags["stdin"],
+                tty=flags["tty"])))["Id"]
+        except docker.errors.APIError as exc:
+            raise StreamError(f"error executing command in container: {exc.explanation or exc}") from None
+        sock = await self.runtime.call(lambda: _raw_socket(api.exec_start(exec_id, socket=True, tty=flags["tty"])))
+        await ws.prepare(request)
+        log.info("%s: exec %s in %s", key, command, container)
+
+        async def resize(width: int, height: int) -> None:
+            await self.runtime.call(lambda: api.exec_resize(exec_id, height=height, width=width))
+
+        async def outcome() -> Obj:
+            for _ in range(50):
+                info = await self.runtime.call(lambda: api.exec_inspect(exec_id))
+                if not info.get("Running") and info.get("ExitCode") is not None:
+                    return channels.exit_status(int(info["ExitCode"]))
+                await asyncio.sleep(0.05)
+            return channels.failure_status("the command's exit code is unknown")
+
+        await _pump(ws, sock, flags, resize, outcome, key)
+        return ws
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        pod, container, target = await self._running(request)
+        flags = self._flags(request)
+        ws = self._websocket(request)
+        api = self.runtime.client.api
+        key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        info = await self.runtime.call(lambda: api.inspect_container(target.id))
+        tty = bool((info.get("Config") or {}).get("Tty"))
+        if flags["stdin"] and not (info.get("Config") or {}).get("OpenStdin"):
+            flags["stdin"] = False  # kubelet: a container without stdin: true has no stdin to attach to
+        params = {"stdin": int(flags["stdin"]), "stdout": int(flags["stdout"]), "stderr": int(flags["stderr"]),
+                  "stream": 1}
+        sock = await self.runtime.call(lambda: _raw_socket(api.attach_socket(target.id, params=params)))
+        flags["tty"] = tty
+        await ws.prepare(request)
+        log.info("%s: attach to %s", key, container)
+
+        async def resize(width: int, height: int) -> None:
+            await self.runtime.call(lambda: api.resize(target.id, height=height, width=width))
+
+        async def outcome() -> Obj:
+            return channels.success_status()
+
+        await _pump(ws, sock, flags, resize, outcome, key)
+        return ws
+
+    # --- port-forward -------------------------------------------------------------------------------
+
+    async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        pod = self._pod(request)
+        try:
+            port = int(request.query.get("port", ""))
+            if not 0 < port < 65536:
+                raise ValueError
+        except ValueError:
+            raise StreamError(f'invalid port "{request.query.get("port", "")}"') from None
+        host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
+        ip = "127.0.0.1" if host_network else str((pod.get("status") or {}).get("podIP") or "")
+        if not ip:
+            raise StreamError(f'pod {pod["metadata"]["name"]} has no IP address yet')
+        ws = web.WebSocketResponse(protocols=(PORTFORWARD_PROTOCOL,), max_msg_size=MAX_MESSAGE, autoping=True)
+        if not ws.can_prepare(request).ok:
+            raise StreamError("Upgrade request required")
+        await ws.prepare(request)
+        key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), 10.0)
+        except (OSError, TimeoutError) as exc:
+            reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else (
+                getattr(exc, "strerror", None) or "i/o timeout")
+            await ws.send_str(json.dumps({"error": f"dial tcp {ip}:{port}: connect: {reason}"}))
+            await ws.close()
+            return ws
+
+        async def down() -> None:
+            while data := await reader.read(READ_SIZE):
+                await ws.send_bytes(data)
+            await ws.send_str(json.dumps({"eof": True}))
+
+        async def up() -> None:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    writer.write(msg.data)
+                    await writer.drain()
+                elif msg.type == WSMsgType.TEXT and (json.loads(msg.data) or {}).get("eof"):
+                    if writer.can_write_eof():
+                        writer.write_eof()
+
+        tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                if t.exception() is not None and not ws.closed:
+                    await ws.send_str(json.dumps({"error": f"{key}: port {port}: {t.exception()}"}))
+            if tasks[0] in done and tasks[0].exception() is None:
+                await tasks[1]  # both directions finished: the client ends its half too
+        finally:
+            for t in tasks:
+                t.cancel()
+            writer.close()
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _raw_socket(hijacked: Any) -> socket.socket:
+    """Docker's hijacked connection as a plain non-blocking socket of our own (a dup, so the SDK's
+    response object may go away)."""
+    raw = getattr(hijacked, "_sock", hijacked)
+    own = raw.dup()
+    with contextlib.suppress(Exception):
+        hijacked.close()
+    own.setblocking(False)
+    return own
+
+
+async def _pump(ws: web.WebSocketResponse, sock: socket.socket, flags: dict[str, bool],
+                resize: Callable[[int, int], Awaitable[None]], outcome: Callable[[], Awaitable[Obj]],
+                key: str) -> None:
+    """WebSocket channel frames <-> Docker's hijacked stream, then the error-channel Status and a close."""
+    loop = asyncio.get_running_loop()
+    protocol = ws.ws_protocol or channels.V4
+    tty = flags["tty"]
+
+    async def output() -> None:
+        buffer = bytearray()
+        while True:
+            data = await loop.sock_recv(sock, READ_SIZE)
+            if not data:
+                return
+            if tty:
+                await ws.send_bytes(bytes([channels.STDOUT]) + data)
+                continue
+            buffer += data
+            for stream, payload in demux(buffer):
+                channel = channels.STDERR if stream == 2 else channels.STDOUT
+                await ws.send_bytes(bytes([channel]) + payload)
+
+    async def input() -> None:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                continue
+            try:
+                frame = channels.decode(msg.data, protocol)
+            except channels.FrameError:
+                continue
+            if frame.channel == channels.STDIN and flags["stdin"]:
+                await loop.sock_sendall(sock, frame.data)
+            elif frame.channel == channels.RESIZE:
+                size = channels.parse_resize(frame.data)
+                if size is not None:
+                    try:
+                        await resize(*size)
+                    except docker.errors.APIError as exc:  # the process may be gone already
+                        log.info("%s: resize to %dx%d failed: %s", key, size[0], size[1], exc)
+            elif frame.channel == channels.CLOSE and frame.data[:1] == bytes([channels.STDIN]):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+        # the client went away: nothing more to read or write
+
+    out_task = asyncio.create_task(output(), name=f"exec-out {key}")
+    in_task = asyncio.create_task(input(), name=f"exec-in {key}")
+    try:
+        done, _ = await asyncio.wait([out_task, in_task], return_when=asyncio.FIRST_COMPLETED)
+        if out_task in done:
+            error = out_task.exception()
+            status = channels.failure_status(f"{key}: {error}") if error is not None else await outcome()
+            if not ws.closed:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_bytes(bytes([channels.ERROR]) + json.dumps(status).encode())
+    finally:
+        for t in (out_task, in_task):
+            t.cancel()
+        for t in (out_task, in_task):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        sock.close()
+        if not ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.close()
