@@ -20,7 +20,7 @@ from aiohttp import web
 from ..api import errors as E
 from ..store.base import Expired as StoreExpired
 from ..store.base import OutcomeUnknown, Store, StoreError, Unavailable
-from . import debug, discovery, eventttl, gnostic, openapi, streaming, watch
+from . import debug, discovery, eventttl, gnostic, openapi, portforward, streaming, watch
 from .auth import User
 from .httpserver import HANDLER_ARGS, header_limits
 from .metrics import LATENCY, REQUESTS, MeteredStore, exposition
@@ -157,6 +157,7 @@ def make_app(store: Store, *, tokens: dict[str, User] | None = None, server_addr
 
     app.on_shutdown.append(end_watches)
     streaming.install(app, kubelet_client)
+    portforward.register()  # SPDY/3.1 exec/attach and every port-forward (apiserver/portforward.py)
     app.on_response_prepare.append(warn_if_deprecated)
     res = ResourceHandlers(registry)
     debug.add_routes(app, debug.ReconcileHub())
