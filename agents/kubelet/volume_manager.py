@@ -14,7 +14,8 @@ once its containers are gone.
 - persistentVolumeClaim: the claim must be Bound; its PV's hostPath (or local path) is mounted.  A
   PV of our own local-path provisioner lives under the agent's data dir (`<data-dir>/local-path/`,
   this node's view of /var/lib/minikube-py/local-path: everything the agent creates stays in its
-  data dir), created when missing; its directory is removed once the PV is deleted.
+  data dir), created when missing; its directory is removed once the PV is deleted (a watch of
+  this node's PVs, by the provisioner's node label).
 - emptyDir `medium: Memory` is a Docker volume (driver local, type tmpfs) labelled as ours and
   shared by the pod's containers.
 - Cleanup (`cleanup(uid)` once a deleted pod's containers are removed; `housekeeping(live uids)` for
@@ -109,6 +110,11 @@ class VolumeManager:
         self._written: dict[tuple[str, str], str] = {}  # (uid, volume) -> digest of the files on disk
         self._claims: dict[tuple[str, str], Prepared] = {}  # (uid, volume) -> the claim's PV path, once bound
         self._allocatable: tuple[float, Obj] | None = None
+        self._warned: set[tuple[str, str]] = set()  # (uid, volume) told about sources left out
+        # the PVs our local-path provisioner made for this node (it labels them with the node)
+        self.local_pvs = Informer(client, PV, label_selector=f"minikube-py/node={node}", clock=clock)
+        self.local_pvs.add_handler(self._on_pv)
+        self._pvs_gone: asyncio.Queue[str] = asyncio.Queue()
 
     # --- the objects the pods' volumes read --------------------------------------------------
 
@@ -209,7 +215,8 @@ class VolumeManager:
             def lookup(k: str, ns: str, n: str) -> Obj | None:
                 return objects.get((k, ns, n))
             projection = vol.payload(v, pod, lookup, facts)
-            if projection.skipped:
+            if projection.skipped and (uid, name) not in self._warned:
+                self._warned.add((uid, name))
                 self.events.event(pod, "Warning", "VolumeSourceSkipped",
                                   f'projected volume "{name}": {", ".join(projection.skipped)} not served by this '
                                   f"node yet; left out")
@@ -302,6 +309,7 @@ class VolumeManager:
             del self._written[key]
         for key in [k for k in self._claims if k[0] == uid]:
             del self._claims[key]
+        self._warned = {k for k in self._warned if k[0] != uid}
 
     async def cleanup(self, uid: str) -> None:
         """The pod's containers are removed: its dir and our Docker volumes go too."""
@@ -342,27 +350,52 @@ class VolumeManager:
         return uids
 
     async def _local_path_housekeeping(self) -> None:
-        entries = await self.runtime.call(lambda: sorted(p.name for p in self.local_path_root.iterdir())
-                                          if self.local_path_root.is_dir() else [])
-        if not entries:
+        """Directories of our local-path volumes whose PV is gone (deleted while the agent was away,
+        or a removal that failed), once the PVs of this node are known."""
+        if not self.local_pvs.synced.is_set():
             return
-        try:
-            existing = {str(pv["metadata"]["name"]) for pv in (await self.client.list(PV, None)).get("items") or []}
-        except ApiError as exc:
-            log.debug("node/%s: persistent volumes not listed (%s)", self.node, exc)
-            return
-        in_use = {p.host_path for p in self._claims.values()}
+        entries = await self.runtime.call(self._local_entries, "pvc-*")
+        existing = {str(pv["metadata"]["name"]) for pv in self.local_pvs.objects()}
         for entry in entries:
             pv_name = entry.split("_", 1)[0]
-            if pv_name.startswith("pvc-") and pv_name not in existing and str(self.local_path_root / entry) not in in_use:
-                log.info("persistentvolume/%s: deleted; removing its directory on node %s", pv_name, self.node)
-                await self.runtime.call(shutil.rmtree, self.local_path_root / entry, True)
+            if pv_name.startswith("pvc-") and pv_name not in existing:
+                await self._remove_local_path(pv_name, entry)
+
+    async def _remove_local_path(self, pv_name: str, entry: str) -> None:
+        path = self.local_path_root / entry
+        if str(path) in {p.host_path for p in self._claims.values()}:
+            return  # a pod of ours still mounts it: removed once that pod is gone
+        log.info("persistentvolume/%s: deleted; removing its directory on node %s", pv_name, self.node)
+        await self.runtime.call(shutil.rmtree, path, True)
+
+    def _local_entries(self, pattern: str) -> list[str]:
+        return sorted(p.name for p in self.local_path_root.glob(pattern)) if self.local_path_root.is_dir() else []
+
+    def _on_pv(self, kind: str, pv: Obj, old: Obj | None) -> None:
+        if kind == "DELETED":
+            self._pvs_gone.put_nowait(str(pv["metadata"]["name"]))
+
+    async def _reclaim(self) -> None:
+        """A deleted PV of our provisioner on this node: its directory goes (reclaimPolicy Delete)."""
+        while True:
+            pv_name = await self._pvs_gone.get()
+            try:
+                entries = await self.runtime.call(self._local_entries, f"{pv_name}_*")
+                for entry in entries:
+                    await self._remove_local_path(pv_name, entry)
+            except OSError as exc:
+                log.warning("persistentvolume/%s: directory not removed (%s); housekeeping retries", pv_name, exc)
 
     async def run(self) -> None:
-        """Holds the object watches; cancelling it stops them."""
+        """Watches this node's local-path PVs (to remove the directory of a deleted one) and holds
+        the ConfigMap/Secret watches; cancelling it stops them all."""
+        tasks = [asyncio.create_task(self.local_pvs.run(), name="kubelet-local-pvs"),
+                 asyncio.create_task(self._reclaim(), name="kubelet-local-pv-reclaim")]
         try:
-            await asyncio.Event().wait()
+            await asyncio.gather(*tasks)
         finally:
+            for t in tasks:
+                t.cancel()
             for w in self._watches.values():
                 w.task.cancel()
             self._watches.clear()

@@ -226,7 +226,8 @@ def referenced_objects(pod: Obj) -> set[tuple[str, str, str]]:
 
 def check_host_path(path: str, kind: str | None) -> None:
     """The hostPath `type` check (host_path.go checkType): *OrCreate types create what is missing
-    (a directory 0755, an empty file 0644), the others only check; raises ValueError with the kubelet's text."""
+    (a directory 0755 with its parents, an empty file 0644 in an existing directory), the others
+    only check; raises ValueError with the kubelet's text."""
     kind = kind or ""
     p = Path(path)
     if kind == "":
@@ -235,8 +236,10 @@ def check_host_path(path: str, kind: str | None) -> None:
         p.mkdir(mode=0o755, parents=True, exist_ok=True)
         return
     if kind == "FileOrCreate" and not os.path.lexists(p):
-        p.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        p.touch(mode=0o644, exist_ok=True)
+        try:  # as the kubelet, never the parent directory
+            p.touch(mode=0o644, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from exc
         return
     try:
         mode = p.stat().st_mode

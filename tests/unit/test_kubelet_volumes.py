@@ -167,8 +167,11 @@ def test_a_mode_change_alone_is_rewritten(tmp_path: Path) -> None:
 def test_host_path_types_check_or_create(tmp_path: Path) -> None:
     check_host_path(str(tmp_path / "new" / "dir"), "DirectoryOrCreate")
     assert (tmp_path / "new" / "dir").is_dir()
+    with pytest.raises(ValueError, match=f"^open {tmp_path}/f/file: no such file or directory$"):
+        check_host_path(str(tmp_path / "f" / "file"), "FileOrCreate")  # never the parent, as the kubelet
+    (tmp_path / "f").mkdir()
     check_host_path(str(tmp_path / "f" / "file"), "FileOrCreate")
-    assert (tmp_path / "f" / "file").is_file()
+    assert (tmp_path / "f" / "file").is_file() and (tmp_path / "f" / "file").stat().st_mode & 0o777 == 0o644
     check_host_path(str(tmp_path / "f" / "file"), "File")
     check_host_path(str(tmp_path / "missing"), "")  # no type: no check
     check_host_path(str(tmp_path), "Directory")
