@@ -95,7 +95,7 @@ def docker_volume_name(uid: str, volume: str) -> str:
 class VolumeManager:
     def __init__(self, client: ApiClient, runtime: DockerRuntime, events: EventRecorder, *, data_dir: Path,
                  node: str, pod_dir: Callable[[str], Path], on_change: Callable[[str], None],
-                 clock: Clock = SYSTEM) -> None:
+                 allow_privileged: bool = False, clock: Clock = SYSTEM) -> None:
         self.client = client
         self.runtime = runtime
         self.events = events
@@ -104,11 +104,12 @@ class VolumeManager:
         self.node = node
         self.pod_dir = pod_dir
         self.on_change = on_change  # a pod uid whose volumes' objects changed
+        self.allow_privileged = allow_privileged  # hostPaths that hand a pod the host are refused unless set
         self.clock = clock
         self._watches: dict[ObjectKey, _Watch] = {}
         self._refs: dict[str, set[ObjectKey]] = {}
         self._written: dict[tuple[str, str], str] = {}  # (uid, volume) -> digest of the files on disk
-        self._claims: dict[tuple[str, str], Prepared] = {}  # (uid, volume) -> the claim's PV path, once bound
+        self._mounted: dict[tuple[str, str], Prepared] = {}  # (uid, volume) -> set up (all but the API's files)
         self._allocatable: tuple[float, Obj] | None = None
         self._warned: set[tuple[str, str]] = set()  # (uid, volume) told about sources left out
         # the PVs our local-path provisioner made for this node (it labels them with the node)
@@ -190,8 +191,15 @@ class VolumeManager:
         prepared: dict[str, Prepared] = {}
         failed: list[VolumeError] = []
         for v in volumes:
+            name = str(v.get("name"))
             try:
-                prepared[str(v.get("name"))] = await self._one(pod, uid, v, objects, facts)
+                if plugin_of(v) in ATOMIC:  # every pass: the files follow their sources
+                    prepared[name] = await self._atomic(pod, uid, v, objects, facts)
+                    continue
+                once = self._mounted.get((uid, name))  # the others are set up once per pod, as mounts are
+                if once is None:
+                    once = self._mounted[(uid, name)] = await self._mount(pod, uid, v)
+                prepared[name] = once
             except VolumeError as exc:
                 failed.append(exc)
         for err in failed:
@@ -200,8 +208,7 @@ class VolumeManager:
             raise VolumesNotReady("; ".join(f"{e.volume}: {e.message}" for e in failed))
         return PodVolumes(prepared)
 
-    async def _one(self, pod: Obj, uid: str, v: Obj, objects: dict[ObjectKey, Obj | None],
-                   facts: PodFacts) -> Prepared:
+    async def _mount(self, pod: Obj, uid: str, v: Obj) -> Prepared:
         name = str(v.get("name"))
         kind = plugin_of(v)
         pod_dir = self.pod_dir(uid)
@@ -211,37 +218,41 @@ class VolumeManager:
             path = volume_dir(pod_dir, kind, name)
             await self.runtime.call(_volume_dir, pod_dir, path, 0o777)  # any container user may write, as the kubelet's
             return Prepared(name, host_path=str(path))
-        if kind in ATOMIC:
-            def lookup(k: str, ns: str, n: str) -> Obj | None:
-                return objects.get((k, ns, n))
-            projection = vol.payload(v, pod, lookup, facts)
-            if projection.skipped and (uid, name) not in self._warned:
-                self._warned.add((uid, name))
-                self.events.event(pod, "Warning", "VolumeSourceSkipped",
-                                  f'projected volume "{name}": {", ".join(projection.skipped)} not served by this '
-                                  f"node yet; left out")
-            path = volume_dir(pod_dir, kind, name)
-            digest = _digest(projection.files)
-            if self._written.get((uid, name)) != digest:
-                changed = await self.runtime.call(self._write_files, pod_dir, path, projection.files)
-                if changed:
-                    log.info("%s: volume %s: files written (%d)", key_of(pod), name, len(projection.files))
-                self._written[(uid, name)] = digest
-            return Prepared(name, host_path=str(path), read_only=True)
         if kind == "hostPath":
             source = v["hostPath"] or {}
             host = str(source.get("path") or "")
+            self._refuse_the_host(name, host)
             try:
                 await self.runtime.call(check_host_path, host, source.get("type"))
             except (ValueError, OSError) as exc:
                 raise VolumeError(name, str(exc)) from exc
             return Prepared(name, host_path=host)
         if kind == "persistentVolumeClaim":
-            cached = self._claims.get((uid, name))
-            if cached is None:
-                cached = self._claims[(uid, name)] = await self._claim(pod, v)
-            return cached
+            return await self._claim(pod, v)
         raise VolumeError(name, f"volume source {kind or '(none)'} is not supported by this node")
+
+    async def _atomic(self, pod: Obj, uid: str, v: Obj, objects: dict[ObjectKey, Obj | None],
+                      facts: PodFacts) -> Prepared:
+        name = str(v.get("name"))
+        kind = plugin_of(v)
+        pod_dir = self.pod_dir(uid)
+
+        def lookup(k: str, ns: str, n: str) -> Obj | None:
+            return objects.get((k, ns, n))
+        projection = vol.payload(v, pod, lookup, facts)
+        if projection.skipped and (uid, name) not in self._warned:
+            self._warned.add((uid, name))
+            self.events.event(pod, "Warning", "VolumeSourceSkipped",
+                              f'projected volume "{name}": {", ".join(projection.skipped)} not served by this '
+                              f"node yet; left out")
+        path = volume_dir(pod_dir, kind, name)
+        digest = _digest(projection.files)
+        if self._written.get((uid, name)) != digest:
+            changed = await self.runtime.call(self._write_files, pod_dir, path, projection.files)
+            if changed:
+                log.info("%s: volume %s: files written (%d)", key_of(pod), name, len(projection.files))
+            self._written[(uid, name)] = digest
+        return Prepared(name, host_path=str(path), read_only=True)
 
     def _write_files(self, pod_dir: Path, path: Path, files: dict[str, atomic_writer.FileProjection]) -> bool:
         _volume_dir(pod_dir, path, 0o755)
@@ -278,11 +289,17 @@ class VolumeManager:
         else:
             raise VolumeError(name, f"persistentvolume {pv_name}: only hostPath and local volumes are supported "
                                     f"on this node")
+        self._refuse_the_host(name, path)
         try:
             await self.runtime.call(check_host_path, path, kind)
         except (ValueError, OSError) as exc:
             raise VolumeError(name, str(exc)) from exc
         return Prepared(name, host_path=path, read_only=read_only)
+
+    def _refuse_the_host(self, volume: str, path: str) -> None:
+        if not self.allow_privileged and vol.hands_over_the_host(path):
+            raise VolumeError(volume, f"hostPath {path} would hand the pod the host (/ or Docker's socket): "
+                                      f"refused, this node does not allow privileged pods")
 
     def _memory_volume(self, pod: Obj, v: Obj) -> str:
         meta = pod["metadata"]
@@ -307,8 +324,8 @@ class VolumeManager:
         self._track(uid, set())
         for key in [k for k in self._written if k[0] == uid]:
             del self._written[key]
-        for key in [k for k in self._claims if k[0] == uid]:
-            del self._claims[key]
+        for key in [k for k in self._mounted if k[0] == uid]:
+            del self._mounted[key]
         self._warned = {k for k in self._warned if k[0] != uid}
 
     async def cleanup(self, uid: str) -> None:
@@ -363,7 +380,7 @@ class VolumeManager:
 
     async def _remove_local_path(self, pv_name: str, entry: str) -> None:
         path = self.local_path_root / entry
-        if str(path) in {p.host_path for p in self._claims.values()}:
+        if str(path) in {p.host_path for p in self._mounted.values()}:
             return  # a pod of ours still mounts it: removed once that pod is gone
         log.info("persistentvolume/%s: deleted; removing its directory on node %s", pv_name, self.node)
         await self.runtime.call(shutil.rmtree, path, True)

@@ -257,6 +257,22 @@ def check_host_path(path: str, kind: str | None) -> None:
         raise ValueError(f"hostPath type check failed: {path} is not {what}")
 
 
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+
+
+def hands_over_the_host(path: str) -> bool:
+    """A hostPath that would give a pod the host: `/`, Docker's socket, or a directory holding the
+    socket (looked at as written and with symlinks followed).  The agent refuses these unless the
+    node allows privileged pods: a deliberate difference from Kubernetes (issue 10, Host safety)."""
+    for p in {os.path.normpath(path), os.path.realpath(path)}:
+        if p == "/":
+            return True
+        for sock in {s for x in DOCKER_SOCKETS for s in (x, os.path.realpath(x))}:
+            if p == sock or sock.startswith(p + "/"):
+                return True
+    return False
+
+
 # --- volumeMounts -> binds -----------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Pod volumes on the real Docker engine: emptyDir shared by two containers (and `medium: Memory`
-as a tmpfs), hostPath with its type checks (under this test's tmp dir only), configMap and secret
-files with items, modes and subPath, an update seen in the file (and not through a subPath), a
-missing ConfigMap (FailedMount, the pod waits, then starts once it exists), the downward API's
+as a tmpfs), hostPath with its type checks (under this test's tmp dir only; Docker's socket is
+refused), configMap and secret files with items, modes and subPath, an update seen in the file (and
+not through a subPath), a missing ConfigMap (FailedMount, the pod waits, then starts once it exists), the downward API's
 labels file following a label change, a projected volume, and a claim of the default class whose
 file outlives the pod.  Deleting the pods leaves no pod dir and no Docker volume of ours.
 
@@ -125,7 +125,7 @@ def test_a_memory_empty_dir_is_a_tmpfs_shared_by_the_containers_and_its_docker_v
     _delete_and_gone(c, docker_client, pod)
 
 
-def test_host_path_types_are_checked_and_or_create_types_create(agent_cluster: AgentCluster, docker_client: Any,
+def test_host_path_types_are_checked_or_create_types_create_and_the_docker_socket_is_refused(agent_cluster: AgentCluster, docker_client: Any,
                                                                 tmp_path: Path) -> None:
     c = agent_cluster
     (tmp_path / "existing").mkdir()
@@ -143,8 +143,10 @@ def test_host_path_types_are_checked_and_or_create_types_create(agent_cluster: A
               {"name": "file", "mountPath": "/etc/a-file"}, {"name": "newfile", "mountPath": "/new-file"},
               {"name": "sock", "mountPath": "/run/app.sock"}, {"name": "untyped", "mountPath": "/untyped"}]
     bad = [{"name": "notdir", "hostPath": {"path": str(tmp_path / "a-file"), "type": "Directory"}}]
+    host = [{"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}]
     _apply(c, _pod("hostpaths", volumes, mounts),
-           _pod("badhostpath", bad, [{"name": "notdir", "mountPath": "/x"}]))
+           _pod("badhostpath", bad, [{"name": "notdir", "mountPath": "/x"}]),
+           _pod("dockersock", host, [{"name": "docker", "mountPath": "/var/run/docker.sock"}]))
     try:
         pod = wait_for("hostpaths Running", lambda: _running(c, "hostpaths"), timeout=60)
         assert (tmp_path / "made" / "here").is_dir() and (tmp_path / "new-file").is_file()
@@ -160,7 +162,10 @@ def test_host_path_types_are_checked_and_or_create_types_create(agent_cluster: A
         status = c.get("pod", "badhostpath")["status"]
         assert status["phase"] == "Pending"
         assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
-        _delete_and_gone(c, docker_client, pod, c.get("pod", "badhostpath"))
+        refused = wait_for("the socket refused", lambda: _events(c, "dockersock", "FailedMount"), timeout=30)[0]
+        assert refused["message"] == 'MountVolume.SetUp failed for volume "docker" : hostPath /var/run/docker.sock ' \
+            "would hand the pod the host (/ or Docker's socket): refused, this node does not allow privileged pods"
+        _delete_and_gone(c, docker_client, pod, c.get("pod", "badhostpath"), c.get("pod", "dockersock"))
     finally:
         sock.close()
     assert (tmp_path / "existing" / "hello").exists()  # a hostPath is never removed with the pod

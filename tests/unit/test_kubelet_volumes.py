@@ -22,6 +22,7 @@ from agents.kubelet.volumes import (
     check_host_path,
     container_mounts,
     format_map,
+    hands_over_the_host,
     memory_size,
     needs_allocatable,
     payload,
@@ -228,3 +229,12 @@ def test_a_memory_volume_is_sized_by_its_limit_or_the_pods_memory_limits() -> No
     assert memory_size({"emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}, POD) == 16 * 2**20
     assert memory_size({"emptyDir": {"medium": "Memory"}}, POD) == 64 * 2**20
     assert memory_size({"emptyDir": {"medium": "Memory"}}, {"spec": {"containers": [{"name": "a"}]}}) is None
+
+
+def test_host_paths_that_hand_a_pod_the_host_are_known(tmp_path: Path) -> None:
+    for path in ("/", "/var/run/docker.sock", "/run/docker.sock", "/run", "/var/run", "/var/run/", "/./"):
+        assert hands_over_the_host(path), path
+    (tmp_path / "root").symlink_to("/")
+    assert hands_over_the_host(str(tmp_path / "root"))
+    for path in ("/tmp", "/var/lib/minikube-py", "/run/user", str(tmp_path)):
+        assert not hands_over_the_host(path), path
