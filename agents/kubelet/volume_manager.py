@@ -78,6 +78,12 @@ class PodVolumes:
     """What setup() made of one pod's volumes, by volume name."""
     prepared: dict[str, Prepared]
 
+    def sandbox_mounts(self) -> list[Obj]:
+        """The Memory emptyDirs, mounted in the pod's sandbox too: the tmpfs (and its files) then
+        lives as long as the pod, not only while some app container runs."""
+        return [{"Target": f"/volumes/{p.name}", "Source": p.docker_volume, "Type": "volume", "ReadOnly": False}
+                for p in self.prepared.values() if p.docker_volume]
+
 
 def _digest(files: dict[str, atomic_writer.FileProjection]) -> str:
     h = hashlib.sha256()

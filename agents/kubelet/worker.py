@@ -150,7 +150,8 @@ class PodWorkers:
             if not spec.get("hostNetwork"):  # no podCIDR yet: this pod is retried, the others go on
                 await asyncio.wait_for(self.network_ready.wait(), 5.0)
             try:
-                sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt)
+                sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt,
+                                                     volumes.sandbox_mounts() if volumes else None)
             except Exception as exc:  # noqa: BLE001 - a pod whose sandbox fails never stops the others
                 message = str(exc.explanation or exc) if isinstance(exc, docker.errors.APIError) else \
                     f"{type(exc).__name__}: {exc}"

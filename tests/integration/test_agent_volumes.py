@@ -22,6 +22,7 @@ import pytest
 
 pytest.importorskip("docker")
 
+from minikube_py.cli.launch import stop_server  # noqa: E402
 from tests.integration import test_agent as base  # noqa: E402
 from tests.integration.test_agent import OWNER, AgentCluster, _running, wait_for  # noqa: E402
 
@@ -86,8 +87,11 @@ def _delete_and_gone(c: AgentCluster, docker_client: Any, *pods: Any) -> None:
 @pytest.fixture(autouse=True, scope="module")
 def _no_volumes_left(agent_cluster: AgentCluster, docker_client: Any) -> Any:
     yield
-    for v in _our_volumes(docker_client, agent_cluster):  # a failed test's leftovers (the last test asserts there are none)
-        v.remove(force=True)
+    if _our_volumes(docker_client, agent_cluster):  # a failed test's leftovers (the last test asserts there are none)
+        stop_server(agent_cluster.agent)  # nothing recreates them while they go
+        base._cleanup(docker_client, agent_cluster.node)  # the containers that use them first
+        for v in _our_volumes(docker_client, agent_cluster):
+            v.remove(force=True)
 
 
 def test_an_empty_dir_is_shared_by_the_pods_containers_and_removed_with_the_pod(
@@ -122,6 +126,17 @@ def test_a_memory_empty_dir_is_a_tmpfs_shared_by_the_containers_and_its_docker_v
              "in-memory", timeout=20)
     volumes = _our_volumes(docker_client, c, uid)
     assert [v.attrs["Options"]["type"] for v in volumes] == ["tmpfs"]
+    # the files outlive the restart of every app container, as an emptyDir's do (the sandbox holds the tmpfs)
+    _out(docker_client, pod, "echo kept > /in/marker")
+    _container(docker_client, pod, "writer").kill()
+    _container(docker_client, pod).kill()
+
+    def restarted() -> Any:
+        statuses = {s["name"]: s for s in c.get("pod", "memdir")["status"]["containerStatuses"]}
+        return all(s["restartCount"] >= 1 and "running" in s["state"] for s in statuses.values()) and statuses
+    main = wait_for("both containers restarted", restarted, timeout=60)["main"]
+    again = docker_client.containers.get(main["containerID"].removeprefix("docker://"))
+    assert again.exec_run(["cat", "/in/marker"]).output == b"kept\n"
     _delete_and_gone(c, docker_client, pod)
 
 
