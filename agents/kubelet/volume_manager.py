@@ -168,7 +168,8 @@ class VolumeManager:
             if not w.informer.synced.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(w.informer.synced.wait(), SYNC_TIMEOUT)
-            out[key] = w.informer.get(f"{key[1]}/{key[2]}")
+            if w.informer.synced.is_set():  # else left out: not known yet is not "not found"
+                out[key] = w.informer.get(f"{key[1]}/{key[2]}")
         return out
 
     async def _facts(self, pod: Obj) -> PodFacts:
@@ -242,6 +243,9 @@ class VolumeManager:
         name = str(v.get("name"))
         kind = plugin_of(v)
         pod_dir = self.pod_dir(uid)
+        for key in vol.referenced_objects({"metadata": pod.get("metadata"), "spec": {"volumes": [v]}}):
+            if key not in objects:  # the kubelet's words when its watch-based cache is not ready
+                raise VolumeError(name, f"failed to sync {key[0].lower()} cache: timed out waiting for the condition")
 
         def lookup(k: str, ns: str, n: str) -> Obj | None:
             return objects.get((k, ns, n))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -356,6 +357,29 @@ def test_a_claim_that_is_not_bound_is_failed_mount_and_the_pod_waits(agent_clust
     assert c.get("pod", "waitsclaim")["status"]["phase"] == "Pending"
     c.kubectl("delete", "pod", "waitsclaim", "--wait=false")
     c.kubectl("delete", "pvc", "unbindable", "--wait=false")
+
+
+def test_after_an_agent_restart_the_files_still_follow_their_config_map_and_nothing_restarts(
+        agent_cluster: AgentCluster, docker_client: Any) -> None:
+    c = agent_cluster
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "survivor"}, "data": {"v": "1"}}
+    _apply(c, cm, _pod("survivor", [{"name": "cfg", "configMap": {"name": "survivor"}},
+                                    {"name": "mem", "emptyDir": {"medium": "Memory"}}],
+                       [{"name": "cfg", "mountPath": "/cfg"}, {"name": "mem", "mountPath": "/mem"}]))
+    pod = wait_for("survivor Running", lambda: _running(c, "survivor"), timeout=60)
+    _out(docker_client, pod, "echo kept > /mem/f")
+    started = _container(docker_client, pod).attrs["State"]["StartedAt"]
+    os.killpg(c.agent.pid, signal.SIGKILL)
+    c.agent.wait(timeout=10)
+    c.start_agent()
+    wait_for("the restarted agent", lambda: c.agent.poll() is None and c.log_file.read_text(
+        errors="replace").count(f"node {c.node} registered (") >= 2)
+    cm["data"] = {"v": "2"}
+    _apply(c, cm)
+    wait_for("the file updated by the new agent", lambda: _sh(docker_client, pod, "cat /cfg/v")[1] == "2", timeout=60)
+    assert _out(docker_client, pod, "cat /mem/f") == "kept\n"
+    assert _container(docker_client, pod).attrs["State"]["StartedAt"] == started  # adopted, not restarted
+    _delete_and_gone(c, docker_client, pod)
 
 
 def test_no_pod_dir_and_no_docker_volume_of_ours_is_left(agent_cluster: AgentCluster, docker_client: Any) -> None:
