@@ -313,7 +313,9 @@ class DockerRuntime:
         if ((old.get("Config") or {}).get("Labels") or {}).get(OWNER_LABEL) == self.owner:
             self.client.api.remove_container(old["Id"], force=True)
 
-    def create_sandbox(self, pod: Obj, attempt: int) -> str:
+    def create_sandbox(self, pod: Obj, attempt: int, mounts: list[Obj] | None = None) -> str:
+        """The pause container; `mounts` are Docker-volume mounts it holds for the pod's life (a
+        tmpfs volume is unmounted, and its files lost, when no container uses it)."""
         spec = pod.get("spec") or {}
         name = docker_name(pod, "POD", attempt)
         self._remove_named(name)
@@ -323,6 +325,8 @@ class DockerRuntime:
         ports = port_bindings(pod)
         if ports:
             kwargs["ports"] = ports
+        if mounts:
+            kwargs["mounts"] = mounts
         c = self.client.containers.run(
             PAUSE_IMAGE, name=name, detach=True,
             labels=self._labels(pod, **{CONTAINER_NAME: "POD", DOCKER_TYPE: "podsandbox",

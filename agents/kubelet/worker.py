@@ -39,6 +39,8 @@ from .images import ImageError, ImageManager
 from .runtime import ContainerExtras, DockerRuntime, StartFailed
 from .security import Refusal, allowed_status, blocked_status, container_security, non_root_error, refusal
 from .status import changed, pod_status
+from .volume_manager import PodVolumes, VolumeManager, VolumesNotReady
+from .volumes import MountError, container_mounts
 
 log = logging.getLogger("minikube_py.kubelet")
 Obj = dict[str, Any]
@@ -94,6 +96,8 @@ class PodWorkers:
         self.queue = WorkQueue(f"kubelet-{node}", base_delay=0.5, max_delay=30.0, clock=clock)
         self.events = EventRecorder(client, "kubelet", clock=clock)
         self.network_ready = asyncio.Event()
+        self.volumes = VolumeManager(client, runtime, self.events, data_dir=data_dir, node=node, pod_dir=self.pod_dir,
+                                     on_change=self._on_docker_event, clock=clock)
 
     def pod_dir(self, uid: str) -> Path:
         """Where the pod's files live on this host (volumes, /etc/hosts, termination logs), as the
@@ -119,7 +123,15 @@ class PodWorkers:
         actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff)
         if not actions.nothing:
             log.info("%s: %s", key, _describe(actions))
-        failures = await self._execute(pod, snap, actions)
+        volumes = None
+        if not pod["metadata"].get("deletionTimestamp") and \
+                (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            try:  # every pass: files of configMaps, secrets and the downward API follow their sources
+                volumes = await self.volumes.setup(pod)
+            except VolumesNotReady as exc:  # FailedMount: the pod waits in ContainerCreating, retried with backoff
+                await self._write_status(pod, key, snap, actions, {})
+                raise ContainersFailed(str(exc)) from exc
+        failures = await self._execute(pod, snap, actions, volumes)
         if pod["metadata"].get("deletionTimestamp"):
             await self._finish_deletion(pod, key)
             return
@@ -153,7 +165,8 @@ class PodWorkers:
         except NotFound:
             return None
 
-    async def _execute(self, pod: Obj, snap: PodSnapshot, actions: PodActions) -> dict[str, tuple[str, str]]:
+    async def _execute(self, pod: Obj, snap: PodSnapshot, actions: PodActions,
+                       volumes: PodVolumes | None = None) -> dict[str, tuple[str, str]]:
         """Carry the actions out; returns the containers that could not be started (and why)."""
         spec = pod.get("spec") or {}
         grace = _grace_period(pod)
@@ -171,7 +184,8 @@ class PodWorkers:
             if not spec.get("hostNetwork"):  # no podCIDR yet: this pod is retried, the others go on
                 await asyncio.wait_for(self.network_ready.wait(), 5.0)
             try:
-                sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt)
+                sandbox_id = await self.runtime.call(self.runtime.create_sandbox, pod, actions.attempt,
+                                                     volumes.sandbox_mounts() if volumes else None)
             except Exception as exc:  # noqa: BLE001 - a pod whose sandbox fails never stops the others
                 message = str(exc.explanation or exc) if isinstance(exc, docker.errors.APIError) else \
                     f"{type(exc).__name__}: {exc}"
@@ -199,13 +213,16 @@ class PodWorkers:
                 if facts is None:
                     facts = await self._pod_facts(pod, sandbox_id)
                 env = await self._container_env(pod, c, facts)
-            except EnvError as exc:  # the kubelet's CreateContainerConfigError: retried with backoff
+                binds, mounts = await self.runtime.call(container_mounts, c, volumes.prepared if volumes else {}, env)
+            except (EnvError, MountError) as exc:  # the kubelet's CreateContainerConfigError: retried with backoff
                 failures[s.name] = ("CreateContainerConfigError", str(exc))
                 self.events.event(pod, "Warning", "Failed", f"Error: {exc}")
                 continue
             try:
                 config, host_config = container_security(pod, c, allow_privileged=self.allow_privileged)
-                extras = ContainerExtras(config=config, host_config=host_config)
+                if mounts:
+                    host_config["mounts"] = mounts
+                extras = ContainerExtras(binds=binds, config=config, host_config=host_config)
                 cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id,
                                               env, extras)
             except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings
@@ -267,6 +284,7 @@ class PodWorkers:
         left = await self.runtime.call(self.runtime.snapshot, uid)
         if left.containers or left.sandboxes:
             await self.runtime.call(self.runtime.kill_pod, left, 0, True)
+        await self.volumes.cleanup(uid)
         try:
             await self.client.delete(POD, meta.get("namespace"), meta["name"], grace_period=0,
                                      preconditions={"uid": uid})
@@ -327,6 +345,8 @@ class PodWorkers:
                         log.info("%s/%s: pod is gone; removing its container %s", c.namespace, c.pod, c.id[:12])
                         await self.runtime.call(self.runtime.stop, c.id, 0)
                         await self.runtime.call(self.runtime.remove, c.id)
+                await self.volumes.housekeeping(
+                    lambda: {str((p.get("metadata") or {}).get("uid")) for p in self.pods.objects()})
                 for p in self.pods.objects():
                     self.queue.add(key_of(p))
             except Exception as exc:  # noqa: BLE001 - Docker away: try again next round
@@ -349,7 +369,8 @@ class PodWorkers:
     def tasks(self) -> list[asyncio.Task[None]]:
         out = [asyncio.create_task(self.pods.run(), name="kubelet-pods"),
                asyncio.create_task(self.housekeeping(), name="kubelet-housekeeping"),
-               asyncio.create_task(self.docker_events(), name="kubelet-docker-events")]
+               asyncio.create_task(self.docker_events(), name="kubelet-docker-events"),
+               asyncio.create_task(self.volumes.run(), name="kubelet-volumes")]
         out += [asyncio.create_task(self._worker(), name=f"kubelet-{i}") for i in range(self.concurrency)]
         return out
 
