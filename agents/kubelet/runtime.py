@@ -257,7 +257,7 @@ class DockerRuntime:
                 exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
                 started_at=_epoch(state.get("StartedAt")), finished_at=_epoch(state.get("FinishedAt")),
                 image=str((c.get("Config") or {}).get("Image") or ""), image_id=str(c.get("Image") or ""),
-                error=str(state.get("Error") or "")))
+                error=str(state.get("Error") or ""), sandbox_id=labels.get(SANDBOX_ID, "")))
         sandboxes.sort(key=lambda s: (s.attempt, s.created_at), reverse=True)
         return PodSnapshot(uid, tuple(sandboxes), tuple(containers))
 
@@ -352,6 +352,20 @@ class DockerRuntime:
         cid = str(created["Id"])
         self.client.api.start(cid)
         return cid
+
+    def exec_command(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        """Run a command in a running container (probes and hooks): its exit code and output
+        (stdout and stderr, at most 10 KiB as the kubelet keeps); -1 when the container is gone."""
+        try:
+            created = self.client.api.exec_create(container_id, command, stdout=True, stderr=True)
+            output = self.client.api.exec_start(created["Id"])
+            code = self.client.api.exec_inspect(created["Id"]).get("ExitCode")
+        except docker.errors.NotFound:
+            return -1, "container not found"
+        except docker.errors.APIError as exc:
+            return -1, str(exc.explanation or exc)
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        return (int(code) if code is not None else -1), text[:10240]
 
     def stop(self, container_id: str, grace: int) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (Docker's stop)."""

@@ -35,6 +35,7 @@ from minikube_py.client.workqueue import WorkQueue
 
 from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
 from .env import EnvError, PodFacts, container_env
+from .probes import Prober, handler_runner
 from .runtime import ContainerExtras, DockerRuntime
 from .status import changed, pod_status
 
@@ -85,6 +86,7 @@ class PodWorkers:
         self.queue = WorkQueue(f"kubelet-{node}", base_delay=0.5, max_delay=30.0, clock=clock)
         self.events = EventRecorder(client, "kubelet", clock=clock)
         self.network_ready = asyncio.Event()
+        self.prober = Prober(handler_runner(self._exec_in), self.queue.add, self._pod_event, clock=clock)
 
     def pod_dir(self, uid: str) -> Path:
         """Where the pod's files live on this host (volumes, /etc/hosts, termination logs), as the
@@ -102,7 +104,8 @@ class PodWorkers:
             return  # gone: its containers are the housekeeping's
         uid = str(pod["metadata"]["uid"])
         snap = await self.runtime.call(self.runtime.snapshot, uid)
-        actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff)
+        actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff,
+                                      probes=self.prober.results)
         if not actions.nothing:
             log.info("%s: %s", key, _describe(actions))
         failures = await self._execute(pod, snap, actions)
@@ -112,6 +115,7 @@ class PodWorkers:
         if not actions.nothing:
             snap = await self.runtime.call(self.runtime.snapshot, uid)
         await self.runtime.call(self.runtime.garbage_collect, snap)
+        self._track_probes(pod, key, snap)
         await self._write_status(pod, key, snap, actions, failures)
         if failures:
             raise ContainersFailed("; ".join(f"{name}: {reason}: {message}"
@@ -143,7 +147,7 @@ class PodWorkers:
                     f"{type(exc).__name__}: {exc}"
                 self.events.event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {message}")
                 raise SandboxFailed(message) from exc
-        containers = {str(c.get("name")): c for c in spec.get("containers") or []}
+        containers = {str(c.get("name")): c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
         failures: dict[str, tuple[str, str]] = {}
         facts: PodFacts | None = None
         for s in actions.start:
@@ -229,12 +233,13 @@ class PodWorkers:
         except NotFound:
             pass
         self.backoff.forget_pod(uid)
+        self.prober.forget_pod(uid)
 
     async def _write_status(self, pod: Obj, key: str, snap: PodSnapshot, actions: PodActions,
                             failures: dict[str, tuple[str, str]]) -> None:
         current = pod.get("status") or {}
         wanted = pod_status(pod, snap, actions, now=format_time(self.clock.now()), host_ip=self.host_ip,
-                            failures=failures)
+                            failures=failures, probes=self.prober.results)
         if not changed(current, wanted):
             return
         try:
@@ -243,6 +248,29 @@ class PodWorkers:
                                     subresource="status")
         except NotFound:
             pass
+
+    # --- probes ------------------------------------------------------------------------------
+
+    def _track_probes(self, pod: Obj, key: str, snap: PodSnapshot) -> None:
+        """Probe tasks for the pod's running containers (app containers and sidecars); the tasks of
+        containers that stopped end here."""
+        spec = pod.get("spec") or {}
+        running = []
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            last = snap.latest(str(c.get("name")))
+            if last is not None and last.state == "running":
+                running.append((c, last.id, last.started_at or self.clock.now()))
+        sandbox = snap.sandboxes[0] if snap.sandboxes else None
+        ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
+        self.prober.track(str(pod["metadata"]["uid"]), key, running, ip)
+
+    async def _exec_in(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        return await self.runtime.call(self.runtime.exec_command, container_id, command)
+
+    def _pod_event(self, key: str, type_: str, reason: str, message: str) -> None:
+        pod = self.pods.get(key)
+        if pod is not None:
+            self.events.event(pod, type_, reason, message)
 
     def _on_docker_event(self, uid: str) -> None:
         for pod in self.pods.by_index("uid", uid):
