@@ -42,6 +42,7 @@ class ContainerSnapshot:
     image_id: str = ""
     error: str = ""  # Docker's State.Error (a start that failed)
     sandbox_id: str = ""  # the sandbox it joined ("" when unknown: counts as the current one)
+    message: str = ""  # an exited container's termination message
 
 
 @dataclass(frozen=True)

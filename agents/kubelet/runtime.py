@@ -46,7 +46,11 @@ HASH = "annotation.io.kubernetes.container.hash"
 RESTART_COUNT = "annotation.io.kubernetes.container.restartCount"
 SANDBOX_ATTEMPT = "io.minikube-py.sandbox.attempt"
 SANDBOX_ID = "io.kubernetes.sandbox.id"
+TERMINATION_LOG = "io.minikube-py.termination-log"  # the host file bound at terminationMessagePath
+TERMINATION_POLICY = "io.kubernetes.container.terminationMessagePolicy"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+MAX_MESSAGE = 4096  # the kubelet's limit on a termination message read from the file
+FALLBACK_LINES, FALLBACK_BYTES = 80, 2048  # FallbackToLogsOnError: the log's tail
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -140,6 +144,7 @@ class ContainerExtras:
     binds: list[str] = field(default_factory=list)  # "host-path:container-path[:ro]"
     host_config: Obj = field(default_factory=dict)  # extra create_host_config keywords
     config: Obj = field(default_factory=dict)  # extra create_container keywords
+    labels: dict[str, str] = field(default_factory=dict)  # extra labels (where the termination log is, ...)
 
 
 @dataclass(frozen=True)
@@ -257,9 +262,30 @@ class DockerRuntime:
                 exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
                 started_at=_epoch(state.get("StartedAt")), finished_at=_epoch(state.get("FinishedAt")),
                 image=str((c.get("Config") or {}).get("Image") or ""), image_id=str(c.get("Image") or ""),
-                error=str(state.get("Error") or ""), sandbox_id=labels.get(SANDBOX_ID, "")))
+                error=str(state.get("Error") or ""), sandbox_id=labels.get(SANDBOX_ID, ""),
+                message=self._termination_message(str(c["Id"]), labels, state) if status in ("exited", "dead")
+                else ""))
         sandboxes.sort(key=lambda s: (s.attempt, s.created_at), reverse=True)
         return PodSnapshot(uid, tuple(sandboxes), tuple(containers))
+
+    def _termination_message(self, container_id: str, labels: dict[str, str], state: Obj) -> str:
+        """What an exited container left at its terminationMessagePath; under FallbackToLogsOnError
+        and a non-zero exit with no message, the tail of its log."""
+        message = ""
+        path = labels.get(TERMINATION_LOG)
+        if path:
+            try:
+                with open(path, "rb") as f:
+                    message = f.read(MAX_MESSAGE).decode(errors="replace")
+            except OSError:
+                pass
+        if not message and labels.get(TERMINATION_POLICY) == "FallbackToLogsOnError" and state.get("ExitCode"):
+            try:
+                tail = self.client.api.logs(container_id, stdout=True, stderr=True, tail=FALLBACK_LINES)
+            except docker.errors.APIError:
+                return ""
+            message = tail[-FALLBACK_BYTES:].decode(errors="replace")
+        return message
 
     def watch_events(self, on_uid: Callable[[str], None], stop: threading.Event) -> None:
         """Docker's event stream for our containers (blocking: run it in its own thread): a container
@@ -341,7 +367,8 @@ class DockerRuntime:
         command = [expand(str(x), env) for x in container.get("command") or []] or None
         args = [expand(str(x), env) for x in container.get("args") or []] or None
         labels = self._labels(pod, **{CONTAINER_NAME: cname, DOCKER_TYPE: "container", SANDBOX_ID: sandbox_id,
-                                      HASH: container_hash(container), RESTART_COUNT: str(restart_count)})
+                                      HASH: container_hash(container), RESTART_COUNT: str(restart_count),
+                                      **extras.labels})
         created = self.client.api.create_container(
             str(container.get("image")), name=name, labels=labels, entrypoint=command, command=args,
             environment=env or None, working_dir=container.get("workingDir") or None,

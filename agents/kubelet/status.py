@@ -33,6 +33,8 @@ def _terminated(c: ContainerSnapshot) -> Obj:
     out: Obj = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                 "startedAt": _rfc3339(c.started_at), "finishedAt": _rfc3339(c.finished_at),
                 "containerID": f"docker://{c.id}"}
+    if c.message:
+        out["message"] = c.message
     if c.error:
         out["reason"], out["message"] = "StartError", c.error
     return out
@@ -148,7 +150,9 @@ def _condition(kind: str, ok: bool, old: dict[str, Obj], stamp: str, reason: str
                  "lastTransitionTime": prev.get("lastTransitionTime", stamp) if prev and prev.get("status") == status
                  else stamp}
     if not ok and reason:
-        cond["reason"], cond["message"] = reason, message
+        cond["reason"] = reason
+        if message:
+            cond["message"] = message
     return cond
 
 
@@ -169,9 +173,11 @@ def pod_status(pod: Obj, snapshot: PodSnapshot, actions: PodActions | None, *, n
     old = {c.get("type"): c for c in current.get("conditions") or []}
     unready = [s["name"] for s, c in zip(init_statuses, inits, strict=True) if is_sidecar(c) and not s["ready"]]
     unready += [s["name"] for s in statuses if not s["ready"]]
-    done = ph in ("Succeeded", "Failed")
-    reason = "PodCompleted" if done else "ContainersNotReady"
-    message = f"containers with unready status: [{' '.join(unready)}]"
+    done = ph == "Succeeded"
+    if ph in ("Succeeded", "Failed"):  # kube's terminal-phase conditions: a reason, no message
+        reason, message = ("PodCompleted" if done else "PodFailed"), ""
+    else:
+        reason, message = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
     conds = [_condition("Initialized", initialized or done, old, now, "ContainersNotInitialized",
                         f"containers with incomplete status: [{' '.join(pending)}]"),
              _condition("Ready", not unready and ph == "Running", old, now, reason, message),

@@ -35,8 +35,9 @@ from minikube_py.client.workqueue import WorkQueue
 
 from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
 from .env import EnvError, PodFacts, container_env
+from .podfiles import container_files, remove_pod_files
 from .probes import Prober, handler_runner
-from .runtime import ContainerExtras, DockerRuntime
+from .runtime import DockerRuntime
 from .status import changed, pod_status
 
 log = logging.getLogger("minikube_py.kubelet")
@@ -163,7 +164,8 @@ class PodWorkers:
                 self.events.event(pod, "Warning", "Failed", f"Error: {exc}")
                 continue
             try:
-                extras = ContainerExtras()
+                extras = await self.runtime.call(container_files, self.pod_dir(str(pod["metadata"]["uid"])), pod, c,
+                                                 s.restart_count, facts.pod_ips[0] if facts.pod_ips else "")
                 cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id,
                                               env, extras)
             except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings
@@ -234,6 +236,7 @@ class PodWorkers:
             pass
         self.backoff.forget_pod(uid)
         self.prober.forget_pod(uid)
+        await self.runtime.call(remove_pod_files, self.pod_dir(uid))
 
     async def _write_status(self, pod: Obj, key: str, snap: PodSnapshot, actions: PodActions,
                             failures: dict[str, tuple[str, str]]) -> None:
