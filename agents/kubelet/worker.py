@@ -33,8 +33,17 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, key_of, strip_heavy_metadata
 from minikube_py.client.workqueue import WorkQueue
 
-from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
+from .actions import (
+    ContainerSnapshot,
+    PodActions,
+    PodSnapshot,
+    RestartBackoff,
+    backoff_key,
+    compute_pod_actions,
+    is_sidecar,
+)
 from .env import EnvError, PodFacts, container_env
+from .hooks import run_hook
 from .podfiles import container_files, remove_pod_files
 from .probes import Prober, handler_runner
 from .runtime import DockerRuntime
@@ -130,13 +139,11 @@ class PodWorkers:
         grace = _grace_period(pod)
         deleting = bool(pod["metadata"].get("deletionTimestamp"))
         if actions.kill_pod:
-            for c in snap.containers:
-                if c.state == "running":
-                    self.events.event(pod, "Normal", "Killing", f"Stopping container {c.name}")
-            await self.runtime.call(self.runtime.kill_pod, snap, grace, deleting)
+            await self._kill_pod(pod, snap, grace, deleting)
         for k in actions.kill:
-            self.events.event(pod, "Normal", "Killing", k.message)
-            await self.runtime.call(self.runtime.stop, k.id, grace)
+            cs = next((c for c in snap.containers if c.id == k.id), None)
+            if cs is not None:
+                await self._stop_container(pod, snap, cs, grace, k.message)
         sandbox_id = actions.sandbox_id
         if actions.create_sandbox:
             if not spec.get("hostNetwork"):  # no podCIDR yet: this pod is retried, the others go on
@@ -176,6 +183,9 @@ class PodWorkers:
             self.events.event(pod, "Normal", "Created", f"Created container: {s.name}")
             self.events.event(pod, "Normal", "Started", f"Started container {s.name}")
             log.debug("%s: started %s (%s)", key_of(pod), s.name, cid[:12])
+            failed = await self._post_start(pod, c, cid, facts.pod_ips[0] if facts.pod_ips else "", grace)
+            if failed:
+                failures[s.name] = ("PostStartHookError", failed)
         for name, message in actions.backoff.items():
             self.events.event(pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod "
                                                          f"{pod['metadata']['name']}_{pod['metadata'].get('namespace')}"
@@ -251,6 +261,59 @@ class PodWorkers:
                                     subresource="status")
         except NotFound:
             pass
+
+    # --- lifecycle: hooks and the graceful stop --------------------------------------------
+
+    async def _post_start(self, pod: Obj, container: Obj, container_id: str, pod_ip: str, grace: int) -> str:
+        """Run the container's postStart hook; a failure kills the container (kube's FailedPostStartHook)
+        and is returned as the waiting message."""
+        handler = (container.get("lifecycle") or {}).get("postStart")
+        if not isinstance(handler, dict):
+            return ""
+        failed = await run_hook(handler, pod, container, container_id, pod_ip, self._exec_in,
+                                max(30.0, float(grace)), self.clock.sleep)
+        if failed:
+            log.info("%s: postStart hook of %s failed: %s", key_of(pod), container.get("name"), failed)
+            self.events.event(pod, "Warning", "FailedPostStartHook", failed)
+            self.events.event(pod, "Normal", "Killing", "FailedPostStartHook")
+            await self.runtime.call(self.runtime.stop, container_id, grace)
+        return failed
+
+    async def _stop_container(self, pod: Obj, snap: PodSnapshot, cs: ContainerSnapshot, grace: int,
+                              message: str = "") -> None:
+        """The kubelet's killContainer: the preStop hook (within the grace period), then SIGTERM and
+        SIGKILL after what is left of the grace period (at least 2 s once a hook ran)."""
+        self.events.event(pod, "Normal", "Killing", message or f"Stopping container {cs.name}")
+        spec = pod.get("spec") or {}
+        container = next((c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+                          if c.get("name") == cs.name), None)
+        handler = ((container or {}).get("lifecycle") or {}).get("preStop")
+        left = float(grace)
+        if isinstance(handler, dict) and container is not None and grace > 0:
+            began = self.clock.monotonic()
+            sandbox = snap.sandboxes[0] if snap.sandboxes else None
+            ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
+            failed = await run_hook(handler, pod, container, cs.id, ip, self._exec_in, float(grace), self.clock.sleep)
+            if failed:
+                log.info("%s: preStop hook of %s failed: %s", key_of(pod), cs.name, failed)
+                self.events.event(pod, "Warning", "FailedPreStopHook", failed)
+            left = max(2.0, grace - (self.clock.monotonic() - began))
+        await self.runtime.call(self.runtime.stop, cs.id, int(round(left)))
+
+    async def _kill_pod(self, pod: Obj, snap: PodSnapshot, grace: int, remove: bool) -> None:
+        """Stop the pod: its app containers in parallel, then its sidecars one by one in reverse
+        order (as kube stops them after the main containers), then the sandbox."""
+        spec = pod.get("spec") or {}
+        sidecars = [str(c.get("name")) for c in spec.get("initContainers") or [] if is_sidecar(c)]
+        running = [c for c in snap.containers if c.state == "running"]
+        began = self.clock.monotonic()
+        await asyncio.gather(*(self._stop_container(pod, snap, c, grace) for c in running if c.name not in sidecars))
+        for name in reversed(sidecars):
+            for c in running:
+                if c.name == name:
+                    left = max(2, int(round(grace - (self.clock.monotonic() - began)))) if grace > 0 else 0
+                    await self._stop_container(pod, snap, c, left)
+        await self.runtime.call(self.runtime.kill_pod, snap, 0, remove)
 
     # --- probes ------------------------------------------------------------------------------
 

@@ -277,3 +277,47 @@ def test_job_style_pods_finish_succeeded_or_failed_with_their_messages(agent_clu
     assert _condition(c, "job-bad", "Ready") == "False"
     for name in ("job-ok", "job-bad"):  # no further restarts
         assert _status(c, name)["restartCount"] == 0
+
+
+def test_post_start_and_pre_stop_hooks_and_sidecars_stop_last(agent_cluster: AgentCluster, docker_client: Any) -> None:
+    c = agent_cluster
+    # the sidecar prints what reaches localhost:9000; it ignores SIGTERM (sh as PID 1), so it lives
+    # until its SIGKILL, after the app container's preStop has sent it a line
+    listener = {"name": "listener", "image": "busybox:latest", "restartPolicy": "Always",
+                "command": ["sh", "-c", "while true; do nc -l -p 9000; done"],
+                "startupProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 1}}
+    main = _main(lifecycle={"postStart": {"exec": {"command": ["sh", "-c", "echo hello > /tmp/hook"]}},
+                            "preStop": {"exec": {"command": ["sh", "-c", "echo bye-from-prestop | nc -w 1 localhost 9000"]}}})
+    _apply(c, _pod("hooks", [main], initContainers=[listener], terminationGracePeriodSeconds=6))
+    wait_for("Running", lambda: c.get("pod", "hooks")["status"]["phase"] == "Running", 30)
+    code, out = _container(docker_client, c, "hooks").exec_run(["cat", "/tmp/hook"])
+    assert (code, out) == (0, b"hello\n")
+    side = docker_client.containers.get(_status(c, "hooks", "listener", init=True)["containerID"].removeprefix(
+        "docker://"))
+    app = _container(docker_client, c, "hooks")
+    c.kubectl("delete", "pod", "hooks", "--wait=false")
+
+    def said_bye() -> bool:
+        side.reload()
+        return b"bye-from-prestop" in side.logs()
+    wait_for("the preStop hook's line at the sidecar", said_bye, 10, every=0.2)
+
+    def app_stopped() -> bool:
+        app.reload()
+        return bool(app.status == "exited")
+    wait_for("the app container stopped", app_stopped, 10, every=0.2)
+    side.reload()
+    assert side.status == "running"  # the sidecar outlives the app container
+    wait_for("pod gone", lambda: c.kubectl("get", "pod", "hooks", check=False).returncode != 0, 30)
+
+
+def test_a_failing_post_start_hook_kills_and_restarts_the_container(agent_cluster: AgentCluster) -> None:
+    c = agent_cluster
+    _apply(c, _pod("badhook", [_main(lifecycle={"postStart": {"exec": {"command": ["sh", "-c", "exit 7"]}}})],
+                   terminationGracePeriodSeconds=1))
+    wait_for("restarted", lambda: _status(c, "badhook").get("restartCount", 0) >= 1, 40)
+    events = _events(c, "badhook")
+    failed = [e["message"] for e in events if e["reason"] == "FailedPostStartHook"]
+    assert failed and failed[0].startswith("Exec lifecycle hook ([sh -c exit 7]) for Container \"main\" in Pod "
+                                           "\"badhook_default(") and "exited with 7" in failed[0], failed
+    assert any(e["reason"] == "Killing" and e["message"] == "FailedPostStartHook" for e in events)
