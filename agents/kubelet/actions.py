@@ -7,7 +7,12 @@ restartPolicy OnFailure; under Never a pod whose containers already ran gets no 
 a container that is not running is started again when its restartPolicy says so, unless its
 restart backoff (10 s doubling to 300 s) holds it back (CrashLoopBackOff); a running container
 whose spec hash changed is killed and started again; when nothing is left to run the sandbox is
-killed too.  A pod being deleted is killed as a whole.
+killed too.  A pod being deleted is killed as a whole; a pod that finished (Succeeded, Failed)
+never runs again.  Init containers run one at a time before the app containers (a new sandbox
+runs them again); native sidecars (restartPolicy Always init containers) are started in order,
+the next init container waiting until the sidecar has started, and are restarted whenever they
+stop.  A container whose liveness or startup probe failed (agents/kubelet/probes.py) is killed;
+its restart is the next pass's, under the backoff.
 
 Called by agents/kubelet/worker.py, which executes the actions through agents/kubelet/runtime.py;
 unit-tested in tests/unit/test_kubelet_actions.py without Docker.
@@ -111,7 +116,8 @@ def container_hash(container: Obj) -> str:
 
 class RestartBackoff:
     """The kubelet's crash-loop backoff, keyed by pod uid + container name + spec hash: 10 s
-    doubling to 300 s, forgotten once a container ran twice the maximum without needing it."""
+    doubling to 300 s, reset once a container ran twice the maximum (10 minutes) since its last
+    restart (kube's flowcontrol.Backoff: IsInBackOffSince and Next both treat it as expired)."""
 
     def __init__(self, initial: float = 10.0, maximum: float = 300.0) -> None:
         self.initial = initial
@@ -123,7 +129,9 @@ class RestartBackoff:
         entry = self._entries.get(key)
         if entry is None:
             return 0.0
-        duration, _ = entry
+        duration, updated = entry
+        if since - updated > 2 * self.maximum:
+            return 0.0  # it ran long enough (10 minutes with kube's times): the backoff is over
         return max(0.0, since + duration - now)
 
     def duration(self, key: str) -> float:

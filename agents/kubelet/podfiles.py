@@ -50,7 +50,8 @@ def container_files(pod_dir: Path, pod: Obj, container: Obj, restart_count: int,
     that put them in the container."""
     extras = ContainerExtras()
     spec = pod.get("spec") or {}
-    if not spec.get("hostNetwork"):
+    mounts = {str(m.get("mountPath") or "").rstrip("/") for m in container.get("volumeMounts") or []}
+    if not spec.get("hostNetwork") and "/etc/hosts" not in mounts:  # a container's own mount wins, as kube
         hosts = pod_dir / "etc-hosts"
         hosts.parent.mkdir(parents=True, exist_ok=True)
         hosts.write_text(hosts_file(pod, pod_ip))

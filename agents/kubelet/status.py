@@ -1,11 +1,13 @@
 """A pod's status from what Docker has, as the kubelet's status manager computes it (pure).
 
-Phase (the kubelet's getPhase: Pending while a container waits to run for the first time; Running
-once they run or will run again; Succeeded / Failed when none runs and none will, by restartPolicy;
-a terminal phase never goes back), the conditions PodScheduled, Initialized, ContainersReady and
-Ready (each lastTransitionTime kept until its status changes), containerStatuses (state, lastState,
-ready, started, restartCount, image, imageID, containerID docker://...), podIP(s), hostIP,
-startTime and qosClass.
+Phase (the kubelet's getPhase: Pending while init containers run or a container waits to run for
+the first time; Failed when an init container failed under restartPolicy Never; Running once they
+run or will run again; Succeeded / Failed when none runs and none will, by restartPolicy; a
+terminal phase never goes back), the conditions PodScheduled, Initialized, ContainersReady and
+Ready (each lastTransitionTime kept until its status changes; ready from the readiness probes,
+sidecars included), containerStatuses and initContainerStatuses (state, lastState with the
+termination message, ready, started, restartCount, image, imageID, containerID docker://...),
+podIP(s), hostIP, startTime and qosClass.
 
 Called by agents/kubelet/worker.py, which writes the result through pods/status only when it
 differs from what the pod already says; unit-tested in tests/unit/test_kubelet_status.py.

@@ -6,8 +6,11 @@ a WorkQueue, which hands each key to one worker at a time (one worker per pod) w
 backoff.  A pass: snapshot what Docker has for the pod's uid (agents/kubelet/runtime.py), compute
 the actions (agents/kubelet/actions.py, the kubelet's computePodActions), execute them, snapshot
 again and write the status (agents/kubelet/status.py) through pods/status only when it changed.
-A pod being deleted has its containers stopped (SIGTERM, its grace period, SIGKILL) and removed,
-then its graceful deletion is finished as the kubelet does.  Containers of ours whose pod is gone
+A pod being deleted has its containers stopped (preStop, SIGTERM, its grace period, SIGKILL; app
+containers first, then the sidecars) and removed, then its graceful deletion is finished as the
+kubelet does.  Probe tasks (agents/kubelet/probes.py) follow the running containers after each
+pass; a probe result that flips enqueues the pod.  postStart hooks run right after a start
+(agents/kubelet/hooks.py); the hosts file and termination logs are agents/kubelet/podfiles.py's.  Containers of ours whose pod is gone
 are removed by the housekeeping pass.  A failing pod is retried with backoff and never blocks the
 others; nothing here ends the agent.
 

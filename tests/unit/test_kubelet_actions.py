@@ -280,3 +280,18 @@ def test_a_finished_pod_never_runs_again() -> None:
     p = pod("a", policy="OnFailure")  # not yet written as Succeeded: no new sandbox just to run nothing
     a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(ready=False),), (exited(p, "a", 0),)), now=0)
     assert not a.create_sandbox and not a.start
+
+
+def test_a_container_that_ran_ten_minutes_is_restarted_at_once_after_a_long_backoff() -> None:
+    p = pod("a")
+    backoff = RestartBackoff(10, 300)
+    key = backoff_key(UID, p["spec"]["containers"][0])
+    for t in range(6):
+        backoff.next(key, 100 + t)
+    assert backoff.duration(key) == 300
+    soon = PodSnapshot(UID, (sandbox(),), (exited(p, "a", 1, restarts=6, finished=400.0),))
+    assert compute_pod_actions(p, soon, now=401, backoff=backoff).start == []  # crashed again soon: held 5 min
+    late = PodSnapshot(UID, (sandbox(),), (exited(p, "a", 1, restarts=6, finished=105 + 601.0),))
+    assert [s.name for s in compute_pod_actions(p, late, now=707, backoff=backoff).start] == ["a"]
+    backoff.next(key, 707)
+    assert backoff.duration(key) == 10  # and the next backoff starts from the beginning
