@@ -164,6 +164,9 @@ class DockerRuntime:
         self.node = node
         self.network = network_name(node)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
+        # probes and hooks exec in their own threads: a command that hangs past its timeout keeps
+        # its thread (Docker cannot cancel an exec) but never starves the pod workers' calls
+        self._exec_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="docker-exec")
         self._factory = client_factory or (lambda: docker.from_env(max_pool_size=workers * 2, timeout=120))
         self._client: Any = None
         self._event_stream: Any = None
@@ -177,8 +180,14 @@ class DockerRuntime:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args))
 
+    async def exec_in(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        """exec_command in the exec threads (probes and hooks)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._exec_pool, lambda: self.exec_command(container_id, command))
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._exec_pool.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
 

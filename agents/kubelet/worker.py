@@ -99,7 +99,7 @@ class PodWorkers:
         self.queue = WorkQueue(f"kubelet-{node}", base_delay=0.5, max_delay=30.0, clock=clock)
         self.events = EventRecorder(client, "kubelet", clock=clock)
         self.network_ready = asyncio.Event()
-        self.prober = Prober(handler_runner(self._exec_in), self.queue.add, self._pod_event, clock=clock)
+        self.prober = Prober(handler_runner(self.runtime.exec_in), self.queue.add, self._pod_event, clock=clock)
 
     def pod_dir(self, uid: str) -> Path:
         """Where the pod's files live on this host (volumes, /etc/hosts, termination logs), as the
@@ -273,7 +273,7 @@ class PodWorkers:
         handler = (container.get("lifecycle") or {}).get("postStart")
         if not isinstance(handler, dict):
             return ""
-        failed = await run_hook(handler, pod, container, container_id, pod_ip, self._exec_in,
+        failed = await run_hook(handler, pod, container, container_id, pod_ip, self.runtime.exec_in,
                                 max(30.0, float(grace)), self.clock.sleep)
         if failed:
             log.info("%s: postStart hook of %s failed: %s", key_of(pod), container.get("name"), failed)
@@ -296,7 +296,7 @@ class PodWorkers:
             began = self.clock.monotonic()
             sandbox = snap.sandboxes[0] if snap.sandboxes else None
             ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
-            failed = await run_hook(handler, pod, container, cs.id, ip, self._exec_in, float(grace), self.clock.sleep)
+            failed = await run_hook(handler, pod, container, cs.id, ip, self.runtime.exec_in, float(grace), self.clock.sleep)
             if failed:
                 log.info("%s: preStop hook of %s failed: %s", key_of(pod), cs.name, failed)
                 self.events.event(pod, "Warning", "FailedPreStopHook", failed)
@@ -332,9 +332,6 @@ class PodWorkers:
         sandbox = snap.sandboxes[0] if snap.sandboxes else None
         ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
         self.prober.track(str(pod["metadata"]["uid"]), key, running, ip)
-
-    async def _exec_in(self, container_id: str, command: list[str]) -> tuple[int, str]:
-        return await self.runtime.call(self.runtime.exec_command, container_id, command)
 
     def _pod_event(self, key: str, type_: str, reason: str, message: str) -> None:
         pod = self.pods.get(key)
