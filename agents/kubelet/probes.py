@@ -177,6 +177,11 @@ class Prober:
         for cid in self._by_pod.pop(uid, set()):
             self._stop_container(cid)
 
+    def retain(self, uids: set[str]) -> None:
+        """Stop the probes of pods not in `uids` (gone from this node)."""
+        for uid in set(self._by_pod) - uids:
+            self.forget_pod(uid)
+
     def _stop_container(self, cid: str) -> None:
         for k in [k for k in self._tasks if k[0] == cid]:
             self._tasks.pop(k).cancel()

@@ -10,8 +10,8 @@ A pod being deleted has its containers stopped (preStop, SIGTERM, its grace peri
 containers first, then the sidecars) and removed, then its graceful deletion is finished as the
 kubelet does.  Probe tasks (agents/kubelet/probes.py) follow the running containers after each
 pass; a probe result that flips enqueues the pod.  postStart hooks run right after a start
-(agents/kubelet/hooks.py); the hosts file and termination logs are agents/kubelet/podfiles.py's.  Containers of ours whose pod is gone
-are removed by the housekeeping pass.  A failing pod is retried with backoff and never blocks the
+(agents/kubelet/hooks.py); the hosts file and termination logs are agents/kubelet/podfiles.py's.
+Containers of ours whose pod is gone are removed by the housekeeping pass.  A failing pod is retried with backoff and never blocks the
 others; nothing here ends the agent.
 
 Called by agents/node.py.
@@ -158,7 +158,8 @@ class PodWorkers:
                     f"{type(exc).__name__}: {exc}"
                 self.events.event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {message}")
                 raise SandboxFailed(message) from exc
-        containers = {str(c.get("name")): c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
+        containers = {str(c.get("name")): c
+                      for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
         failures: dict[str, tuple[str, str]] = {}
         facts: PodFacts | None = None
         for s in actions.start:
@@ -296,7 +297,8 @@ class PodWorkers:
             began = self.clock.monotonic()
             sandbox = snap.sandboxes[0] if snap.sandboxes else None
             ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
-            failed = await run_hook(handler, pod, container, cs.id, ip, self.runtime.exec_in, float(grace), self.clock.sleep)
+            failed = await run_hook(handler, pod, container, cs.id, ip, self.runtime.exec_in, float(grace),
+                                    self.clock.sleep)
             if failed:
                 log.info("%s: preStop hook of %s failed: %s", key_of(pod), cs.name, failed)
                 self.events.event(pod, "Warning", "FailedPreStopHook", failed)
@@ -367,6 +369,7 @@ class PodWorkers:
         while True:
             try:
                 mine = {str((p.get("metadata") or {}).get("uid")) for p in self.pods.objects()}
+                self.prober.retain(mine)  # probes of pods that left this node end
                 owned = await self.runtime.call(self.runtime.list_owned)
                 for c in owned:
                     if c.uid and c.uid not in mine:
