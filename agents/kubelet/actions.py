@@ -90,6 +90,7 @@ class KillContainer:
     name: str
     reason: str
     message: str
+    grace: int | None = None  # instead of the pod's (a probe's terminationGracePeriodSeconds)
 
 
 @dataclass
@@ -212,13 +213,17 @@ def _in_backoff(actions: PodActions, backoff: RestartBackoff | None, pod: Obj, c
     return True
 
 
-def _probe_kill(actions: PodActions, last: ContainerSnapshot, probes: ProbeResults | None, restart: bool) -> bool:
-    """Kill a running container whose liveness or startup probe failed (kube's message)."""
+def _probe_kill(actions: PodActions, container: Obj, last: ContainerSnapshot, probes: ProbeResults | None,
+                restart: bool) -> bool:
+    """Kill a running container whose liveness or startup probe failed (kube's message), within the
+    probe's terminationGracePeriodSeconds when it has one."""
     failed = probes.failed(last.id) if probes is not None else ""
     if not failed:
         return False
     message = f"Container {last.name} failed {failed} probe" + (", will be restarted" if restart else "")
-    actions.kill.append(KillContainer(last.id, last.name, "Killing", message))
+    grace = (container.get(f"{failed}Probe") or {}).get("terminationGracePeriodSeconds")
+    actions.kill.append(KillContainer(last.id, last.name, "Killing", message,
+                                      int(grace) if isinstance(grace, int) and grace >= 0 else None))
     return True
 
 
@@ -237,7 +242,7 @@ def _init_actions(pod: Obj, snapshot: PodSnapshot, sandbox_id: str, actions: Pod
         last = snapshot.latest_in(name, sandbox_id)
         if is_sidecar(c):
             if last is not None and last.state == RUNNING:
-                if _probe_kill(actions, last, probes, True):
+                if _probe_kill(actions, c, last, probes, True):
                     return initialized
                 if initialized or probes is None or probes.started(last.id, c):
                     continue
@@ -342,7 +347,7 @@ def compute_pod_actions(pod: Obj, snapshot: PodSnapshot, *, now: float,
                 f"exited with code {last.exit_code}" if last.state == EXITED else f"is {last.state}")
             actions.start.append(StartContainer(name, _next_count(snapshot, name), f"container {name} {why}"))
             continue
-        if _probe_kill(actions, last, probes, policy != "Never"):
+        if _probe_kill(actions, c, last, probes, policy != "Never"):
             keep += policy != "Never"
             continue
         if last.spec_hash and last.spec_hash != wanted_hash:

@@ -146,7 +146,7 @@ class PodWorkers:
         for k in actions.kill:
             cs = next((c for c in snap.containers if c.id == k.id), None)
             if cs is not None:
-                await self._stop_container(pod, snap, cs, grace, k.message)
+                await self._stop_container(pod, snap, cs, grace if k.grace is None else k.grace, k.message)
         sandbox_id = actions.sandbox_id
         if actions.create_sandbox:
             if not spec.get("hostNetwork"):  # no podCIDR yet: this pod is retried, the others go on

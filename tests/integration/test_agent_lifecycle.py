@@ -155,6 +155,8 @@ def test_failing_liveness_probe_restarts_the_container_with_backoff(agent_cluste
     wait_for("BackOff event", lambda: any(e["reason"] == "BackOff" for e in _events(c, "alive")), 30)
     last = _status(c, "alive")["lastState"]["terminated"]
     assert last["exitCode"] != 0 and last["reason"] == "Error"
+    described = c.kubectl("describe", "pod", "alive").stdout
+    assert "http-get http://:web/healthz delay=0s timeout=1s period=1s #success=1 #failure=2" in described, described
 
 
 def test_startup_probe_gates_liveness_and_readiness(agent_cluster: AgentCluster) -> None:
@@ -198,6 +200,8 @@ def test_init_containers_run_in_order_before_the_app(agent_cluster: AgentCluster
     assert _stamp(one, "finishedAt") <= _stamp(two, "startedAt")  # RFC 3339 in UTC: compared as text
     assert _stamp(two, "finishedAt") <= _stamp(app, "startedAt")
     assert _condition(c, "inits", "Initialized") == "True"
+    described = c.kubectl("describe", "pod", "inits").stdout
+    assert "Init Containers:" in described and "Completed" in described, described
 
 
 def test_a_failing_init_container_fails_a_never_pod_and_crash_loops_otherwise(agent_cluster: AgentCluster) -> None:

@@ -223,6 +223,17 @@ def test_a_failed_liveness_probe_kills_the_container_and_the_next_pass_restarts_
     assert [k.message for k in never.kill] == ["Container a failed liveness probe"] and never.kill_pod
 
 
+def test_a_failed_startup_probe_kills_within_the_probes_own_grace_period() -> None:
+    from agents.kubelet.probes import STARTUP, ProbeResults
+
+    p = pod("a")
+    p["spec"]["containers"][0]["startupProbe"] = {"exec": {"command": ["true"]}, "terminationGracePeriodSeconds": 3}
+    probes = ProbeResults()
+    probes.set("a0", STARTUP, False)
+    a = compute_pod_actions(p, _snap(running(p, "a")), now=300, probes=probes)
+    assert [(k.message, k.grace) for k in a.kill] == [("Container a failed startup probe, will be restarted", 3)]
+
+
 def test_init_containers_run_one_at_a_time_before_the_app_containers() -> None:
     p = with_inits(pod("app"), ("one", False), ("two", False))
     a = compute_pod_actions(p, PodSnapshot(UID), now=0)
