@@ -325,3 +325,15 @@ def test_a_failing_post_start_hook_kills_and_restarts_the_container(agent_cluste
     assert failed and failed[0].startswith("Exec lifecycle hook ([sh -c exit 7]) for Container \"main\" in Pod "
                                            "\"badhook_default(") and "exited with 7" in failed[0], failed
     assert any(e["reason"] == "Killing" and e["message"] == "FailedPostStartHook" for e in events)
+
+
+def test_a_failing_pre_stop_hook_is_an_event_and_the_container_still_stops(agent_cluster: AgentCluster) -> None:
+    c = agent_cluster
+    _apply(c, _pod("badstop", [_main(lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "exit 2"]}}})]))
+    wait_for("running", lambda: "running" in _status(c, "badstop").get("state", {}), 30)
+    uid = c.get("pod", "badstop")["metadata"]["uid"]
+    c.kubectl("delete", "pod", "badstop", "--wait=false")
+    wait_for("pod gone", lambda: c.kubectl("get", "pod", "badstop", check=False).returncode != 0, 30)
+    events = c.get("events", "--field-selector", f"involvedObject.uid={uid}")["items"]
+    failed = [e["message"] for e in events if e["reason"] == "FailedPreStopHook"]
+    assert failed and "exited with 2" in failed[0], failed
