@@ -168,3 +168,17 @@ def test_an_unready_sidecar_keeps_the_pod_unready() -> None:
                    host_ip="h", probes=probes)
     assert s["phase"] == "Running" and _conds(s)["Initialized"]["status"] == "True"
     assert _conds(s)["ContainersReady"]["message"] == "containers with unready status: [side]"
+
+
+def test_the_termination_message_is_in_state_and_last_state() -> None:
+    from dataclasses import replace
+
+    first = replace(c("a", "exited", 1), message="disk full\n")
+    s = pod_status(pod("Never"), PodSnapshot("u", SANDBOX, (first,)), None, now=NOW, host_ip="h")
+    term = s["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"], term["message"]) == ("Error", 1, "disk full\n")
+    s = pod_status(pod(), PodSnapshot("u", SANDBOX, (first, c("a", "running", restarts=1))), None, now=NOW,
+                   host_ip="h")
+    assert s["containerStatuses"][0]["lastState"]["terminated"]["message"] == "disk full\n"
+    assert "message" not in pod_status(pod("Never"), PodSnapshot("u", SANDBOX, (c("a", "exited", 0),)), None,
+                                       now=NOW, host_ip="h")["containerStatuses"][0]["state"]["terminated"]
