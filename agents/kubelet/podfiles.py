@@ -8,8 +8,8 @@ termination log (pod_dir/containers/<name>/<restart count>-termination-log) is b
 container's terminationMessagePath (default /dev/termination-log); what the container wrote there
 becomes state.terminated.message (agents/kubelet/runtime.py reads it back through the labels).
 
-Blocking file work: agents/kubelet/worker.py calls `container_files` through the runtime's thread
-pool before each container start.
+Blocking file work: agents/kubelet/worker.py calls `add_container_files` through the runtime's
+thread pool before each container start.
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ def hosts_file(pod: Obj, pod_ip: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def container_files(pod_dir: Path, pod: Obj, container: Obj, restart_count: int, pod_ip: str) -> ContainerExtras:
-    """Write the pod's hosts file and a fresh termination log for this attempt; the binds and labels
-    that put them in the container."""
-    extras = ContainerExtras()
+def add_container_files(extras: ContainerExtras, pod_dir: Path, pod: Obj, container: Obj, restart_count: int,
+                        pod_ip: str) -> None:
+    """Write the pod's hosts file and a fresh termination log for this attempt; adds the binds and
+    labels that put them in the container to `extras` (which may hold the volumes' already)."""
     spec = pod.get("spec") or {}
     mounts = {str(m.get("mountPath") or "").rstrip("/") for m in container.get("volumeMounts") or []}
     if not spec.get("hostNetwork") and "/etc/hosts" not in mounts:  # a container's own mount wins, as kube
@@ -66,7 +66,6 @@ def container_files(pod_dir: Path, pod: Obj, container: Obj, restart_count: int,
         extras.binds.append(f"{log}:{path}")
         extras.labels[TERMINATION_LOG] = str(log)
     extras.labels[TERMINATION_POLICY] = str(container.get("terminationMessagePolicy") or "File")
-    return extras
 
 
 def remove_pod_files(pod_dir: Path) -> None:

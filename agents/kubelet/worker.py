@@ -47,9 +47,9 @@ from .actions import (
 )
 from .env import EnvError, PodFacts, container_env
 from .hooks import run_hook
-from .podfiles import container_files, remove_pod_files
+from .podfiles import add_container_files, remove_pod_files
 from .probes import Prober, handler_runner
-from .runtime import DockerRuntime
+from .runtime import ContainerExtras, DockerRuntime
 from .status import changed, pod_status
 
 log = logging.getLogger("minikube_py.kubelet")
@@ -175,8 +175,9 @@ class PodWorkers:
                 self.events.event(pod, "Warning", "Failed", f"Error: {exc}")
                 continue
             try:
-                extras = await self.runtime.call(container_files, self.pod_dir(str(pod["metadata"]["uid"])), pod, c,
-                                                 s.restart_count, facts.pod_ips[0] if facts.pod_ips else "")
+                extras = ContainerExtras()
+                await self.runtime.call(add_container_files, extras, self.pod_dir(str(pod["metadata"]["uid"])), pod,
+                                        c, s.restart_count, facts.pod_ips[0] if facts.pod_ips else "")
                 cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id,
                                               env, extras)
             except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings

@@ -7,8 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents.kubelet.podfiles import container_files, hosts_file, remove_pod_files
-from agents.kubelet.runtime import TERMINATION_LOG, TERMINATION_POLICY
+from agents.kubelet.podfiles import add_container_files, hosts_file, remove_pod_files
+from agents.kubelet.runtime import TERMINATION_LOG, TERMINATION_POLICY, ContainerExtras
+
+
+def container_files(pod_dir: Path, pod: dict[str, Any], container: dict[str, Any], count: int,
+                    ip: str) -> ContainerExtras:
+    extras = ContainerExtras(binds=["/data:/data"])  # what the volumes put there first stays
+    add_container_files(extras, pod_dir, pod, container, count, ip)
+    return extras
 
 
 def pod(**spec: Any) -> dict[str, Any]:
@@ -30,11 +37,11 @@ def test_container_files_binds_and_labels(tmp_path: Path):
     container = {"name": "main", "terminationMessagePath": "/tmp/msg", "terminationMessagePolicy": "FallbackToLogsOnError"}
     extras = container_files(tmp_path, pod(), container, 3, "10.244.1.7")
     log = tmp_path / "containers" / "main" / "3-termination-log"
-    assert extras.binds == [f"{tmp_path / 'etc-hosts'}:/etc/hosts", f"{log}:/tmp/msg"]
+    assert extras.binds == ["/data:/data", f"{tmp_path / 'etc-hosts'}:/etc/hosts", f"{log}:/tmp/msg"]
     assert extras.labels == {TERMINATION_LOG: str(log), TERMINATION_POLICY: "FallbackToLogsOnError"}
     assert log.read_bytes() == b"" and oct(log.stat().st_mode & 0o777) == "0o666"
     host = container_files(tmp_path, pod(hostNetwork=True), {"name": "main"}, 0, "")
-    assert host.binds == [f"{tmp_path / 'containers' / 'main' / '0-termination-log'}:/dev/termination-log"]
+    assert host.binds == ["/data:/data", f"{tmp_path / 'containers' / 'main' / '0-termination-log'}:/dev/termination-log"]
     own = container_files(tmp_path, pod(), {"name": "x", "volumeMounts": [{"mountPath": "/etc/hosts"}]}, 0, "ip")
     assert not any(b.endswith(":/etc/hosts") for b in own.binds)
     remove_pod_files(tmp_path)
