@@ -46,7 +46,11 @@ HASH = "annotation.io.kubernetes.container.hash"
 RESTART_COUNT = "annotation.io.kubernetes.container.restartCount"
 SANDBOX_ATTEMPT = "io.minikube-py.sandbox.attempt"
 SANDBOX_ID = "io.kubernetes.sandbox.id"
+TERMINATION_LOG = "io.minikube-py.termination-log"  # the host file bound at terminationMessagePath
+TERMINATION_POLICY = "io.kubernetes.container.terminationMessagePolicy"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+MAX_MESSAGE = 4096  # the kubelet's limit on a termination message read from the file
+FALLBACK_LINES, FALLBACK_BYTES = 80, 2048  # FallbackToLogsOnError: the log's tail
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -145,6 +149,7 @@ class ContainerExtras:
     binds: list[str] = field(default_factory=list)  # "host-path:container-path[:ro]"
     host_config: Obj = field(default_factory=dict)  # extra create_host_config keywords
     config: Obj = field(default_factory=dict)  # extra create_container keywords
+    labels: dict[str, str] = field(default_factory=dict)  # extra labels (where the termination log is, ...)
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,9 @@ class DockerRuntime:
         self.node = node
         self.network = network_name(node)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
+        # probes and hooks exec in their own threads: a command that hangs past its timeout keeps
+        # its thread (Docker cannot cancel an exec) but never starves the pod workers' calls
+        self._exec_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="docker-exec")
         self._factory = client_factory or (lambda: docker.from_env(max_pool_size=workers * 2, timeout=120))
         self._client: Any = None
         self._event_stream: Any = None
@@ -177,8 +185,14 @@ class DockerRuntime:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args))
 
+    async def exec_in(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        """exec_command in the exec threads (probes and hooks)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._exec_pool, lambda: self.exec_command(container_id, command))
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._exec_pool.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
 
@@ -267,9 +281,30 @@ class DockerRuntime:
                 exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
                 started_at=_epoch(state.get("StartedAt")), finished_at=finished,
                 image=str((c.get("Config") or {}).get("Image") or ""), image_id=str(c.get("Image") or ""),
-                error=str(state.get("Error") or "")))
+                error=str(state.get("Error") or ""), sandbox_id=labels.get(SANDBOX_ID, ""),
+                message=self._termination_message(str(c["Id"]), labels, state) if status in ("exited", "dead")
+                else ""))
         sandboxes.sort(key=lambda s: (s.attempt, s.created_at), reverse=True)
         return PodSnapshot(uid, tuple(sandboxes), tuple(containers))
+
+    def _termination_message(self, container_id: str, labels: dict[str, str], state: Obj) -> str:
+        """What an exited container left at its terminationMessagePath; under FallbackToLogsOnError
+        and a non-zero exit with no message, the tail of its log."""
+        message = ""
+        path = labels.get(TERMINATION_LOG)
+        if path:
+            try:
+                with open(path, "rb") as f:
+                    message = f.read(MAX_MESSAGE).decode(errors="replace")
+            except OSError:
+                pass
+        if not message and labels.get(TERMINATION_POLICY) == "FallbackToLogsOnError" and state.get("ExitCode"):
+            try:
+                tail = self.client.api.logs(container_id, stdout=True, stderr=True, tail=FALLBACK_LINES)
+            except docker.errors.APIError:
+                return ""
+            message = tail[-FALLBACK_BYTES:].decode(errors="replace")
+        return message
 
     def watch_events(self, on_uid: Callable[[str], None], stop: threading.Event) -> None:
         """Docker's event stream for our containers (blocking: run it in its own thread): a container
@@ -355,7 +390,8 @@ class DockerRuntime:
         command = [expand(str(x), env) for x in container.get("command") or []] or None
         args = [expand(str(x), env) for x in container.get("args") or []] or None
         labels = self._labels(pod, **{CONTAINER_NAME: cname, DOCKER_TYPE: "container", SANDBOX_ID: sandbox_id,
-                                      HASH: container_hash(container), RESTART_COUNT: str(restart_count)})
+                                      HASH: container_hash(container), RESTART_COUNT: str(restart_count),
+                                      **extras.labels})
         created = self.client.api.create_container(
             str(container.get("image")), name=name, labels=labels, entrypoint=command, command=args,
             environment=env or None, working_dir=container.get("workingDir") or None,
@@ -382,6 +418,20 @@ class DockerRuntime:
         """Pull from the image's registry (registries on only); returns the image's size in bytes."""
         self.client.api.pull(image, auth_config=auth)  # the SDK splits the tag or digest off (latest if none)
         return int(self.client.api.inspect_image(image).get("Size") or 0)
+
+    def exec_command(self, container_id: str, command: list[str]) -> tuple[int, str]:
+        """Run a command in a running container (probes and hooks): its exit code and output
+        (stdout and stderr, at most 10 KiB as the kubelet keeps); -1 when the container is gone."""
+        try:
+            created = self.client.api.exec_create(container_id, command, stdout=True, stderr=True)
+            output = self.client.api.exec_start(created["Id"])
+            code = self.client.api.exec_inspect(created["Id"]).get("ExitCode")
+        except docker.errors.NotFound:
+            return -1, "container not found"
+        except docker.errors.APIError as exc:
+            return -1, str(exc.explanation or exc)
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        return (int(code) if code is not None else -1), text[:10240]
 
     def stop(self, container_id: str, grace: int) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (Docker's stop)."""

@@ -6,9 +6,12 @@ a WorkQueue, which hands each key to one worker at a time (one worker per pod) w
 backoff.  A pass: snapshot what Docker has for the pod's uid (agents/kubelet/runtime.py), compute
 the actions (agents/kubelet/actions.py, the kubelet's computePodActions), execute them, snapshot
 again and write the status (agents/kubelet/status.py) through pods/status only when it changed.
-A pod being deleted has its containers stopped (SIGTERM, its grace period, SIGKILL) and removed,
-then its graceful deletion is finished as the kubelet does.  Containers of ours whose pod is gone
-are removed by the housekeeping pass.  A failing pod is retried with backoff and never blocks the
+A pod being deleted has its containers stopped (preStop, SIGTERM, its grace period, SIGKILL; app
+containers first, then the sidecars) and removed, then its graceful deletion is finished as the
+kubelet does.  Probe tasks (agents/kubelet/probes.py) follow the running containers after each
+pass; a probe result that flips enqueues the pod.  postStart hooks run right after a start
+(agents/kubelet/hooks.py); the hosts file and termination logs are agents/kubelet/podfiles.py's.
+Containers of ours whose pod is gone are removed by the housekeeping pass.  A failing pod is retried with backoff and never blocks the
 others; nothing here ends the agent.
 
 Called by agents/node.py.
@@ -33,9 +36,20 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, key_of, strip_heavy_metadata
 from minikube_py.client.workqueue import WorkQueue
 
-from .actions import PodActions, PodSnapshot, RestartBackoff, backoff_key, compute_pod_actions
+from .actions import (
+    ContainerSnapshot,
+    PodActions,
+    PodSnapshot,
+    RestartBackoff,
+    backoff_key,
+    compute_pod_actions,
+    is_sidecar,
+)
 from .env import EnvError, PodFacts, container_env
+from .hooks import run_hook
 from .images import ImageError, ImageManager
+from .podfiles import add_container_files, remove_pod_files
+from .probes import Prober, handler_runner
 from .runtime import ContainerExtras, DockerRuntime, StartFailed
 from .security import Refusal, allowed_status, blocked_status, container_security, non_root_error, refusal
 from .status import changed, pod_status
@@ -98,6 +112,7 @@ class PodWorkers:
         self.network_ready = asyncio.Event()
         self.volumes = VolumeManager(client, runtime, self.events, data_dir=data_dir, node=node, pod_dir=self.pod_dir,
                                      on_change=self._on_docker_event, clock=clock)
+        self.prober = Prober(handler_runner(self.runtime.exec_in), self.queue.add, self._pod_event, clock=clock)
 
     def pod_dir(self, uid: str) -> Path:
         """Where the pod's files live on this host (volumes, /etc/hosts, termination logs), as the
@@ -120,7 +135,8 @@ class PodWorkers:
         if refused is not None:
             await self._refuse(pod, key, snap, refused)
             return
-        actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff)
+        actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff,
+                                      probes=self.prober.results)
         if not actions.nothing:
             log.info("%s: %s", key, _describe(actions))
         volumes = None
@@ -138,6 +154,7 @@ class PodWorkers:
         if not actions.nothing:
             snap = await self.runtime.call(self.runtime.snapshot, uid)
         await self.runtime.call(self.runtime.garbage_collect, snap)
+        self._track_probes(pod, key, snap)
         await self._write_status(pod, key, snap, actions, failures)
         if failures:
             raise ContainersFailed("; ".join(f"{name}: {reason}: {message}"
@@ -172,13 +189,11 @@ class PodWorkers:
         grace = _grace_period(pod)
         deleting = bool(pod["metadata"].get("deletionTimestamp"))
         if actions.kill_pod:
-            for c in snap.containers:
-                if c.state == "running":
-                    self.events.event(pod, "Normal", "Killing", f"Stopping container {c.name}")
-            await self.runtime.call(self.runtime.kill_pod, snap, grace, deleting)
+            await self._kill_pod(pod, snap, grace, deleting)
         for k in actions.kill:
-            self.events.event(pod, "Normal", "Killing", k.message)
-            await self.runtime.call(self.runtime.stop, k.id, grace)
+            cs = next((c for c in snap.containers if c.id == k.id), None)
+            if cs is not None:
+                await self._stop_container(pod, snap, cs, grace if k.grace is None else k.grace, k.message)
         sandbox_id = actions.sandbox_id
         if actions.create_sandbox:
             if not spec.get("hostNetwork"):  # no podCIDR yet: this pod is retried, the others go on
@@ -191,7 +206,8 @@ class PodWorkers:
                     f"{type(exc).__name__}: {exc}"
                 self.events.event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {message}")
                 raise SandboxFailed(message) from exc
-        containers = {str(c.get("name")): c for c in spec.get("containers") or []}
+        containers = {str(c.get("name")): c
+                      for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
         failures: dict[str, tuple[str, str]] = {}
         facts: PodFacts | None = None
         for s in actions.start:
@@ -223,6 +239,8 @@ class PodWorkers:
                 if mounts:
                     host_config["mounts"] = mounts
                 extras = ContainerExtras(binds=binds, config=config, host_config=host_config)
+                await self.runtime.call(add_container_files, extras, self.pod_dir(str(pod["metadata"]["uid"])), pod,
+                                        c, s.restart_count, facts.pod_ips[0] if facts.pod_ips else "")
                 cid = await self.runtime.call(self.runtime.start_container, pod, c, s.restart_count, sandbox_id,
                                               env, extras)
             except Exception as exc:  # noqa: BLE001 - one container failing does not stop its siblings
@@ -232,6 +250,9 @@ class PodWorkers:
             self.events.event(pod, "Normal", "Created", f"Created container: {s.name}")
             self.events.event(pod, "Normal", "Started", f"Started container {s.name}")
             log.debug("%s: started %s (%s)", key_of(pod), s.name, cid[:12])
+            failed = await self._post_start(pod, c, cid, facts.pod_ips[0] if facts.pod_ips else "", grace)
+            if failed:
+                failures[s.name] = ("PostStartHookError", failed)
         for name, message in actions.backoff.items():
             self.events.event(pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod "
                                                          f"{pod['metadata']['name']}_{pod['metadata'].get('namespace')}"
@@ -294,12 +315,15 @@ class PodWorkers:
         self.backoff.forget_pod(uid)
         self.images.forget_pod(uid)
         self._refused.pop(uid, None)
+        self.prober.forget_pod(uid)
+        await self.runtime.call(remove_pod_files, self.pod_dir(uid))
 
     async def _write_status(self, pod: Obj, key: str, snap: PodSnapshot, actions: PodActions,
                             failures: dict[str, tuple[str, str]], refused: Refusal | None = None) -> None:
         current = pod.get("status") or {}
         now = format_time(self.clock.now())
-        wanted = pod_status(pod, snap, actions, now=now, host_ip=self.host_ip, failures=failures)
+        wanted = pod_status(pod, snap, actions, now=now, host_ip=self.host_ip, failures=failures,
+                            probes=self.prober.results)
         wanted = blocked_status(wanted, refused, now=now) if refused is not None else allowed_status(wanted)
         if not changed(current, wanted):
             return
@@ -309,6 +333,80 @@ class PodWorkers:
                                     subresource="status")
         except NotFound:
             pass
+
+    # --- lifecycle: hooks and the graceful stop --------------------------------------------
+
+    async def _post_start(self, pod: Obj, container: Obj, container_id: str, pod_ip: str, grace: int) -> str:
+        """Run the container's postStart hook; a failure kills the container (kube's FailedPostStartHook)
+        and is returned as the waiting message."""
+        handler = (container.get("lifecycle") or {}).get("postStart")
+        if not isinstance(handler, dict):
+            return ""
+        failed = await run_hook(handler, pod, container, container_id, pod_ip, self.runtime.exec_in,
+                                max(30.0, float(grace)), self.clock.sleep)
+        if failed:
+            log.info("%s: postStart hook of %s failed: %s", key_of(pod), container.get("name"), failed)
+            self.events.event(pod, "Warning", "FailedPostStartHook", failed)
+            self.events.event(pod, "Normal", "Killing", "FailedPostStartHook")
+            await self.runtime.call(self.runtime.stop, container_id, grace)
+        return failed
+
+    async def _stop_container(self, pod: Obj, snap: PodSnapshot, cs: ContainerSnapshot, grace: int,
+                              message: str = "") -> None:
+        """The kubelet's killContainer: the preStop hook (within the grace period), then SIGTERM and
+        SIGKILL after what is left of the grace period (at least 2 s once a hook ran)."""
+        self.events.event(pod, "Normal", "Killing", message or f"Stopping container {cs.name}")
+        spec = pod.get("spec") or {}
+        container = next((c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+                          if c.get("name") == cs.name), None)
+        handler = ((container or {}).get("lifecycle") or {}).get("preStop")
+        left = float(grace)
+        if isinstance(handler, dict) and container is not None and grace > 0:
+            began = self.clock.monotonic()
+            sandbox = snap.sandboxes[0] if snap.sandboxes else None
+            ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
+            failed = await run_hook(handler, pod, container, cs.id, ip, self.runtime.exec_in, float(grace),
+                                    self.clock.sleep)
+            if failed:
+                log.info("%s: preStop hook of %s failed: %s", key_of(pod), cs.name, failed)
+                self.events.event(pod, "Warning", "FailedPreStopHook", failed)
+            left = max(2.0, grace - (self.clock.monotonic() - began))
+        await self.runtime.call(self.runtime.stop, cs.id, int(round(left)))
+
+    async def _kill_pod(self, pod: Obj, snap: PodSnapshot, grace: int, remove: bool) -> None:
+        """Stop the pod: its app containers in parallel, then its sidecars one by one in reverse
+        order (as kube stops them after the main containers), then the sandbox."""
+        spec = pod.get("spec") or {}
+        sidecars = [str(c.get("name")) for c in spec.get("initContainers") or [] if is_sidecar(c)]
+        running = [c for c in snap.containers if c.state == "running"]
+        began = self.clock.monotonic()
+        await asyncio.gather(*(self._stop_container(pod, snap, c, grace) for c in running if c.name not in sidecars))
+        for name in reversed(sidecars):
+            for c in running:
+                if c.name == name:
+                    left = max(2, int(round(grace - (self.clock.monotonic() - began)))) if grace > 0 else 0
+                    await self._stop_container(pod, snap, c, left)
+        await self.runtime.call(self.runtime.kill_pod, snap, 0, remove)
+
+    # --- probes ------------------------------------------------------------------------------
+
+    def _track_probes(self, pod: Obj, key: str, snap: PodSnapshot) -> None:
+        """Probe tasks for the pod's running containers (app containers and sidecars); the tasks of
+        containers that stopped end here."""
+        spec = pod.get("spec") or {}
+        running = []
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            last = snap.latest(str(c.get("name")))
+            if last is not None and last.state == "running":
+                running.append((c, last.id, last.started_at or self.clock.now()))
+        sandbox = snap.sandboxes[0] if snap.sandboxes else None
+        ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
+        self.prober.track(str(pod["metadata"]["uid"]), key, running, ip)
+
+    def _pod_event(self, key: str, type_: str, reason: str, message: str) -> None:
+        pod = self.pods.get(key)
+        if pod is not None:
+            self.events.event(pod, type_, reason, message)
 
     def _on_docker_event(self, uid: str) -> None:
         for pod in self.pods.by_index("uid", uid):
@@ -339,6 +437,7 @@ class PodWorkers:
         while True:
             try:
                 mine = {str((p.get("metadata") or {}).get("uid")) for p in self.pods.objects()}
+                self.prober.retain(mine)  # probes of pods that left this node end
                 owned = await self.runtime.call(self.runtime.list_owned)
                 for c in owned:
                     if c.uid and c.uid not in mine:

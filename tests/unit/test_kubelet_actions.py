@@ -184,3 +184,125 @@ def test_a_created_but_never_started_container_is_started_with_the_same_count() 
         p["spec"]["containers"][0]))
     a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(),), (created,)), now=0)
     assert [(s.name, s.restart_count) for s in a.start] == [("a", 2)]
+
+
+# --- probes, init containers, sidecars, finished pods ---------------------------------------------
+
+def _snap(*containers: ContainerSnapshot) -> PodSnapshot:
+    return PodSnapshot(UID, (sandbox(),), containers)
+
+
+def _c(name: str, state: str, code: int | None = None, restarts: int = 0, spec: dict[str, Any] | None = None,
+       finished: float = 200.0) -> ContainerSnapshot:
+    return ContainerSnapshot(id=f"{name}{restarts}", name=name, state=state, restart_count=restarts,
+                             spec_hash=container_hash(spec or {"name": name, "image": "busybox"}), exit_code=code,
+                             started_at=100.0, finished_at=finished if state == "exited" else None, sandbox_id="sb0")
+
+
+def with_inits(p: dict[str, Any], *inits: tuple[str, bool]) -> dict[str, Any]:
+    p["spec"]["initContainers"] = [{"name": n, "image": "busybox", **({"restartPolicy": "Always"} if side else {})}
+                                   for n, side in inits]
+    return p
+
+
+def test_a_failed_liveness_probe_kills_the_container_and_the_next_pass_restarts_it_with_backoff() -> None:
+    from agents.kubelet.probes import LIVENESS, ProbeResults
+
+    p = pod("a")
+    probes = ProbeResults()
+    probes.set("a0", LIVENESS, False)
+    a = compute_pod_actions(p, _snap(running(p, "a")), now=300, probes=probes)
+    assert [(k.id, k.message) for k in a.kill] == [("a0", "Container a failed liveness probe, will be restarted")]
+    assert not a.start and not a.kill_pod  # the sandbox stays: the container runs again
+    backoff = RestartBackoff(10, 300)
+    backoff.next(backoff_key(UID, p["spec"]["containers"][0]), 250)
+    a = compute_pod_actions(p, _snap(exited(p, "a", 137, restarts=1, finished=300)), now=301, backoff=backoff,
+                            probes=probes)
+    assert not a.start and "back-off 10s restarting failed container=a" in a.backoff["a"]
+    never = compute_pod_actions(pod("a", policy="Never"), _snap(running(p, "a")), now=300, probes=probes)
+    assert [k.message for k in never.kill] == ["Container a failed liveness probe"] and never.kill_pod
+
+
+def test_a_failed_startup_probe_kills_within_the_probes_own_grace_period() -> None:
+    from agents.kubelet.probes import STARTUP, ProbeResults
+
+    p = pod("a")
+    p["spec"]["containers"][0]["startupProbe"] = {"exec": {"command": ["true"]}, "terminationGracePeriodSeconds": 3}
+    probes = ProbeResults()
+    probes.set("a0", STARTUP, False)
+    a = compute_pod_actions(p, _snap(running(p, "a")), now=300, probes=probes)
+    assert [(k.message, k.grace) for k in a.kill] == [("Container a failed startup probe, will be restarted", 3)]
+
+
+def test_init_containers_run_one_at_a_time_before_the_app_containers() -> None:
+    p = with_inits(pod("app"), ("one", False), ("two", False))
+    a = compute_pod_actions(p, PodSnapshot(UID), now=0)
+    assert a.create_sandbox and [s.name for s in a.start] == ["one"]
+    assert [s.name for s in compute_pod_actions(p, _snap(_c("one", "running")), now=0).start] == []
+    assert [s.name for s in compute_pod_actions(p, _snap(_c("one", "exited", 0)), now=0).start] == ["two"]
+    done = compute_pod_actions(p, _snap(_c("one", "exited", 0), _c("two", "exited", 0)), now=0)
+    assert [s.name for s in done.start] == ["app"]
+    # once an app container ran, the init containers are not looked at again
+    later = compute_pod_actions(p, _snap(_c("one", "exited", 0), running(p, "app")), now=0)
+    assert later.nothing
+
+
+def test_a_failing_init_container_is_retried_with_backoff_or_fails_the_pod_under_never() -> None:
+    p = with_inits(pod("app"), ("one", False))
+    again = compute_pod_actions(p, _snap(_c("one", "exited", 1)), now=0)
+    assert [(s.name, s.restart_count) for s in again.start] == [("one", 1)]
+    backoff = RestartBackoff(10, 300)
+    backoff.next(backoff_key(UID, p["spec"]["initContainers"][0]), 150)
+    held = compute_pod_actions(p, _snap(_c("one", "exited", 1, restarts=1)), now=201, backoff=backoff)
+    assert not held.start and "one" in held.backoff
+    never = with_inits(pod("app", policy="Never"), ("one", False))
+    a = compute_pod_actions(never, _snap(_c("one", "exited", 1)), now=0)
+    assert not a.start and a.kill_pod  # the sandbox goes: nothing more runs
+
+
+def test_a_sidecar_starts_before_the_next_init_container_keeps_running_and_is_restarted() -> None:
+    from agents.kubelet.probes import STARTUP, ProbeResults
+
+    p = with_inits(pod("app"), ("side", True), ("setup", False))
+    assert [s.name for s in compute_pod_actions(p, _snap(), now=0).start] == ["side"]
+    assert [s.name for s in compute_pod_actions(p, _snap(_c("side", "running")), now=0).start] == ["setup"]
+    p["spec"]["initContainers"][0]["startupProbe"] = {"exec": {"command": ["true"]}}
+    probes = ProbeResults()
+    probes.set("side0", STARTUP, None)
+    assert compute_pod_actions(p, _snap(_c("side", "running")), now=0, probes=probes).start == []  # not started yet
+    probes.set("side0", STARTUP, True)
+    assert [s.name for s in compute_pod_actions(p, _snap(_c("side", "running")), now=0, probes=probes).start] == \
+        ["setup"]
+    a = compute_pod_actions(p, _snap(_c("side", "exited", 1), _c("setup", "exited", 0), running(p, "app")), now=0)
+    assert [(s.name, s.restart_count) for s in a.start] == [("side", 1)]  # a sidecar always restarts
+
+
+def test_sidecars_stop_with_the_pod_once_the_app_containers_are_done() -> None:
+    p = with_inits(pod("app", policy="Never"), ("side", True))
+    a = compute_pod_actions(p, _snap(_c("side", "running"), exited(p, "app", 0)), now=0)
+    assert a.kill_pod and not a.start
+
+
+def test_a_finished_pod_never_runs_again() -> None:
+    p = pod("a", policy="OnFailure")
+    p["status"] = {"phase": "Succeeded"}
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(ready=False),), (exited(p, "a", 0),)), now=0)
+    assert a.nothing
+    p = pod("a", policy="OnFailure")  # not yet written as Succeeded: no new sandbox just to run nothing
+    a = compute_pod_actions(p, PodSnapshot(UID, (sandbox(ready=False),), (exited(p, "a", 0),)), now=0)
+    assert not a.create_sandbox and not a.start
+
+
+def test_a_container_that_ran_ten_minutes_is_restarted_at_once_after_a_long_backoff() -> None:
+    p = pod("a")
+    backoff = RestartBackoff(10, 300)
+    key = backoff_key(UID, p["spec"]["containers"][0])
+    for t in range(6):
+        backoff.next(key, 100 + t)
+    assert backoff.duration(key) == 300
+    soon = PodSnapshot(UID, (sandbox(),), (exited(p, "a", 1, restarts=6, finished=400.0),))
+    assert compute_pod_actions(p, soon, now=401, backoff=backoff).start == []  # crashed again soon: held 5 min
+    late = PodSnapshot(UID, (sandbox(),), (exited(p, "a", 1, restarts=6, finished=105 + 601.0),))
+    assert [s.name for s in compute_pod_actions(p, late, now=707, backoff=backoff).start] == ["a"]
+    backoff.next(key, 707)
+    assert backoff.duration(key) == 10  # and the next backoff starts from the beginning

@@ -98,3 +98,87 @@ def test_dockershim_names() -> None:
     p = pod()
     assert docker_name(p, "POD", 0) == "k8s_POD_p_default_u_0"
     assert docker_name(p, "a", 3) == "k8s_a_p_default_u_3"
+
+
+# --- probes and init containers ------------------------------------------------------------------
+
+def _with_inits(p: dict[str, Any], *inits: tuple[str, bool]) -> dict[str, Any]:
+    p["spec"]["initContainers"] = [{"name": n, "image": "busybox", **({"restartPolicy": "Always"} if side else {})}
+                                   for n, side in inits]
+    return p
+
+
+def _conds(s: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {x["type"]: x for x in s["conditions"]}
+
+
+def test_readiness_and_startup_probes_decide_ready_and_started() -> None:
+    from agents.kubelet.probes import READINESS, STARTUP, ProbeResults
+
+    p = pod()
+    p["spec"]["containers"][0]["readinessProbe"] = {"exec": {"command": ["true"]}}
+    p["spec"]["containers"][0]["startupProbe"] = {"exec": {"command": ["true"]}}
+    probes = ProbeResults()
+    snap = PodSnapshot("u", SANDBOX, (c("a", "running"),))
+    s = pod_status(p, snap, None, now=NOW, host_ip="h", probes=probes)
+    assert (s["containerStatuses"][0]["started"], s["containerStatuses"][0]["ready"]) == (False, False)
+    probes.set("a0", STARTUP, True)
+    probes.set("a0", READINESS, False)
+    s = pod_status(p, snap, None, now=NOW, host_ip="h", probes=probes)
+    assert (s["containerStatuses"][0]["started"], s["containerStatuses"][0]["ready"]) == (True, False)
+    assert s["phase"] == "Running" and _conds(s)["Ready"]["status"] == "False"
+    probes.set("a0", READINESS, True)
+    s = pod_status(p, snap, None, now=NOW, host_ip="h", probes=probes)
+    assert _conds(s)["Ready"]["status"] == _conds(s)["ContainersReady"]["status"] == "True"
+
+
+def test_init_containers_keep_the_pod_pending_and_not_initialized() -> None:
+    p = _with_inits(pod(), ("one", False), ("two", False))
+    s = pod_status(p, PodSnapshot("u", SANDBOX, (c("one", "exited", 0), c("two", "running"))), None, now=NOW,
+                   host_ip="h")
+    assert s["phase"] == "Pending"
+    init = {x["name"]: x for x in s["initContainerStatuses"]}
+    assert init["one"]["state"]["terminated"]["reason"] == "Completed" and init["one"]["ready"] is True
+    assert "running" in init["two"]["state"]
+    assert s["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    cond = _conds(s)["Initialized"]
+    assert (cond["status"], cond["reason"], cond["message"]) == (
+        "False", "ContainersNotInitialized", "containers with incomplete status: [two]")
+    done = pod_status(p, PodSnapshot("u", SANDBOX, (c("one", "exited", 0), c("two", "exited", 0),
+                                                    c("a", "running"))), None, now=NOW, host_ip="h")
+    assert done["phase"] == "Running" and _conds(done)["Initialized"]["status"] == "True"
+
+
+def test_a_failed_init_container_fails_a_never_pod_and_keeps_others_pending() -> None:
+    snap = PodSnapshot("u", SANDBOX, (c("one", "exited", 2),))
+    s = pod_status(_with_inits(pod("Never"), ("one", False)), snap, None, now=NOW, host_ip="h")
+    assert s["phase"] == "Failed" and s["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
+    s = pod_status(_with_inits(pod("Always"), ("one", False)), snap, None, now=NOW, host_ip="h")
+    assert s["phase"] == "Pending"
+
+
+def test_an_unready_sidecar_keeps_the_pod_unready() -> None:
+    from agents.kubelet.probes import READINESS, ProbeResults
+
+    p = _with_inits(pod(), ("side", True))
+    p["spec"]["initContainers"][0]["readinessProbe"] = {"exec": {"command": ["true"]}}
+    probes = ProbeResults()
+    probes.set("side0", READINESS, False)
+    s = pod_status(p, PodSnapshot("u", SANDBOX, (c("side", "running"), c("a", "running"))), None, now=NOW,
+                   host_ip="h", probes=probes)
+    assert s["phase"] == "Running" and _conds(s)["Initialized"]["status"] == "True"
+    assert _conds(s)["ContainersReady"]["message"] == "containers with unready status: [side]"
+
+
+def test_the_termination_message_is_in_state_and_last_state() -> None:
+    from dataclasses import replace
+
+    first = replace(c("a", "exited", 1), message="disk full\n")
+    s = pod_status(pod("Never"), PodSnapshot("u", SANDBOX, (first,)), None, now=NOW, host_ip="h")
+    term = s["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"], term["message"]) == ("Error", 1, "disk full\n")
+    s = pod_status(pod(), PodSnapshot("u", SANDBOX, (first, c("a", "running", restarts=1))), None, now=NOW,
+                   host_ip="h")
+    assert s["containerStatuses"][0]["lastState"]["terminated"]["message"] == "disk full\n"
+    assert "message" not in pod_status(pod("Never"), PodSnapshot("u", SANDBOX, (c("a", "exited", 0),)), None,
+                                       now=NOW, host_ip="h")["containerStatuses"][0]["state"]["terminated"]
