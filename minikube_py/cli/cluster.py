@@ -313,7 +313,7 @@ def _ours(client: Any, paths: Paths, node: str | None = None) -> tuple[list[Any]
 # ---- commands ----
 
 def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: str | None, timing: str | None,
-          pull: bool | None = None, timeout: float = 120.0) -> int:
+          pull: bool | None = None, streaming_port: int | None = None, timeout: float = 120.0) -> int:
     paths = Paths(data_dir.expanduser())
     state = _state(paths)
     master, agent = _read_pid(paths, "server"), _read_pid(paths, "agent")
@@ -325,12 +325,16 @@ def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: s
     node = (node_name or state.get("node") or socket.gethostname()).lower()
     timing = timing or str(state.get("timing") or "kubernetes")
     pull = bool(state.get("pull")) if pull is None else pull
+    streaming_port = streaming_port or int(state.get("streamingPort") or 10250)
     resuming = paths.kubeconfig.exists()
     _say(f"minikube-py {'resuming' if resuming else 'starting'} a single-node cluster (node {node}, "
          f"port {port}, data in {paths.data_dir})")
     docker_client = _docker()
     if master is None and not _port_free(port):
         raise UserError(f"port {port} is in use on 127.0.0.1: stop what listens there, or pass --port with a free one")
+    if agent is None and not _port_free(streaming_port):
+        raise UserError(f"port {streaming_port} (the node agent's, for logs, exec and port-forward) is in use on "
+                        "127.0.0.1: stop what listens there, or pass --streaming-port with a free one")
     _say("==> system images (built offline when missing)")
     from ..deploy.images import BuildError
     from ..deploy.offline import ensure_all
@@ -355,12 +359,13 @@ def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: s
     cluster_id = str(api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"])
     paths.run.mkdir(parents=True, exist_ok=True)
     paths.state.write_text(json.dumps({"port": port, "node": node, "timing": timing, "pull": pull,
-                                        "clusterID": cluster_id}) + "\n")
+                                        "streamingPort": streaming_port, "clusterID": cluster_id}) + "\n")
     if agent is None:
         _say(f"==> starting the node agent ({node}, pods on Docker; registries "
              f"{'on: images are pulled' if pull else 'off: local images only, `minikube-py image load` adds them'})")
         agent = _spawn(paths, "agent", ["agent", "--kubeconfig", str(paths.kubeconfig), "--node-name", node,
                                         "--data-dir", str(paths.data_dir / "agent"), "--timing", timing,
+                                        "--streaming-port", str(streaming_port),
                                         *(["--node-ip", node_ip] if node_ip else []), *(["--pull"] if pull else [])])
     pids["agent"] = agent
     _wait(f"node {node} to register", lambda: api.node_ready(node) is not None, timeout, paths, pids)

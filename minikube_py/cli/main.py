@@ -112,6 +112,9 @@ def _add_cluster_parsers(sub: Any) -> None:
     s.add_argument("--node-ip", default=None, help="the Node's InternalIP (default: the host name's address)")
     s.add_argument("--timing", default=None, choices=["kubernetes", "fast"],
                    help="Kubernetes' timings (the default) or the fast test profile")
+    s.add_argument("--streaming-port", type=int, default=None,
+                   help="the node agent's HTTPS port for logs, exec and port-forward (default: 10250, or the "
+                        "port of the cluster being resumed)")
     s.add_argument("--pull", action=argparse.BooleanOptionalAction, default=None,
                    help="let the node pull images from registries (default: off, local images only; a resume "
                         "keeps the last choice)")
@@ -127,7 +130,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
 
     if args.command == "start":
         return cluster.start(args.data_dir, port=args.port, node_name=args.node_name, node_ip=args.node_ip,
-                             timing=args.timing, pull=args.pull)
+                             timing=args.timing, pull=args.pull, streaming_port=args.streaming_port)
     if args.command == "status":
         return cluster.status(args.data_dir)
     if args.command == "stop":

@@ -133,8 +133,8 @@ def test_start_status_stop_resume_delete(env: Env, docker_client: Any) -> None:
         "apiVersion": "v1", "kind": "Config", "clusters": [mine], "users": [{"name": "theirs", "user": {}}],
         "contexts": [{"name": "theirs", "context": {"cluster": "theirs", "user": "theirs"}}],
         "current-context": "theirs"}))
-    started = e.cli("start", "--port", str(e.port), "--node-name", e.node, "--node-ip", "127.0.0.1",
-                    "--timing", "fast")
+    started = e.cli("start", "--port", str(e.port), "--streaming-port", str(free_port()), "--node-name", e.node,
+                    "--node-ip", "127.0.0.1", "--timing", "fast")
     assert started.returncode == 0, started.stdout + started.stderr
     for line in ("control plane answering", f"node {e.node} registered", f"node {e.node} Ready",
                  "system images present", "kubectl get nodes", "mkctl get nodes"):
