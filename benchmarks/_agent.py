@@ -24,6 +24,7 @@ from typing import Any
 import docker
 
 from benchmarks._server import RunningServer, free_port, start_server, stop_server
+from minikube_py.cli.launch import free_cluster_cidr
 
 OWNER = "io.minikube-py.owner"
 
@@ -64,7 +65,8 @@ def agent_cluster(prefix: str, *, timing: str = "fast") -> Iterator[AgentCluster
     client = docker.from_env(timeout=120)
     data_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
     node = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    srv = start_server(data_dir, "sqlite", control_plane=True, extra=("--timing", timing))
+    srv = start_server(data_dir, "sqlite", control_plane=True,
+                       extra=("--timing", timing, "--cluster-cidr", free_cluster_cidr(client)))
     log_file = data_dir / "agent.log"
     try:
         with log_file.open("ab") as log:

@@ -335,6 +335,14 @@ def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: s
     if agent is None and not _port_free(streaming_port):
         raise UserError(f"port {streaming_port} (the node agent's, for logs, exec and port-forward) is in use on "
                         "127.0.0.1: stop what listens there, or pass --streaming-port with a free one")
+    cluster_cidr = str(state.get("clusterCIDR") or "")
+    if not cluster_cidr:  # a new cluster: a pod range no Docker network here uses (another cluster's, ...)
+        from .launch import free_cluster_cidr
+
+        try:
+            cluster_cidr = free_cluster_cidr(docker_client)
+        except RuntimeError as exc:
+            raise UserError(f"{exc}: remove some (`docker network ls`)") from None
     _say("==> system images (built offline when missing)")
     from ..deploy.images import BuildError
     from ..deploy.offline import ensure_all
@@ -347,7 +355,7 @@ def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: s
     if master is None:
         _say("==> starting the master (apiserver, scheduler, controllers)")
         master = _spawn(paths, "server", ["server", "--data-dir", str(paths.data_dir), "--port", str(port),
-                                          "--timing", timing])
+                                          "--timing", timing, "--cluster-cidr", cluster_cidr])
     pids["server"] = master
     _wait("the certificates", lambda: (paths.data_dir / "pki" / "ca.crt").exists() and paths.kubeconfig.exists(),
           30, paths, pids)
@@ -359,7 +367,8 @@ def start(data_dir: Path, *, port: int | None, node_name: str | None, node_ip: s
     cluster_id = str(api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"])
     paths.run.mkdir(parents=True, exist_ok=True)
     paths.state.write_text(json.dumps({"port": port, "node": node, "timing": timing, "pull": pull,
-                                        "streamingPort": streaming_port, "clusterID": cluster_id}) + "\n")
+                                        "streamingPort": streaming_port, "clusterCIDR": cluster_cidr,
+                                        "clusterID": cluster_id}) + "\n")
     if agent is None:
         _say(f"==> starting the node agent ({node}, pods on Docker; registries "
              f"{'on: images are pulled' if pull else 'off: local images only, `minikube-py image load` adds them'})")

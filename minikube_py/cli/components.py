@@ -73,7 +73,8 @@ async def _run(args: argparse.Namespace, client: ApiClient) -> None:
 
             work = asyncio.create_task(run_control_plane(
                 client, profile=getattr(args, "profile", "binpack"), scheduler=args.command == "scheduler",
-                controllers=args.command == "controller-manager", timing=getattr(args, "timing", "kubernetes")))
+                controllers=args.command == "controller-manager", timing=getattr(args, "timing", "kubernetes"),
+                cluster_cidr=getattr(args, "cluster_cidr", "10.244.0.0/16")))
             print(f"{args.command} running against {client.server}", file=sys.stderr, flush=True)
             await _until_signal(work)
     finally:

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -169,3 +170,25 @@ class EtcdProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def free_cluster_cidr(docker_client: object | None = None) -> str:
+    """The first of 10.244.0.0/16, 10.245.0.0/16, ... 10.254.0.0/16 that no Docker network on this
+    engine overlaps: two clusters (or a cluster and the tests) on one engine each get their own pod
+    range, since Docker refuses a second bridge on a subnet already in use."""
+    import ipaddress
+
+    import docker
+
+    client: Any = docker_client or docker.from_env(timeout=30)
+    try:
+        used = [ipaddress.ip_network(c["Subnet"], strict=False) for n in client.api.networks()
+                for c in ((n.get("IPAM") or {}).get("Config") or []) if c.get("Subnet") and ":" not in c["Subnet"]]
+    finally:
+        if docker_client is None:
+            client.close()
+    for second in range(244, 255):
+        candidate = ipaddress.ip_network(f"10.{second}.0.0/16")
+        if not any(candidate.overlaps(u) for u in used):
+            return str(candidate)
+    raise RuntimeError("every cluster range from 10.244.0.0/16 to 10.254.0.0/16 is taken by a Docker network here")

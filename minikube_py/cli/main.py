@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"],
                    help="Kubernetes' timings (node grace 50 s, eviction after 300 s) or the fast test profile "
                         "(10 s, 30 s)")
+    s.add_argument("--cluster-cidr", default="10.244.0.0/16",
+                   help="the pods' address range; each node gets a /24 of it (kube-controller-manager's flag; "
+                        "default: %(default)s)")
     s.add_argument("--no-control-plane", action="store_true",
                    help="serve the API only (run `scheduler` and `controller-manager` yourself)")
     s.add_argument("--min-request-timeout", type=float, default=1800.0,
@@ -58,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("controller-manager", help="run the controllers alone, against an apiserver")
     client_flags(c)
     c.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"])
+    c.add_argument("--cluster-cidr", default="10.244.0.0/16", help="the pods' address range (a /24 per node)")
     h = sub.add_parser("hollow-nodes", help="simulate nodes that run pods without containers (like kubemark)")
     client_flags(h)
     h.add_argument("--count", type=int, default=3, help="how many nodes (default: %(default)s)")
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                               store_url=args.store, log_level=args.log_level, profile=args.scheduler_profile,
                               control_plane=not args.no_control_plane, timing=args.timing,
                               min_request_timeout=args.min_request_timeout,
-                              compaction_interval=args.etcd_compaction_interval)
+                              compaction_interval=args.etcd_compaction_interval, cluster_cidr=args.cluster_cidr)
         if args.command == "fault-proxy":
             import logging
 

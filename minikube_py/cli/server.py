@@ -44,7 +44,8 @@ def _check_store_url(url: str) -> None:
 
 
 async def run_control_plane(client: ApiClient, *, profile: str = "binpack", scheduler: bool = True,
-                            controllers: bool = True, timing: str = "kubernetes") -> None:
+                            controllers: bool = True, timing: str = "kubernetes",
+                            cluster_cidr: str = "10.244.0.0/16") -> None:
     """The scheduler and the controller manager over one set of informers (used in-process by
     `server`, and alone by `scheduler` / `controller-manager`)."""
     from ..api.timing import TIMINGS
@@ -55,7 +56,7 @@ async def run_control_plane(client: ApiClient, *, profile: str = "binpack", sche
     informers = InformerFactory(client, resync=TIMINGS[timing].resync)
     parts = []
     if controllers:
-        manager = ControllerManager(client, informers, timing=timing)
+        manager = ControllerManager(client, informers, timing=timing, cluster_cidr=cluster_cidr)
         parts.append(manager.run())
     if scheduler:
         parts.append(build_scheduler(client, informers, profile=profile, timing=timing).run_after_sync(informers))
@@ -68,7 +69,8 @@ async def run_control_plane(client: ApiClient, *, profile: str = "binpack", sche
 
 async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds: Credentials,
                  profile: str = "binpack", control_plane: bool = True, timing: str = "kubernetes",
-                 min_request_timeout: float = 1800.0, compaction_interval: float = 300.0) -> None:
+                 min_request_timeout: float = 1800.0, compaction_interval: float = 300.0,
+                 cluster_cidr: str = "10.244.0.0/16") -> None:
     _progress(f"opening the store ({store_url}) ...")
     store: Store = open_store(store_url, data_dir, compaction_interval=compaction_interval)
     try:
@@ -110,7 +112,8 @@ async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds:
     if control_plane:  # the scheduler and controllers talk to this apiserver over HTTPS like any client
         client = ApiClient(Connection(server=server_url, token=creds.admin_token, ca_pem=creds.ca_cert.read_bytes()),
                            user_agent="minikube-py/control-plane")
-        control = asyncio.create_task(run_control_plane(client, profile=profile, timing=timing), name="control-plane")
+        control = asyncio.create_task(run_control_plane(client, profile=profile, timing=timing,
+                                                         cluster_cidr=cluster_cidr), name="control-plane")
         _progress(f"scheduler ({profile}) and controllers started (timing: {timing})")
     try:
         await stop.wait()
@@ -152,15 +155,28 @@ def prepare_data_dir(data_dir: Path, *, bind: str, port: int, store_url: str) ->
 
 def run_server(*, data_dir: Path, bind: str, port: int, store_url: str, log_level: str, profile: str = "binpack",
                control_plane: bool = True, timing: str = "kubernetes", min_request_timeout: float = 1800.0,
-               compaction_interval: float = 300.0) -> int:
+               compaction_interval: float = 300.0, cluster_cidr: str = "10.244.0.0/16") -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0 < port < 65536:
         raise UserError(f"--port {port} is out of range (1-65535)")
+    _check_cluster_cidr(cluster_cidr)
     _check_store_url(store_url)
     creds = prepare_data_dir(data_dir, bind=bind, port=port, store_url=store_url)
     import uvloop
 
     uvloop.run(_serve(data_dir=data_dir, bind=bind, port=port, store_url=store_url, creds=creds, profile=profile,
                       control_plane=control_plane, timing=timing, min_request_timeout=min_request_timeout,
-                      compaction_interval=compaction_interval))
+                      compaction_interval=compaction_interval, cluster_cidr=cluster_cidr))
     return 0
+
+
+def _check_cluster_cidr(cidr: str) -> None:
+    """An IPv4 network of at least a /24 (each node gets a /24 of it), or one line that says so."""
+    import ipaddress
+
+    try:
+        net = ipaddress.ip_network(cidr)
+    except ValueError as exc:
+        raise UserError(f"--cluster-cidr {cidr}: {exc}") from None
+    if net.version != 4 or net.prefixlen > 24:
+        raise UserError(f"--cluster-cidr {cidr}: must be an IPv4 network of /24 or larger (each node gets a /24)")

@@ -138,6 +138,7 @@ class ControllerContext:
     timing: Timing = field(default_factory=lambda: TIMINGS["kubernetes"])
     tracer: Tracer | None = None
     clock: Clock = SYSTEM
+    cluster_cidr: str = "10.244.0.0/16"  # kube-controller-manager's --cluster-cidr: each node gets a /24 of it
 
 
 

@@ -49,12 +49,13 @@ CONTROLLERS: dict[str, type[Controller]] = {
 
 class ControllerManager:
     def __init__(self, client: ApiClient, informers: InformerFactory | None = None,
-                 enabled: list[str] | None = None, timing: str = "kubernetes", tracer: Tracer | None = None) -> None:
+                 enabled: list[str] | None = None, timing: str = "kubernetes", tracer: Tracer | None = None,
+                 cluster_cidr: str = "10.244.0.0/16") -> None:
         self.client = client
         self.informers = informers or InformerFactory(client)
         self.tracer = tracer or Tracer(client, "controller-manager")
         self.ctx = ControllerContext(client, self.informers, EventRecorder(client, "controller-manager"),
-                                     TIMINGS[timing], self.tracer)
+                                     TIMINGS[timing], self.tracer, cluster_cidr=cluster_cidr)
         self.controllers = [CONTROLLERS[name](self.ctx) for name in (enabled or list(CONTROLLERS))]
 
     async def run(self, ready: asyncio.Event | None = None) -> None:

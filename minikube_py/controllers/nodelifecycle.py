@@ -55,10 +55,11 @@ class NodeLifecycleController(Controller):
     kind = "Node"
     workers = 2
 
-    def __init__(self, ctx: ControllerContext, *, cluster_cidr: str = CLUSTER_CIDR, monitor_period: float = 5.0) -> None:
+    def __init__(self, ctx: ControllerContext, *, cluster_cidr: str | None = None, monitor_period: float = 5.0) -> None:
         super().__init__(ctx)
         self.grace = ctx.timing.node_grace
         self.monitor_period = monitor_period
+        cluster_cidr = cluster_cidr or ctx.cluster_cidr
         self.cidr = ipaddress.ip_network(cluster_cidr)
         self.cidrs = CidrSet(cluster_cidr)
         self._doubled: dict[str, str] = {}  # node -> the podCIDR it shows that another node holds (warned once)

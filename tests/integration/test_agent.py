@@ -27,7 +27,7 @@ import pytest
 
 docker = pytest.importorskip("docker")
 
-from minikube_py.cli.launch import RunningServer, start_server, stop_server  # noqa: E402
+from minikube_py.cli.launch import RunningServer, free_cluster_cidr, start_server, stop_server  # noqa: E402
 from tests.fixtures.waiting import wait_for  # noqa: E402
 
 OWNER = "io.minikube-py.owner"
@@ -100,7 +100,9 @@ def agent_cluster(docker_client: Any, kubectl_bin: Path, tmp_path_factory: pytes
                   request: pytest.FixtureRequest) -> Iterator[AgentCluster]:
     data_dir = tmp_path_factory.mktemp("agent-cluster")
     node = f"agent-{uuid.uuid4().hex[:6]}"
-    server = start_server(data_dir, "sqlite", control_plane=True, extra=("--timing", "fast"))
+    # a pod range no Docker network here uses, so this cluster runs beside any other on the engine
+    server = start_server(data_dir, "sqlite", control_plane=True,
+                          extra=("--timing", "fast", "--cluster-cidr", free_cluster_cidr(docker_client)))
 
     def kubectl(*args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([str(kubectl_bin), "--kubeconfig", str(server.kubeconfig), *args], input=input,
