@@ -27,6 +27,7 @@ from minikube_py.api.timing import TIMINGS, Timing
 from minikube_py.client.aio import ApiClient
 from minikube_py.client.clock import SYSTEM, Clock
 from minikube_py.client.tasks import run_together
+from minikube_py.client.tracing import Tracer
 
 from .kubelet.actions import RestartBackoff
 from .kubelet.runtime import OWNER_LABEL, DockerRuntime
@@ -206,7 +207,8 @@ class Agent:
         backoff = RestartBackoff(10.0, 300.0) if c.timing.name == "kubernetes" else RestartBackoff(2.0, 60.0)
         workers = PodWorkers(self.client, self.runtime, c.node_name, host_ip=c.node_ip, data_dir=c.data_dir,
                              clock=self.clock, resync=c.timing.lease_renew, concurrency=c.concurrency, backoff=backoff,
-                             registries=c.registries, allow_privileged=c.allow_privileged)
+                             registries=c.registries, allow_privileged=c.allow_privileged,
+                             tracer=Tracer(self.client, f"kubelet/{c.node_name}"))
         cert, key = ensure_serving_cert(c.data_dir / "pki", c.node_name, c.node_ip)
         if not c.client_ca_pem:
             log.warning("node/%s: the kubeconfig has no CA: the streaming port will refuse every client", c.node_name)
@@ -227,9 +229,13 @@ class Agent:
         await workers.pods.synced.wait()
         if ready is not None:
             ready.set()
+        if workers.tracer is not None:
+            workers.tracer.start()
         try:
             await run_together(tasks)
         finally:
+            if workers.tracer is not None:
+                await workers.tracer.stop()
             await streams.stop()
             self.runtime.close()
 

@@ -29,12 +29,15 @@ import docker
 import docker.errors
 
 from minikube_py.api import quantity
+from minikube_py.client.tracing import note_docker
 
 from .actions import ContainerSnapshot, PodSnapshot, SandboxSnapshot, container_hash
 
 log = logging.getLogger("minikube_py.kubelet.runtime")
 Obj = dict[str, Any]
 T = TypeVar("T")
+
+DOCKER_WRITES = frozenset({"create_sandbox", "start_container", "stop", "remove", "kill_pod", "pull"})
 
 OWNER_LABEL = "io.minikube-py.owner"
 POD_NAME = "io.kubernetes.pod.name"
@@ -183,7 +186,18 @@ class DockerRuntime:
         return self._client
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args))
+        """Run a blocking Docker call in the pool; the ones that change something are written into the
+        reconcile trace of the pass (when somebody watches), as the controllers' API writes are."""
+        if getattr(fn, "__name__", "") not in DOCKER_WRITES:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args))
+        what = getattr(fn, "__name__", "call")
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, lambda: fn(*args))
+        except Exception as exc:
+            note_docker(what, f"{type(exc).__name__}: {exc}")
+            raise
+        note_docker(what, f"ok {str(result)[:12]}" if isinstance(result, str) and result else "ok")
+        return result
 
     async def exec_in(self, container_id: str, command: list[str]) -> tuple[int, str]:
         """exec_command in the exec threads (probes and hooks)."""

@@ -34,6 +34,7 @@ from minikube_py.client.aio import ApiClient
 from minikube_py.client.clock import SYSTEM, Clock
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, key_of, strip_heavy_metadata
+from minikube_py.client.tracing import Tracer, observe, want
 from minikube_py.client.workqueue import WorkQueue
 
 from .actions import (
@@ -89,7 +90,7 @@ class PodWorkers:
     def __init__(self, client: ApiClient, runtime: DockerRuntime, node: str, *, host_ip: str,
                  data_dir: Path, clock: Clock = SYSTEM, resync: float = 10.0, concurrency: int = 4,
                  backoff: RestartBackoff | None = None, registries: bool = False,
-                 allow_privileged: bool = False) -> None:
+                 allow_privileged: bool = False, tracer: Tracer | None = None) -> None:
         self.client = client
         self.runtime = runtime
         self.node = node
@@ -101,6 +102,8 @@ class PodWorkers:
         self.backoff = backoff or RestartBackoff()
         self.allow_privileged = allow_privileged
         self._refused: dict[str, str] = {}  # pod uid -> the refusal last said in an event
+        self.tracer = tracer  # passes reported to `mkctl trace pod/NAME` while somebody watches
+        self.triggers: dict[str, str] = {}  # pod key -> what last asked for a pass (for traces)
         self.images = ImageManager(runtime, registries=registries, initial=self.backoff.initial,
                                    maximum=self.backoff.maximum, now=clock.now)
         self.pods = Informer(client, POD, field_selector=f"spec.nodeName={node}", clock=clock)
@@ -112,15 +115,20 @@ class PodWorkers:
         self.network_ready = asyncio.Event()
         self.volumes = VolumeManager(client, runtime, self.events, data_dir=data_dir, node=node, pod_dir=self.pod_dir,
                                      on_change=self._on_docker_event, clock=clock)
-        self.prober = Prober(handler_runner(self.runtime.exec_in), self.queue.add, self._pod_event, clock=clock)
+        self.prober = Prober(handler_runner(self.runtime.exec_in), lambda key: self._enqueue(key, "a probe result"),
+                             self._pod_event, clock=clock)
 
     def pod_dir(self, uid: str) -> Path:
         """Where the pod's files live on this host (volumes, /etc/hosts, termination logs), as the
         kubelet's /var/lib/kubelet/pods/<uid>."""
         return self.data_dir / "pods" / uid
 
+    def _enqueue(self, key: str, why: str) -> None:
+        self.triggers[key] = why
+        self.queue.add(key)
+
     def _on_pod(self, kind: str, pod: Obj, old: Obj | None) -> None:
-        self.queue.add(key_of(pod))
+        self._enqueue(key_of(pod), f"pod {kind.lower()}")
 
     # --- one pass ----------------------------------------------------------------------------
 
@@ -137,6 +145,11 @@ class PodWorkers:
             return
         actions = compute_pod_actions(pod, snap, now=self.clock.now(), backoff=self.backoff,
                                       probes=self.prober.results)
+        observe(node=self.node, sandboxes=[f"{s.id[:12]} attempt {s.attempt} {'ready' if s.ready else 'stopped'}"
+                                           f"{' ' + s.ip if s.ip else ''}" for s in snap.sandboxes],
+                containers=[f"{c.name} #{c.restart_count} {c.state}"
+                            f"{f' (exit {c.exit_code})' if c.exit_code is not None else ''}" for c in snap.containers])
+        want(actions=_describe(actions) or "nothing to do", crash_loop=list(actions.backoff.values()))
         if not actions.nothing:
             log.info("%s: %s", key, _describe(actions))
         volumes = None
@@ -160,6 +173,7 @@ class PodWorkers:
             raise ContainersFailed("; ".join(f"{name}: {reason}: {message}"
                                              for name, (reason, message) in failures.items()))
         if actions.backoff:  # come back when the crash-loop backoff allows the restart
+            self.triggers[key] = "the crash-loop backoff timer"
             self.queue.add_after(key, 1.0)
 
     async def _refuse(self, pod: Obj, key: str, snap: PodSnapshot, refused: Refusal) -> None:
@@ -410,7 +424,7 @@ class PodWorkers:
 
     def _on_docker_event(self, uid: str) -> None:
         for pod in self.pods.by_index("uid", uid):
-            self.queue.add(key_of(pod))
+            self._enqueue(key_of(pod), "a Docker event for one of its containers")
 
     async def docker_events(self) -> None:
         """Docker's event stream in its own thread (it blocks), handing pod uids to the loop."""
@@ -447,6 +461,7 @@ class PodWorkers:
                 await self.volumes.housekeeping(
                     lambda: {str((p.get("metadata") or {}).get("uid")) for p in self.pods.objects()})
                 for p in self.pods.objects():
+                    self.triggers.setdefault(key_of(p), "resync")
                     self.queue.add(key_of(p))
             except Exception as exc:  # noqa: BLE001 - Docker away: try again next round
                 log.warning("node/%s: housekeeping failed: %s: %s", self.node, type(exc).__name__, exc)
@@ -455,13 +470,20 @@ class PodWorkers:
     async def _worker(self) -> None:
         while True:
             key = str(await self.queue.get())
+            trigger = self.triggers.pop(key, "resync")
+            token = self.tracer.begin("kubelet", "Pod", key, trigger) if self.tracer else None
             try:
                 await self.sync(key)
                 self.queue.forget(key)
+                if self.tracer:
+                    self.tracer.end(token, "synced")
             except Exception as exc:  # noqa: BLE001 - a bad pod or a lost connection is retried with backoff
+                self.triggers[key] = "a retry after a failed pass"
                 delay = self.queue.add_rate_limited(key, getattr(exc, "retry_after", None) or 0.0)
                 level = logging.WARNING if isinstance(exc, ApiError | OSError | ContainersFailed) else logging.ERROR
                 log.log(level, "%s: sync failed (%s: %s); retrying in %.1fs", key, type(exc).__name__, exc, delay)
+                if self.tracer:
+                    self.tracer.end(token, f"{type(exc).__name__}: {exc}; requeued in {delay:.2f}s")
             finally:
                 self.queue.done(key)
 

@@ -51,6 +51,13 @@ def note_write(method: str, path: str, status: int | str) -> None:
         trace["wrote"].append(f"{method} {path} -> {status}")
 
 
+def note_docker(call: str, result: str) -> None:
+    """A node agent's Docker call that changed something, in the pass being traced (if any)."""
+    trace = CURRENT.get()
+    if trace is not None:
+        trace["wrote"].append(f"DOCKER {call} -> {result}")
+
+
 def observe(**fields: Any) -> None:
     trace = CURRENT.get()
     if trace is not None:

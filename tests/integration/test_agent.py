@@ -402,3 +402,43 @@ def test_a_host_network_pod_has_the_nodes_ip(agent_cluster: AgentCluster, docker
     sandbox = docker_client.containers.get(f"k8s_POD_hostnet_default_{uid}_0")
     assert sandbox.attrs["HostConfig"]["NetworkMode"] == "host"
     c.kubectl("delete", "pod", "hostnet", "--timeout=60s")
+
+
+def test_mkctl_trace_shows_the_kubelets_passes_with_its_docker_calls(agent_cluster: AgentCluster) -> None:
+    """`mkctl trace pod/NAME` shows the scheduler's pass and then the kubelet's: what Docker had,
+    the actions it computed and why, and each Docker call it made."""
+    import threading
+
+    c = agent_cluster
+    proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", str(c.server.kubeconfig),
+                             "trace", "pod/traced", "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    traces: list[dict[str, Any]] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip():
+                traces.append(json.loads(line))
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        time.sleep(4)  # the components learn within a few seconds that somebody watches
+        c.kubectl("apply", "-f", "-", input=_pod("traced", [{"name": "main", "image": "busybox:latest",
+                                                            "command": ["sleep", "3600"]}]))
+
+        def started() -> Any:
+            return next((t for t in traces if t["controller"] == "kubelet" and any(
+                w.startswith("DOCKER start_container -> ok") for w in t["wrote"])), None)
+        trace = wait_for("a kubelet pass that started the container", started, timeout=40)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    assert trace["kind"] == "Pod" and trace["key"] == "default/traced" and trace["result"] == "synced"
+    assert trace["observed"]["node"] == c.node
+    assert "create sandbox (attempt 0)" in trace["wanted"]["actions"] and "start main #0" in trace["wanted"]["actions"]
+    assert any(w.startswith("DOCKER create_sandbox -> ok") for w in trace["wrote"])
+    assert any(w.startswith("PATCH /api/v1/namespaces/default/pods/traced/status") for w in trace["wrote"])
+    assert trace["trigger"].startswith("pod ")
+    assert any(t["controller"] == "scheduler" for t in traces)  # one timeline: the binding came first
+    c.kubectl("delete", "pod", "traced", "--wait=false")
