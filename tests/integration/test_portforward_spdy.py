@@ -13,6 +13,7 @@ import json
 import select
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -164,3 +165,19 @@ def test_python_clients_port_forward(agent_cluster: AgentCluster, web: str) -> N
     assert pf.error(8080) is None
     wait_for("the refused port's error", lambda: pf.error(81), timeout=20)
     assert "connect: connection refused" in str(pf.error(81))
+
+
+def test_mkctl_port_forward(agent_cluster: AgentCluster, web: str, forwards: list[subprocess.Popen[str]]) -> None:
+    local, refused = _free_port(), _free_port()
+    proc = _start_forward([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig",
+                           str(agent_cluster.server.kubeconfig), "port-forward", f"pod/{web}", f"{local}:8080",
+                           f"{refused}:81", ":8080"], forwards, 3)
+    for _ in range(2):
+        assert _get(local).endswith(f"{PAGE}\n".encode())
+    assert _get(refused) == b""
+    assert _get(local).endswith(f"{PAGE}\n".encode())  # mkctl goes on after an error, as kubectl 1.20 did
+    proc.terminate()
+    out, err = proc.communicate(timeout=20)
+    assert f"Handling connection for {local}" in out
+    assert f"an error occurred forwarding {refused} -> 81: error forwarding port 81 to pod " in err, err
+    assert "connect: connection refused" in err, err
