@@ -455,12 +455,13 @@ class Session:
             self.streams.pop(stream.id, None)
 
     def eof(self) -> None:
-        """The connection ended (EOF, GOAWAY or an error): every stream reads EOF, accept() returns None."""
+        """The connection ended (EOF, GOAWAY or an error): every stream is reset (reads EOF, `reset` set),
+        accept() returns None."""
         if self.closed.is_set():
             return
         self.closed.set()
         for stream in list(self.streams.values()):
-            stream._deliver(b"", True)
+            stream._on_reset()  # not a FIN: e.g. stdin was not closed by the client, its connection went away
         self._new.put_nowait(None)
 
     def _buffered(self, delta: int) -> None:

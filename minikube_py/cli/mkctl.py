@@ -430,7 +430,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--recent", type=int, default=0, help="first print the last N recorded passes")
     p.add_argument("--no-watch", action="store_true", help="print the recent passes and exit")
     p.add_argument("-o", "--output", choices=["", "json"], default="")
-    p = _command(sub, parents, "port-forward", S, "cmd_port_forward", "forward local ports to a pod")
+    p = _command(sub, parents, "port-forward", "minikube_py.cli.kubectl_portforward", "cmd_port_forward",
+                 "forward local ports to a pod")
     p.add_argument("args", nargs="*", metavar="TYPE/NAME [LOCAL_PORT:]REMOTE_PORT...")
     p.add_argument("--address", action="append", default=[])
     return top

@@ -9,6 +9,7 @@ and only those, even when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -58,8 +59,9 @@ class AgentCluster:
 
 def _ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
     """Containers and networks whose ownership label names this test's node (nothing else)."""
-    containers = [c for c in client.containers.list(all=True, filters={"label": OWNER})
-                  if c.labels.get(OWNER, "").endswith("/" + node)]
+    # sparse: no inspect per container, so one that goes away meanwhile (another cluster's) fails nothing
+    containers = [c for c in client.containers.list(all=True, filters={"label": OWNER}, sparse=True)
+                  if (c.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node)]
     networks = [n for n in client.networks.list(filters={"label": OWNER})
                 if (n.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node)]
     return containers, networks
@@ -68,7 +70,8 @@ def _ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
 def _cleanup(client: Any, node: str) -> None:
     containers, networks = _ours(client, node)
     for c in containers:
-        c.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):  # its pod's agent removed it meanwhile
+            c.remove(force=True)
     for n in networks:
         n.remove()
 

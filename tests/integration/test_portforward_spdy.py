@@ -1,0 +1,183 @@
+"""SPDY/3.1 exec/attach (kubectl 1.20, 1.24, 1.28) and port-forward for every kubectl (SPDY before
+1.31, SPDY inside a WebSocket after), the Python client's port-forward and mkctl's, all through
+the apiserver to a real node agent and real containers.
+
+Same cluster shape as tests/integration/test_agent.py (its fixtures, imported): a control plane
+with --timing fast and one `minikube-py agent`.  The pod serves HTTP with busybox httpd on 8080;
+nothing listens on 81 (the refused port).
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("docker")
+
+from tests.fixtures.kubectl import _fetch_or_skip  # noqa: E402
+from tests.integration import test_agent as base  # noqa: E402
+from tests.integration.test_agent import AgentCluster, wait_for  # noqa: E402
+
+agent_cluster = base.agent_cluster  # the fixtures, one cluster for this module
+docker_client = base.docker_client
+
+SPDY_EXEC_MINORS = (20, 24, 28)
+PORTFORWARD_MINORS = (20, 24, 28, 32, 35)
+PAGE = "hello through port-forward"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def web(agent_cluster: AgentCluster) -> str:
+    agent_cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pf-web"},
+         "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+             "name": "main", "image": "busybox:latest", "ports": [{"containerPort": 8080}],
+             "command": ["sh", "-c", f"mkdir -p /www && echo '{PAGE}' > /www/index.html && "
+                                     "exec httpd -f -p 8080 -h /www"]}]}},
+        # one echo pod per kubectl: the agent's containers get Docker's StdinOnce (docker-py sets it for
+        # stdin_open without detach), so a container's stdin closes when its first attach ends
+        *({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"pf-echo-{minor}"},
+           "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+               "name": "main", "image": "busybox:latest", "stdin": True,
+               "command": ["sh", "-c", 'while read line; do echo "got $line"; done']}]}} for minor in SPDY_EXEC_MINORS),
+    ]}))
+    for name in ("pf-web", *(f"pf-echo-{m}" for m in SPDY_EXEC_MINORS)):
+        wait_for(f"{name} Running", lambda n=name: agent_cluster.get("pod", n)["status"].get("phase") == "Running",
+                 timeout=120)
+    return "pf-web"
+
+
+def _kubectl(c: AgentCluster, minor: int) -> list[str]:
+    return [str(_fetch_or_skip(minor)), "--kubeconfig", str(c.server.kubeconfig)]
+
+
+def _get(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.fixture
+def forwards() -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
+
+
+def _start_forward(argv: list[str], procs: list[subprocess.Popen[str]], count: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(proc)
+    assert proc.stdout is not None
+    for _ in range(count):
+        line = proc.stdout.readline()
+        if not line.startswith("Forwarding from 127.0.0.1:"):
+            proc.kill()
+            raise AssertionError(f"port-forward printed {line!r}: {proc.communicate()[1]}")
+    return proc
+
+
+@pytest.mark.parametrize("minor", SPDY_EXEC_MINORS, ids=[f"kubectl-1.{m}" for m in SPDY_EXEC_MINORS])
+def test_exec_over_spdy_output_stdin_and_exit_code(agent_cluster: AgentCluster, web: str, minor: int) -> None:
+    kubectl = _kubectl(agent_cluster, minor)
+    r = subprocess.run([*kubectl, "exec", web, "--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (3, "out\n"), r.stderr
+    assert "err\n" in r.stderr and "command terminated with exit code 3" in r.stderr
+    r = subprocess.run([*kubectl, "exec", "-i", web, "--", "cat"], input="piped\nlines\n", capture_output=True,
+                       text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "piped\nlines\n"), r.stderr
+    r = subprocess.run([*kubectl, "exec", web, "-c", "nope", "--", "true"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != 0 and "container nope is not valid for pod pf-web" in r.stderr
+
+
+@pytest.mark.parametrize("minor", SPDY_EXEC_MINORS, ids=[f"kubectl-1.{m}" for m in SPDY_EXEC_MINORS])
+def test_attach_over_spdy_reaches_the_running_process(agent_cluster: AgentCluster, web: str, minor: int) -> None:
+    proc = subprocess.Popen([*_kubectl(agent_cluster, minor), "attach", "-i", f"pf-echo-{minor}"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(f"ping-{minor}\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no output from kubectl attach within 30 s"
+        assert proc.stdout.readline() == f"got ping-{minor}\n"
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.mark.parametrize("minor", PORTFORWARD_MINORS, ids=[f"kubectl-1.{m}" for m in PORTFORWARD_MINORS])
+def test_port_forward_answers_and_a_refused_port_says_why(agent_cluster: AgentCluster, web: str, minor: int,
+                                                          forwards: list[subprocess.Popen[str]]) -> None:
+    local, refused = _free_port(), _free_port()
+    proc = _start_forward([*_kubectl(agent_cluster, minor), "port-forward", "--address", "127.0.0.1", f"pod/{web}",
+                           f"{local}:8080", f"{refused}:81"], forwards, 2)
+    for _ in range(3):  # one connection after another, each its own stream pair
+        reply = _get(local)
+        assert reply.startswith(b"HTTP/1.") and reply.endswith(f"{PAGE}\n".encode()), reply
+    assert _get(refused) == b""
+    if minor < 23:  # kubectl then goes on: the next connection works
+        assert _get(local).endswith(f"{PAGE}\n".encode())
+        proc.terminate()
+    else:  # kubectl >= 1.23 closes its connection after a forwarding error and exits (as with a real kubelet)
+        proc.wait(20)
+    _, err = proc.communicate(timeout=20)
+    assert f"an error occurred forwarding {refused} -> 81: error forwarding port 81 to pod " in err, err
+    assert "connect: connection refused" in err, err
+    if minor >= 23:  # 1.24 logs it and exits 0; 1.28 and later return it as their error (exit 1)
+        assert "lost connection to pod" in err, err
+        assert proc.returncode == (0 if minor < 28 else 1), err
+
+
+def test_python_clients_port_forward(agent_cluster: AgentCluster, web: str) -> None:
+    from kubernetes import client, config
+    from kubernetes.stream import portforward
+
+    api = client.CoreV1Api(config.new_client_from_config(str(agent_cluster.server.kubeconfig)))
+    pf = portforward(api.connect_get_namespaced_pod_portforward, web, "default", ports="8080,81")
+    sock = pf.socket(8080)
+    sock.settimeout(20)
+    sock.sendall(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    assert data.endswith(f"{PAGE}\n".encode()), data
+    assert pf.error(8080) is None
+    wait_for("the refused port's error", lambda: pf.error(81), timeout=20)
+    assert "connect: connection refused" in str(pf.error(81))
+
+
+def test_mkctl_port_forward(agent_cluster: AgentCluster, web: str, forwards: list[subprocess.Popen[str]]) -> None:
+    local, refused = _free_port(), _free_port()
+    proc = _start_forward([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig",
+                           str(agent_cluster.server.kubeconfig), "port-forward", f"pod/{web}", f"{local}:8080",
+                           f"{refused}:81", ":8080"], forwards, 3)
+    for _ in range(2):
+        assert _get(local).endswith(f"{PAGE}\n".encode())
+    assert _get(refused) == b""
+    assert _get(local).endswith(f"{PAGE}\n".encode())  # mkctl goes on after an error, as kubectl 1.20 did
+    proc.terminate()
+    out, err = proc.communicate(timeout=20)
+    assert f"Handling connection for {local}" in out
+    assert f"an error occurred forwarding {refused} -> 81: error forwarding port 81 to pod " in err, err
+    assert "connect: connection refused" in err, err
