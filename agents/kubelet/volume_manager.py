@@ -367,7 +367,7 @@ class VolumeManager:
 
     def _pod_uids_on_disk(self) -> set[str]:
         uids = set()
-        pods = self.pod_dir("x").parent
+        pods = self.data_dir / "pods"  # where PodWorkers.pod_dir puts each pod's dir
         if pods.is_dir():
             uids |= {p.name for p in pods.iterdir() if p.is_dir()}
         for dv in self.runtime.client.volumes.list(filters={"label": f"{OWNER_LABEL}={self.runtime.owner}"}):
