@@ -102,13 +102,19 @@ def test_an_empty_dir_is_shared_by_the_pods_containers_and_removed_with_the_pod(
         agent_cluster: AgentCluster, docker_client: Any) -> None:
     c = agent_cluster
     writer = {"name": "writer", "image": "busybox:latest", "volumeMounts": [{"name": "scratch", "mountPath": "/out"}],
-              "command": ["sh", "-c", "echo from-writer > /out/note && sleep 3600"]}
-    _apply(c, _pod("shared", [{"name": "scratch", "emptyDir": {}}], [{"name": "scratch", "mountPath": "/in"}],
-                   extra_containers=[writer]))
+              "command": ["sh", "-c", "mkdir -p /out/shared && echo by-name > /out/shared/f && "
+                                      "echo from-writer > /out/note && sleep 3600"]}
+    body = _pod("shared", [{"name": "scratch", "emptyDir": {}}],
+                [{"name": "scratch", "mountPath": "/in"},
+                 {"name": "scratch", "mountPath": "/mine", "subPathExpr": "$(POD_NAME)"}], extra_containers=[writer])
+    body["spec"]["containers"][0]["env"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {
+        "fieldPath": "metadata.name"}}}]
+    _apply(c, body)
     pod = wait_for("shared Running", lambda: _running(c, "shared"), timeout=RUNNING)
     uid = pod["metadata"]["uid"]
     wait_for("the writer's file seen by main", lambda: _sh(docker_client, pod, "cat /in/note")[1].strip() ==
              "from-writer", timeout=20)
+    wait_for("the subPathExpr dir", lambda: _sh(docker_client, pod, "cat /mine/f")[1] == "by-name\n", timeout=20)
     host = _pod_dir(c, uid) / "volumes" / "kubernetes.io~empty-dir" / "scratch"
     assert (host / "note").read_text().strip() == "from-writer"
     assert _out(docker_client, pod, "grep ' /in ' /proc/mounts").split()[2] != "tmpfs"
