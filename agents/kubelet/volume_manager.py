@@ -258,7 +258,10 @@ class VolumeManager:
         path = volume_dir(pod_dir, kind, name)
         digest = _digest(projection.files)
         if self._written.get((uid, name)) != digest:
-            changed = await self.runtime.call(self._write_files, pod_dir, path, projection.files)
+            try:
+                changed = await self.runtime.call(self._write_files, pod_dir, path, projection.files)
+            except OSError as exc:  # two items on one path as file and directory, a full disk...
+                raise VolumeError(name, f"failed to write the volume's files: {exc}") from exc
             if changed:
                 log.info("%s: volume %s: files written (%d)", key_of(pod), name, len(projection.files))
             self._written[(uid, name)] = digest
