@@ -258,7 +258,10 @@ class VolumeManager:
         path = volume_dir(pod_dir, kind, name)
         digest = _digest(projection.files)
         if self._written.get((uid, name)) != digest:
-            changed = await self.runtime.call(self._write_files, pod_dir, path, projection.files)
+            try:
+                changed = await self.runtime.call(self._write_files, pod_dir, path, projection.files)
+            except OSError as exc:  # two items on one path as file and directory, a full disk...
+                raise VolumeError(name, f"failed to write the volume's files: {exc}") from exc
             if changed:
                 log.info("%s: volume %s: files written (%d)", key_of(pod), name, len(projection.files))
             self._written[(uid, name)] = digest
@@ -367,7 +370,7 @@ class VolumeManager:
 
     def _pod_uids_on_disk(self) -> set[str]:
         uids = set()
-        pods = self.pod_dir("x").parent
+        pods = self.data_dir / "pods"  # where PodWorkers.pod_dir puts each pod's dir
         if pods.is_dir():
             uids |= {p.name for p in pods.iterdir() if p.is_dir()}
         for dv in self.runtime.client.volumes.list(filters={"label": f"{OWNER_LABEL}={self.runtime.owner}"}):

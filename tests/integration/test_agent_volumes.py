@@ -27,6 +27,9 @@ from minikube_py.cli.launch import stop_server  # noqa: E402
 from tests.integration import test_agent as base  # noqa: E402
 from tests.integration.test_agent import OWNER, AgentCluster, _running, wait_for  # noqa: E402
 
+# the first pod waits for the node's pod network: another cluster on this engine may hold the same
+# podCIDR for a while (Docker: "Pool overlaps with other one on this address space")
+RUNNING = 120.0
 agent_cluster = base.agent_cluster  # the fixtures, one cluster for this module
 docker_client = base.docker_client
 
@@ -99,13 +102,19 @@ def test_an_empty_dir_is_shared_by_the_pods_containers_and_removed_with_the_pod(
         agent_cluster: AgentCluster, docker_client: Any) -> None:
     c = agent_cluster
     writer = {"name": "writer", "image": "busybox:latest", "volumeMounts": [{"name": "scratch", "mountPath": "/out"}],
-              "command": ["sh", "-c", "echo from-writer > /out/note && sleep 3600"]}
-    _apply(c, _pod("shared", [{"name": "scratch", "emptyDir": {}}], [{"name": "scratch", "mountPath": "/in"}],
-                   extra_containers=[writer]))
-    pod = wait_for("shared Running", lambda: _running(c, "shared"), timeout=60)
+              "command": ["sh", "-c", "mkdir -p /out/shared && echo by-name > /out/shared/f && "
+                                      "echo from-writer > /out/note && sleep 3600"]}
+    body = _pod("shared", [{"name": "scratch", "emptyDir": {}}],
+                [{"name": "scratch", "mountPath": "/in"},
+                 {"name": "scratch", "mountPath": "/mine", "subPathExpr": "$(POD_NAME)"}], extra_containers=[writer])
+    body["spec"]["containers"][0]["env"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {
+        "fieldPath": "metadata.name"}}}]
+    _apply(c, body)
+    pod = wait_for("shared Running", lambda: _running(c, "shared"), timeout=RUNNING)
     uid = pod["metadata"]["uid"]
     wait_for("the writer's file seen by main", lambda: _sh(docker_client, pod, "cat /in/note")[1].strip() ==
              "from-writer", timeout=20)
+    wait_for("the subPathExpr dir", lambda: _sh(docker_client, pod, "cat /mine/f")[1] == "by-name\n", timeout=20)
     host = _pod_dir(c, uid) / "volumes" / "kubernetes.io~empty-dir" / "scratch"
     assert (host / "note").read_text().strip() == "from-writer"
     assert _out(docker_client, pod, "grep ' /in ' /proc/mounts").split()[2] != "tmpfs"
@@ -119,7 +128,7 @@ def test_a_memory_empty_dir_is_a_tmpfs_shared_by_the_containers_and_its_docker_v
               "command": ["sh", "-c", "echo in-memory > /out/note && sleep 3600"]}
     _apply(c, _pod("memdir", [{"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
                    [{"name": "mem", "mountPath": "/in"}], extra_containers=[writer]))
-    pod = wait_for("memdir Running", lambda: _running(c, "memdir"), timeout=60)
+    pod = wait_for("memdir Running", lambda: _running(c, "memdir"), timeout=RUNNING)
     uid = pod["metadata"]["uid"]
     fields = _out(docker_client, pod, "grep ' /in ' /proc/mounts").split()
     assert fields[2] == "tmpfs" and "size=16384k" in fields[3], fields
@@ -164,7 +173,7 @@ def test_host_path_types_are_checked_or_create_types_create_and_the_docker_socke
            _pod("badhostpath", bad, [{"name": "notdir", "mountPath": "/x"}]),
            _pod("dockersock", host, [{"name": "docker", "mountPath": "/var/run/docker.sock"}]))
     try:
-        pod = wait_for("hostpaths Running", lambda: _running(c, "hostpaths"), timeout=60)
+        pod = wait_for("hostpaths Running", lambda: _running(c, "hostpaths"), timeout=RUNNING)
         assert (tmp_path / "made" / "here").is_dir() and (tmp_path / "new-file").is_file()
         assert _out(docker_client, pod, "cat /dir/hello /etc/a-file /untyped/hello") == \
             "from-host\nfile-content\nfrom-host\n"
@@ -208,7 +217,7 @@ def test_config_map_and_secret_files_with_items_modes_and_sub_path_and_an_update
               {"name": "whole", "mountPath": "/etc/pinned.conf", "subPath": "app.conf"},
               {"name": "creds", "mountPath": "/etc/creds"}, {"name": "gone", "mountPath": "/etc/gone"}]
     _apply(c, cm, secret, _pod("files", volumes, mounts))
-    pod = wait_for("files Running", lambda: _running(c, "files"), timeout=60)
+    pod = wait_for("files Running", lambda: _running(c, "files"), timeout=RUNNING)
     assert _out(docker_client, pod, "cat /etc/web/app.conf /etc/web/sub/other.txt /etc/creds/password") == \
         "version=1\no1hunter2"
     assert _out(docker_client, pod, "ls /etc/web; ls /etc/whole | sort; ls /etc/gone | wc -l").split() == \
@@ -254,12 +263,12 @@ def test_a_missing_config_map_is_failed_mount_and_the_pod_starts_once_it_exists(
         'MountVolume.SetUp failed for volume "cfg" : configmap references non-existent config key: k'
     assert wait_for("nosecretvol's FailedMount", lambda: _events(c, "nosecretvol", "FailedMount"))[0]["message"] == \
         'MountVolume.SetUp failed for volume "s" : secret "late-secret" not found'
-    wait_for("the other pod Running", lambda: _running(c, "fine"), timeout=30)
+    wait_for("the other pod Running", lambda: _running(c, "fine"), timeout=RUNNING)
     status = c.get("pod", "latecm")["status"]
     assert status["phase"] == "Pending"
     assert status["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
     _apply(c, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late-files"}, "data": {"x": "late"}})
-    pod = wait_for("latecm Running once its ConfigMap exists", lambda: _running(c, "latecm"), timeout=30)
+    pod = wait_for("latecm Running once its ConfigMap exists", lambda: _running(c, "latecm"), timeout=RUNNING)
     assert _out(docker_client, pod, "cat /cfg/x") == "late"
     _delete_and_gone(c, docker_client, pod, c.get("pod", "nokeyvol"), c.get("pod", "nosecretvol"),
                      c.get("pod", "fine"))
@@ -279,7 +288,7 @@ def test_downward_api_files_follow_the_pods_labels(agent_cluster: AgentCluster, 
     body["metadata"]["labels"]["tier"] = "front"
     body["spec"]["containers"][0]["resources"] = {"limits": {"memory": "32Mi"}}
     _apply(c, body)
-    pod = wait_for("downward Running", lambda: _running(c, "downward"), timeout=60)
+    pod = wait_for("downward Running", lambda: _running(c, "downward"), timeout=RUNNING)
     uid = pod["metadata"]["uid"]
     assert _out(docker_client, pod, "cat /info/labels") == 'app="downward"\ntier="front"'
     assert _out(docker_client, pod, "cat /info/name; echo; cat /info/ns; echo; cat /info/uid; echo; "
@@ -303,7 +312,7 @@ def test_a_projected_volume_joins_config_map_secret_and_downward_api(agent_clust
                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}]
     _apply(c, cm, secret, _pod("projected", [{"name": "all", "projected": {"sources": sources, "defaultMode": 0o440}}],
                                [{"name": "all", "mountPath": "/all"}]))
-    pod = wait_for("projected Running", lambda: _running(c, "projected"), timeout=60)
+    pod = wait_for("projected Running", lambda: _running(c, "projected"), timeout=RUNNING)
     assert _out(docker_client, pod, "cat /all/cfg/mode /all/secret/key /all/pod/name") == "bluek1projected"
     assert _out(docker_client, pod, "stat -L -c %a /all/cfg/mode /all/secret/key").split() == ["440", "400"]
     assert _sh(docker_client, pod, "test -e /all/token")[0] != 0
@@ -323,7 +332,7 @@ def test_a_claim_of_the_default_class_keeps_its_files_for_the_next_pod(agent_clu
     volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
     _apply(c, claim, _pod("writer", volumes, [{"name": "data", "mountPath": "/data"}],
                           command=["sh", "-c", "echo kept > /data/file && sleep 3600"]))
-    pod = wait_for("writer Running", lambda: _running(c, "writer"), timeout=60)
+    pod = wait_for("writer Running", lambda: _running(c, "writer"), timeout=RUNNING)
     wait_for("the file written", lambda: _sh(docker_client, pod, "cat /data/file")[1] == "kept\n", timeout=20)
     pv = c.get("pvc", "data")["spec"]["volumeName"]
     local = c.server.data_dir / "agent" / "local-path"
@@ -333,7 +342,7 @@ def test_a_claim_of_the_default_class_keeps_its_files_for_the_next_pod(agent_clu
     assert (dirs[0] / "file").read_text() == "kept\n"  # the claim's data outlives the pod
 
     _apply(c, _pod("reader", volumes, [{"name": "data", "mountPath": "/data", "readOnly": True}]))
-    pod = wait_for("reader Running", lambda: _running(c, "reader"), timeout=60)
+    pod = wait_for("reader Running", lambda: _running(c, "reader"), timeout=RUNNING)
     assert _out(docker_client, pod, "cat /data/file") == "kept\n"
     assert _sh(docker_client, pod, "touch /data/other")[0] != 0  # readOnly
     _delete_and_gone(c, docker_client, pod)
@@ -366,7 +375,7 @@ def test_after_an_agent_restart_the_files_still_follow_their_config_map_and_noth
     _apply(c, cm, _pod("survivor", [{"name": "cfg", "configMap": {"name": "survivor"}},
                                     {"name": "mem", "emptyDir": {"medium": "Memory"}}],
                        [{"name": "cfg", "mountPath": "/cfg"}, {"name": "mem", "mountPath": "/mem"}]))
-    pod = wait_for("survivor Running", lambda: _running(c, "survivor"), timeout=60)
+    pod = wait_for("survivor Running", lambda: _running(c, "survivor"), timeout=RUNNING)
     _out(docker_client, pod, "echo kept > /mem/f")
     started = _container(docker_client, pod).attrs["State"]["StartedAt"]
     os.killpg(c.agent.pid, signal.SIGKILL)
