@@ -254,6 +254,15 @@ def test_the_pods_hosts_file_has_its_ip_hostname_and_host_aliases(agent_cluster:
     assert code == 0 and hosts.startswith("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"), hosts
     assert f"{ip}\tweb-0.web.default.svc.cluster.local\tweb-0\n" in hosts
     assert hosts.endswith("# Entries added by HostAliases.\n10.1.2.3\tfoo.local\tbar.local\n")
+    # on the host network: the node's own file, then the aliases
+    _apply(c, _pod("hosts-hostnet", [_main()], hostNetwork=True,
+                   hostAliases=[{"ip": "10.1.2.4", "hostnames": ["baz.local"]}]))
+    wait_for("running", lambda: "running" in _status(c, "hosts-hostnet").get("state", {}))
+    code, out = _container(docker_client, c, "hosts-hostnet").exec_run(["cat", "/etc/hosts"])
+    with open("/etc/hosts") as f:
+        node_hosts = f.read()
+    assert out.decode() == ("# Kubernetes-managed hosts file (host network).\n" + "\n".join(node_hosts.splitlines()) +
+                            "\n\n# Entries added by HostAliases.\n10.1.2.4\tbaz.local\n")
 
 
 def test_job_style_pods_finish_succeeded_or_failed_with_their_messages(agent_cluster: AgentCluster) -> None:
