@@ -199,7 +199,7 @@ class Prober:
             if probe.kind != STARTUP and not self.results.started(target.container_id, target.container):
                 pass  # liveness and readiness wait for the startup probe
             elif state.due(self.clock.now() - started_at):
-                try:
+                try:  # the handlers keep timeoutSeconds themselves; the extra second is docker exec's own cost
                     ok, output = await asyncio.wait_for(self.run(probe, target), probe.timeout + 1.0)
                 except TimeoutError:
                     ok, output = False, f"timeout: probe did not answer within {probe.timeout:g}s"

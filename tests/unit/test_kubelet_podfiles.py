@@ -1,6 +1,6 @@
 """The kubelet's per-pod files without Docker: the managed hosts file's lines, and the binds and
-labels of one container attempt (hosts file, termination log; none of the first on the host network
-or when the container mounts its own /etc/hosts)."""
+labels of one container attempt (hosts file, termination log); on the host network the hosts file
+is the node's plus the hostAliases, and a container that mounts its own /etc/hosts keeps it."""
 
 from __future__ import annotations
 
@@ -40,8 +40,16 @@ def test_container_files_binds_and_labels(tmp_path: Path):
     assert extras.binds == ["/data:/data", f"{tmp_path / 'etc-hosts'}:/etc/hosts", f"{log}:/tmp/msg"]
     assert extras.labels == {TERMINATION_LOG: str(log), TERMINATION_POLICY: "FallbackToLogsOnError"}
     assert log.read_bytes() == b"" and oct(log.stat().st_mode & 0o777) == "0o666"
-    host = container_files(tmp_path, pod(hostNetwork=True), {"name": "main"}, 0, "")
-    assert host.binds == ["/data:/data", f"{tmp_path / 'containers' / 'main' / '0-termination-log'}:/dev/termination-log"]
+    node_hosts = tmp_path / "node-hosts"
+    node_hosts.write_text("127.0.0.1\tlocalhost\n192.0.2.9\tnode-1\n")
+    host = ContainerExtras()
+    add_container_files(host, tmp_path / "hostnet", pod(hostNetwork=True, hostAliases=[{"ip": "10.9.9.9",
+                                                                                         "hostnames": ["x"]}]),
+                        {"name": "main"}, 0, "", node_hosts)
+    assert host.binds[0] == f"{tmp_path / 'hostnet' / 'etc-hosts'}:/etc/hosts"
+    assert (tmp_path / "hostnet" / "etc-hosts").read_text() == (
+        "# Kubernetes-managed hosts file (host network).\n127.0.0.1\tlocalhost\n192.0.2.9\tnode-1\n"
+        "\n# Entries added by HostAliases.\n10.9.9.9\tx\n")
     own = container_files(tmp_path, pod(), {"name": "x", "volumeMounts": [{"mountPath": "/etc/hosts"}]}, 0, "ip")
     assert not any(b.endswith(":/etc/hosts") for b in own.binds)
     remove_pod_files(tmp_path)
