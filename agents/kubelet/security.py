@@ -18,16 +18,14 @@ Called by agents/kubelet/worker.py; unit-tested in tests/unit/test_kubelet_secur
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from typing import Any
+
+from .volumes import hands_over_the_host
 
 Obj = dict[str, Any]
 
 CONDITION = "minikube-py.io/HostAccessAllowed"
-# hostPath mounts that hand a pod the host: the root and every path leading to the Docker socket
-_HOST_PATHS = frozenset({"/", "/var", "/var/run", "/run", "/var/run/docker.sock", "/run/docker.sock",
-                         "/var/lib/docker"})
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ def _all_containers(spec: Obj) -> list[Obj]:
             *(spec.get("ephemeralContainers") or [])]
 
 
-def refusal(pod: Obj, *, allow_privileged: bool, docker_socket: str = "/var/run/docker.sock") -> Refusal | None:
+def refusal(pod: Obj, *, allow_privileged: bool) -> Refusal | None:
     """What in the pod would get the host, unless the node allows it (None: nothing)."""
     if allow_privileged:
         return None
@@ -54,10 +52,9 @@ def refusal(pod: Obj, *, allow_privileged: bool, docker_socket: str = "/var/run/
     for flag, reason in (("hostPID", "HostPIDNotAllowed"), ("hostIPC", "HostIPCNotAllowed")):
         if spec.get(flag):
             return Refusal(reason, f"the pod asks for {flag}: true, which this node refuses{hint}")
-    denied = _HOST_PATHS | {posixpath.normpath(docker_socket)}
     for v in spec.get("volumes") or []:
         path = (v.get("hostPath") or {}).get("path")
-        if path and posixpath.normpath("/" + str(path).lstrip("/")) in denied:
+        if path and hands_over_the_host("/" + str(path).lstrip("/")):
             return Refusal("HostPathNotAllowed",
                            f'volume "{v.get("name")}" mounts the host\'s {path}, which this node refuses{hint}')
     return None

@@ -258,6 +258,7 @@ def check_host_path(path: str, kind: str | None) -> None:
 
 
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+DOCKER_ROOTS = ("/var/lib/docker",)  # the engine's data: every container's files
 
 
 def hands_over_the_host(path: str) -> bool:
@@ -269,6 +270,9 @@ def hands_over_the_host(path: str) -> bool:
             return True
         for sock in {s for x in DOCKER_SOCKETS for s in (x, os.path.realpath(x))}:
             if p == sock or sock.startswith(p + "/"):
+                return True
+        for root in DOCKER_ROOTS:
+            if p == root or root.startswith(p + "/") or p.startswith(root + "/"):
                 return True
     return False
 

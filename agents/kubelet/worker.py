@@ -114,7 +114,7 @@ class PodWorkers:
         self.events = EventRecorder(client, "kubelet", clock=clock)
         self.network_ready = asyncio.Event()
         self.volumes = VolumeManager(client, runtime, self.events, data_dir=data_dir, node=node, pod_dir=self.pod_dir,
-                                     on_change=self._on_docker_event, clock=clock)
+                                     on_change=self._on_docker_event, allow_privileged=allow_privileged, clock=clock)
         self.prober = Prober(handler_runner(self.runtime.exec_in), lambda key: self._enqueue(key, "a probe result"),
                              self._pod_event, clock=clock)
 
