@@ -39,7 +39,7 @@ class AgentCluster:
 
 def ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
     """Containers and networks whose ownership label names this node (nothing else)."""
-    containers = [c for c in client.containers.list(all=True, filters={"label": OWNER})
+    containers = [c for c in client.containers.list(all=True, filters={"label": OWNER}, ignore_removed=True)
                   if c.labels.get(OWNER, "").endswith("/" + node)]
     networks = [n for n in client.networks.list(filters={"label": OWNER})
                 if (n.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node)]
