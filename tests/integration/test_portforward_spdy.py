@@ -14,6 +14,7 @@ import select
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -181,3 +182,34 @@ def test_mkctl_port_forward(agent_cluster: AgentCluster, web: str, forwards: lis
     assert f"Handling connection for {local}" in out
     assert f"an error occurred forwarding {refused} -> 81: error forwarding port 81 to pod " in err, err
     assert "connect: connection refused" in err, err
+
+
+def test_exec_with_a_terminal_over_spdy_sends_its_size(agent_cluster: AgentCluster, web: str) -> None:
+    """kubectl 1.28 -it on a pseudo-terminal of 31x97: the resize stream reaches the container's tty."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    argv = [*_kubectl(agent_cluster, 28), "exec", "-it", web, "--", "sh", "-c", "sleep 1; stty size; exit 4"]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kubectl on the terminal
+        os.execv(argv[0], argv)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 97, 0, 0))
+    out = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child exited: EIO
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert b"31 97" in out, out
+    assert os.waitstatus_to_exitcode(status) == 4, out
