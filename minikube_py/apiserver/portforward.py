@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -45,7 +46,7 @@ def register() -> None:
 
 
 def _seg(value: str) -> str:
-    return streaming._seg(value)
+    return quote(value, safe="")
 
 
 async def _ws_send(ws: aiohttp.ClientWebSocketResponse | web.WebSocketResponse, data: bytes) -> bool:
@@ -107,7 +108,7 @@ async def _exec_streams(session: spdy.Session, wanted: set[str], protocol: str) 
             kind = stream.header("streamType")
             if kind not in expected | {"resize"}:
                 log.info("%s: a stream of unknown streamType %r, reset", session.name, kind)
-                stream.close()
+                session.send(spdy.RstStream(stream.id, spdy.RstStatus.PROTOCOL_ERROR))
                 continue
             streams[kind] = stream
 

@@ -488,7 +488,10 @@ class Session:
     # --- output ---------------------------------------------------------------------------------
 
     def send(self, frame: Frame) -> None:
-        """Queue a frame (encoded now, so header compression follows the sending order)."""
+        """Queue a frame (encoded now, so header compression follows the sending order); dropped once
+        the connection failed."""
+        if self._writer.done():
+            return
         if isinstance(frame, DataFrame) and frame.fin:
             stream = self.streams.get(frame.stream_id)
             if stream is not None:
