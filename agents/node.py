@@ -51,7 +51,7 @@ class AgentConfig:
     max_pods: int = 110
     concurrency: int = 4
     streaming_port: int = KUBELET_PORT  # logs, exec, attach, port-forward (agents/kubelet/streaming.py)
-    client_ca_pem: bytes | None = None  # the cluster CA (from the kubeconfig): the apiserver's certificate is its
+    client_ca_pem: bytes | None = None  # the cluster CA (from the kubeconfig): only clients it signed may stream
 
 
 def default_node_ip() -> str:

@@ -8,7 +8,7 @@ Routes are the kubelet's: `/containerLogs/{ns}/{pod}/{container}` (text, streame
 (WebSocket `portforward.minikube-py.io`: binary frames are the bytes, text `{"eof": true}` a
 half-close, text `{"error": ...}` then a close when the pod's port fails).  Docker calls run in the
 runtime's thread pool; the hijacked exec/attach sockets are driven non-blocking by the event loop.
-The pods come from the pod workers' informer, the containers from Docker's labels (runtime.snapshot).
+The pods come from the pod workers' informer, the containers from a Docker list by our labels.
 Started by agents/node.py.
 """
 
@@ -27,6 +27,7 @@ import ssl
 import struct
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from minikube_py.api import channels
 
-from .actions import ContainerSnapshot
-from .runtime import DockerRuntime
+from .runtime import CONTAINER_NAME, OWNER_LABEL, POD_UID, RESTART_COUNT, DockerRuntime
 
 log = logging.getLogger("minikube_py.agent.streaming")
 Obj = dict[str, Any]
@@ -77,6 +77,14 @@ class NotAuthenticated(StreamError):
 
 class NotAllowed(StreamError):
     code, reason = 403, "Forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One run of a container, as Docker lists it (the kubelet's restart count in our label)."""
+    id: str
+    restart_count: int
+    running: bool
 
 
 # --- certificates -----------------------------------------------------------------------------
@@ -278,14 +286,20 @@ class StreamingServer:
             raise PodNotFound(f'pods "{name}" not found')
         return pod
 
-    async def _attempts(self, pod: Obj, container: str) -> list[ContainerSnapshot]:
+    async def _attempts(self, pod: Obj, container: str) -> list[Attempt]:
+        """The container's attempts (oldest first) from one Docker list call by our labels."""
         name = str(pod["metadata"]["name"])
         names = [str(c.get("name")) for key in ("containers", "initContainers", "ephemeralContainers")
                  for c in (pod.get("spec") or {}).get(key) or []]
         if container not in names:
             raise StreamError(f"container {container} is not valid for pod {name}")
-        snap = await self.runtime.call(self.runtime.snapshot, str(pod["metadata"]["uid"]))
-        return sorted((c for c in snap.containers if c.name == container), key=lambda c: c.restart_count)
+        labels = [f"{OWNER_LABEL}={self.runtime.owner}", f"{POD_UID}={pod['metadata']['uid']}",
+                  f"{CONTAINER_NAME}={container}"]
+        found = await self.runtime.call(lambda: self.runtime.client.api.containers(all=True,
+                                                                                   filters={"label": labels}))
+        attempts = [Attempt(str(c["Id"]), int((c.get("Labels") or {}).get(RESTART_COUNT, "0") or 0),
+                            c.get("State") in ("running", "paused", "restarting")) for c in found]
+        return sorted(attempts, key=lambda a: a.restart_count)
 
     @staticmethod
     def _waiting(pod: Obj, container: str) -> str:
@@ -299,11 +313,11 @@ class StreamingServer:
                                 "ImagePullBackOff": "trying and failing to pull image"}.get(reason, reason)
         return "ContainerCreating"
 
-    async def _running(self, request: web.Request) -> tuple[Obj, str, ContainerSnapshot]:
+    async def _running(self, request: web.Request) -> tuple[Obj, str, Attempt]:
         pod = self._pod(request)
         container = request.match_info["container"]
         attempts = await self._attempts(pod, container)
-        if not attempts or attempts[-1].state != "running":
+        if not attempts or not attempts[-1].running:
             raise StreamError(f'container not found ("{container}")')
         return pod, container, attempts[-1]
 
@@ -434,9 +448,10 @@ class StreamingServer:
             exec_id = (await self.runtime.call(lambda: api.exec_create(
                 target.id, command, stdout=flags["stdout"], stderr=flags["stderr"], stdin=flags["stdin"],
                 tty=flags["tty"])))["Id"]
-        except docker.errors.APIError as exc:
+            sock = await self.runtime.call(lambda: _raw_socket(api.exec_start(exec_id, socket=True,
+                                                                              tty=flags["tty"])))
+        except docker.errors.APIError as exc:  # the container stopped meanwhile, or the command is not there
             raise StreamError(f"error executing command in container: {exc.explanation or exc}") from None
-        sock = await self.runtime.call(lambda: _raw_socket(api.exec_start(exec_id, socket=True, tty=flags["tty"])))
         await ws.prepare(request)
         log.info("%s: exec %s in %s", key, command, container)
 
@@ -444,11 +459,11 @@ class StreamingServer:
             await self.runtime.call(lambda: api.exec_resize(exec_id, height=height, width=width))
 
         async def outcome() -> Obj:
-            for _ in range(50):
+            for _ in range(250):  # Docker may still say Running for a moment after the stream ended
                 info = await self.runtime.call(lambda: api.exec_inspect(exec_id))
                 if not info.get("Running") and info.get("ExitCode") is not None:
                     return channels.exit_status(int(info["ExitCode"]))
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.01)
             return channels.failure_status("the command's exit code is unknown")
 
         await _pump(ws, sock, flags, resize, outcome, key)
@@ -460,13 +475,19 @@ class StreamingServer:
         ws = self._websocket(request)
         api = self.runtime.client.api
         key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-        info = await self.runtime.call(lambda: api.inspect_container(target.id))
+        try:
+            info = await self.runtime.call(lambda: api.inspect_container(target.id))
+        except docker.errors.NotFound:
+            raise StreamError(f'container not found ("{container}")') from None
         tty = bool((info.get("Config") or {}).get("Tty"))
         if flags["stdin"] and not (info.get("Config") or {}).get("OpenStdin"):
             flags["stdin"] = False  # kubelet: a container without stdin: true has no stdin to attach to
         params = {"stdin": int(flags["stdin"]), "stdout": int(flags["stdout"]), "stderr": int(flags["stderr"]),
                   "stream": 1}
-        sock = await self.runtime.call(lambda: _raw_socket(api.attach_socket(target.id, params=params)))
+        try:
+            sock = await self.runtime.call(lambda: _raw_socket(api.attach_socket(target.id, params=params)))
+        except docker.errors.APIError as exc:
+            raise StreamError(f"error attaching to container: {exc.explanation or exc}") from None
         flags["tty"] = tty
         await ws.prepare(request)
         log.info("%s: attach to %s", key, container)
@@ -524,12 +545,13 @@ class StreamingServer:
 
         tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if tasks[0] in done and tasks[0].exception() is None:
+                # the pod finished sending (its half-close went out): the client's side may go on
+                done, _ = await asyncio.wait(tasks)
+            for t in done:  # the client closing the WebSocket ends both directions
                 if t.exception() is not None and not ws.closed:
                     await ws.send_str(json.dumps({"error": f"{key}: port {port}: {t.exception()}"}))
-            if tasks[0] in done and tasks[0].exception() is None:
-                await tasks[1]  # both directions finished: the client ends its half too
         finally:
             for t in tasks:
                 t.cancel()

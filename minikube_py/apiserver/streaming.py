@@ -336,9 +336,9 @@ async def exec_or_attach(request: web.Request, namespace: str, name: str, subres
     path = f"/{subresource}/{_seg(namespace)}/{_seg(name)}/{_seg(container)}"
     upstream = await dial_agent(request, namespace, name, path, query, (agent_protocol,))
     try:
-        ws = web.WebSocketResponse(protocols=(client_protocol,) if client_protocol != channels.V1 or
-                                   request.headers.get("Sec-WebSocket-Protocol") else (),
-                                   max_msg_size=MAX_MESSAGE, autoping=True)
+        offered = bool(request.headers.get("Sec-WebSocket-Protocol"))  # none offered: none answered
+        ws = web.WebSocketResponse(protocols=(client_protocol,) if offered else (), max_msg_size=MAX_MESSAGE,
+                                   autoping=True)
         await ws.prepare(request)
         await relay(ws, client_protocol, upstream, agent_protocol, f"{namespace}/{name}")
         return ws

@@ -14,7 +14,6 @@ import ipaddress
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ import pytest
 
 docker = pytest.importorskip("docker")
 
-from minikube_py.cli.launch import RunningServer, start_server, stop_server  # noqa: E402
+from minikube_py.cli.launch import RunningServer, free_port, start_server, stop_server  # noqa: E402
 from tests.fixtures.waiting import wait_for  # noqa: E402
 
 OWNER = "io.minikube-py.owner"
@@ -54,12 +53,6 @@ class AgentCluster:
 
     def get(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
@@ -110,7 +103,7 @@ def agent_cluster(docker_client: Any, kubectl_bin: Path, tmp_path_factory: pytes
             raise AssertionError(f"kubectl {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
         return proc
 
-    cluster = AgentCluster(server, node, kubectl, None, data_dir / "agent.log", _free_port())  # type: ignore[arg-type]
+    cluster = AgentCluster(server, node, kubectl, None, data_dir / "agent.log", free_port())  # type: ignore[arg-type]
     try:
         cluster.start_agent()
         yield cluster

@@ -111,6 +111,10 @@ def test_exec_passes_stdout_stderr_and_the_exit_code(agent_cluster: AgentCluster
     assert "err\n" in r.stderr and "command terminated with exit code 3" in r.stderr
     ok = agent_cluster.kubectl("exec", talker, "-c", "side", "--", "cat", "/etc/hostname")
     assert ok.stdout.strip() == talker
+    missing = agent_cluster.kubectl("exec", talker, "-c", "side", "--", "no-such-command", check=False)
+    # as with dockershim: Docker's OCI error on the stream, and its exit code 126
+    assert missing.returncode == 126 and '"no-such-command": executable file not found' in missing.stdout
+    assert "command terminated with exit code 126" in missing.stderr
 
 
 def test_exec_stdin_reaches_the_command_and_its_eof_ends_it(agent_cluster: AgentCluster, talker: str) -> None:
@@ -433,3 +437,12 @@ def test_a_quiet_followed_log_ends_on_the_agent_when_the_client_leaves(agent_clu
     proc.wait()
     wait_for("the agent ends the followed log", lambda: "default/talker: the followed log of" in
              c.log_file.read_text(errors="replace"), timeout=30)
+
+
+def test_kubectl_run_i_rm_attaches_shows_the_output_and_deletes_the_pod(agent_cluster: AgentCluster,
+                                                                       talker: str) -> None:
+    c = agent_cluster
+    r = c.kubectl("run", "oneshot", "-i", "--rm", "--restart=Never", "--image=busybox:latest", "--",
+                  "sh", "-c", "read x; echo hello-$x", input="run\n")
+    assert "hello-run" in r.stdout
+    assert 'pod "oneshot" deleted' in r.stdout + r.stderr
