@@ -45,11 +45,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def web(agent_cluster: AgentCluster) -> str:
     agent_cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pf-web"},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pf-web", "labels": {"app": "pf-web"}},
          "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
              "name": "main", "image": "busybox:latest", "ports": [{"containerPort": 8080}],
              "command": ["sh", "-c", f"mkdir -p /www && echo '{PAGE}' > /www/index.html && "
                                      "exec httpd -f -p 8080 -h /www"]}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pf-web-svc"},
+         "spec": {"selector": {"app": "pf-web"}, "ports": [{"port": 80, "targetPort": 8080}]}},
         # one echo pod per kubectl: the agent's containers get Docker's StdinOnce (docker-py sets it for
         # stdin_open without detach), so a container's stdin closes when its first attach ends
         *({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"pf-echo-{minor}"},
@@ -252,3 +254,12 @@ def test_port_forward_carries_a_large_response(agent_cluster: AgentCluster, web:
             data += chunk
     body = data.partition(b"\r\n\r\n")[2]
     assert len(body) == 4 << 20 and hashlib.md5(body).hexdigest() == want  # noqa: S324 - a checksum, not security
+
+
+@pytest.mark.parametrize("minor", (20, 35), ids=["kubectl-1.20", "kubectl-1.35"])
+def test_port_forward_to_a_service_reaches_its_pods_target_port(agent_cluster: AgentCluster, web: str, minor: int,
+                                                                 forwards: list[subprocess.Popen[str]]) -> None:
+    local = _free_port()
+    _start_forward([*_kubectl(agent_cluster, minor), "port-forward", "--address", "127.0.0.1", "svc/pf-web-svc",
+                    f"{local}:80"], forwards, 1)
+    assert _get(local).endswith(f"{PAGE}\n".encode())
