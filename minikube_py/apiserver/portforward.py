@@ -88,7 +88,7 @@ async def exec_or_attach(request: web.Request, namespace: str, name: str, subres
                 await _exec_relay(session, streams, agent, protocol, key)
             return await _finish(resp, session)
         finally:
-            session.eof()
+            await session.close()
     finally:
         await agent.close()
 
@@ -207,7 +207,7 @@ async def portforward(request: web.Request, namespace: str, name: str, _: str) -
             await forward.spdy_pairs(session)
             return await _finish(resp, session)
         finally:
-            session.eof()
+            await session.close()
             await forward.stop()
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise E.BadRequest("Upgrade request required")
