@@ -55,7 +55,7 @@ class AgentConfig:
     allow_privileged: bool = False  # --allow-privileged: pods that get the host are run
     reserved: dict[str, str] = field(default_factory=dict)  # --reserved: kept back from allocatable
     streaming_port: int = KUBELET_PORT  # logs, exec, attach, port-forward (agents/kubelet/streaming.py)
-    client_ca_pem: bytes | None = None  # the cluster CA (from the kubeconfig): the apiserver's certificate is its
+    client_ca_pem: bytes | None = None  # the cluster CA (from the kubeconfig): only clients it signed may stream
 
 
 def default_node_ip() -> str:

@@ -545,12 +545,13 @@ class StreamingServer:
 
         tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if tasks[0] in done and tasks[0].exception() is None:
+                # the pod finished sending (its half-close went out): the client's side may go on
+                done, _ = await asyncio.wait(tasks)
+            for t in done:  # the client closing the WebSocket ends both directions
                 if t.exception() is not None and not ws.closed:
                     await ws.send_str(json.dumps({"error": f"{key}: port {port}: {t.exception()}"}))
-            if tasks[0] in done and tasks[0].exception() is None:
-                await tasks[1]  # both directions finished: the client ends its half too
         finally:
             for t in tasks:
                 t.cancel()

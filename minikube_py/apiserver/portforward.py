@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -45,7 +46,7 @@ def register() -> None:
 
 
 def _seg(value: str) -> str:
-    return streaming._seg(value)
+    return quote(value, safe="")
 
 
 async def _ws_send(ws: aiohttp.ClientWebSocketResponse | web.WebSocketResponse, data: bytes) -> bool:
@@ -87,7 +88,7 @@ async def exec_or_attach(request: web.Request, namespace: str, name: str, subres
                 await _exec_relay(session, streams, agent, protocol, key)
             return await _finish(resp, session)
         finally:
-            session.eof()
+            await session.close()
     finally:
         await agent.close()
 
@@ -107,7 +108,7 @@ async def _exec_streams(session: spdy.Session, wanted: set[str], protocol: str) 
             kind = stream.header("streamType")
             if kind not in expected | {"resize"}:
                 log.info("%s: a stream of unknown streamType %r, reset", session.name, kind)
-                stream.close()
+                session.send(spdy.RstStream(stream.id, spdy.RstStatus.PROTOCOL_ERROR))
                 continue
             streams[kind] = stream
 
@@ -206,7 +207,7 @@ async def portforward(request: web.Request, namespace: str, name: str, _: str) -
             await forward.spdy_pairs(session)
             return await _finish(resp, session)
         finally:
-            session.eof()
+            await session.close()
             await forward.stop()
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise E.BadRequest("Upgrade request required")

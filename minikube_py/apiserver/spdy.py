@@ -311,6 +311,7 @@ class Framer:
 _HIGH_WATER = 1 << 20  # bytes held for readers before the connection stops reading
 _LOW_WATER = 256 << 10
 _SEND_HIGH_WATER = 256 << 10
+CLOSE_TIMEOUT = 5.0  # how long close() waits for what is queued to go out
 
 
 class Stream:
@@ -488,7 +489,10 @@ class Session:
     # --- output ---------------------------------------------------------------------------------
 
     def send(self, frame: Frame) -> None:
-        """Queue a frame (encoded now, so header compression follows the sending order)."""
+        """Queue a frame (encoded now, so header compression follows the sending order); dropped once
+        the connection failed."""
+        if self._writer.done():
+            return
         if isinstance(frame, DataFrame) and frame.fin:
             stream = self.streams.get(frame.stream_id)
             if stream is not None:
@@ -541,10 +545,11 @@ class Session:
             self.eof()
 
     async def close(self) -> None:
-        """GOAWAY (as spdystream's Close), what is queued goes out, the writer stops."""
+        """GOAWAY (as spdystream's Close), what is queued goes out, the writer stops.  Idempotent."""
         if not self._writer.done():
             self.send(GoAway(self._last_client_stream))
-            await self.flush()
+            with contextlib.suppress(TimeoutError):  # a client that stopped reading does not hold us
+                await asyncio.wait_for(self.flush(), CLOSE_TIMEOUT)
         self.eof()
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):

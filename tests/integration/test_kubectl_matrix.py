@@ -368,3 +368,65 @@ def test_logs_and_exec(minor: int, agent_cluster: Any, stream_pod: str) -> None:
     assert "err\n" in r.stderr and "command terminated with exit code 3" in r.stderr
     r = run("exec", "-i", stream_pod, "--", "cat", input="piped\n")
     assert (r.returncode, r.stdout) == (0, "piped\n"), r.stderr
+
+
+# --- SPDY exec and every port-forward against the real node agent (apiserver/portforward.py) -----
+
+SPDY_EXEC_MINORS = (20, 24, 28)  # kubectl < 1.30 runs exec over SPDY/3.1
+PORTFORWARD_MINORS = (20, 24, 28, 32, 35)  # SPDY before 1.31, SPDY inside a WebSocket after
+
+
+@pytest.fixture(scope="module")
+def http_pod(agent_cluster: Any) -> str:
+    agent_cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "matrix-http"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "main", "image": "busybox:latest",
+            "command": ["sh", "-c", "mkdir -p /www && echo matrix-page > /www/index.html && "
+                                    "exec httpd -f -p 8080 -h /www"]}]}}))
+    wait_for("matrix-http Running", lambda: agent_cluster.get("pod", "matrix-http")["status"].get("phase")
+             == "Running", timeout=120)
+    return "matrix-http"
+
+
+def _binary(minor: int) -> Path:
+    from tests.fixtures.kubectl import _fetch_or_skip
+
+    return _fetch_or_skip(minor)
+
+
+@pytest.mark.parametrize("minor", SPDY_EXEC_MINORS, ids=[f"kubectl-1.{m}" for m in SPDY_EXEC_MINORS])
+def test_exec_over_spdy(minor: int, agent_cluster: Any, http_pod: str) -> None:
+    kubectl = [str(_binary(minor)), "--kubeconfig", str(agent_cluster.server.kubeconfig)]
+    r = subprocess.run([*kubectl, "exec", http_pod, "--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (3, "out\n"), r.stderr
+    assert "command terminated with exit code 3" in r.stderr
+    r = subprocess.run([*kubectl, "exec", "-i", http_pod, "--", "cat"], input="piped\n", capture_output=True,
+                       text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "piped\n"), r.stderr
+
+
+@pytest.mark.parametrize("minor", PORTFORWARD_MINORS, ids=[f"kubectl-1.{m}" for m in PORTFORWARD_MINORS])
+def test_port_forward(minor: int, agent_cluster: Any, http_pod: str) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        local = int(s.getsockname()[1])
+    proc = subprocess.Popen([str(_binary(minor)), "--kubeconfig", str(agent_cluster.server.kubeconfig),
+                             "port-forward", "--address", "127.0.0.1", f"pod/{http_pod}", f"{local}:8080"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line == f"Forwarding from 127.0.0.1:{local} -> 8080\n", proc.stderr and proc.stderr.read()
+        with socket.create_connection(("127.0.0.1", local), timeout=20) as conn:
+            conn.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.") and reply.endswith(b"matrix-page\n"), reply
+    finally:
+        proc.kill()
+        proc.communicate()

@@ -9,12 +9,16 @@ nothing listens on 81 (the refused port).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import select
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -41,11 +45,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def web(agent_cluster: AgentCluster) -> str:
     agent_cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pf-web"},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pf-web", "labels": {"app": "pf-web"}},
          "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
              "name": "main", "image": "busybox:latest", "ports": [{"containerPort": 8080}],
              "command": ["sh", "-c", f"mkdir -p /www && echo '{PAGE}' > /www/index.html && "
                                      "exec httpd -f -p 8080 -h /www"]}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pf-web-svc"},
+         "spec": {"selector": {"app": "pf-web"}, "ports": [{"port": 80, "targetPort": 8080}]}},
         # one echo pod per kubectl: the agent's containers get Docker's StdinOnce (docker-py sets it for
         # stdin_open without detach), so a container's stdin closes when its first attach ends
         *({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"pf-echo-{minor}"},
@@ -181,3 +187,79 @@ def test_mkctl_port_forward(agent_cluster: AgentCluster, web: str, forwards: lis
     assert f"Handling connection for {local}" in out
     assert f"an error occurred forwarding {refused} -> 81: error forwarding port 81 to pod " in err, err
     assert "connect: connection refused" in err, err
+
+
+def test_exec_with_a_terminal_over_spdy_sends_its_size(agent_cluster: AgentCluster, web: str) -> None:
+    """kubectl 1.28 -it on a pseudo-terminal of 31x97: the resize stream reaches the container's tty."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    argv = [*_kubectl(agent_cluster, 28), "exec", "-it", web, "--", "sh", "-c", "sleep 1; stty size; exit 4"]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kubectl on the terminal
+        os.execv(argv[0], argv)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 97, 0, 0))
+    out = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child exited: EIO
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert b"31 97" in out, out
+    assert os.waitstatus_to_exitcode(status) == 4, out
+
+
+@pytest.mark.parametrize("minor", (20, 28), ids=["kubectl-1.20", "kubectl-1.28"])
+def test_kubectl_cp_moves_a_large_file_both_ways_over_spdy(agent_cluster: AgentCluster, web: str, minor: int,
+                                                            tmp_path: Path) -> None:
+    """kubectl cp is exec of tar: 3 MiB of random bytes in through stdin and out through stdout."""
+    kubectl = _kubectl(agent_cluster, minor)
+    original = tmp_path / "blob.bin"
+    original.write_bytes(os.urandom(3 << 20))
+    r = subprocess.run([*kubectl, "cp", str(original), f"{web}:/tmp/blob-{minor}.bin"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    back = tmp_path / "back.bin"
+    r = subprocess.run([*kubectl, "cp", f"{web}:/tmp/blob-{minor}.bin", str(back)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert back.read_bytes() == original.read_bytes()
+
+
+@pytest.mark.parametrize("minor", (28, 35), ids=["kubectl-1.28", "kubectl-1.35"])
+def test_port_forward_carries_a_large_response(agent_cluster: AgentCluster, web: str, minor: int,
+                                               forwards: list[subprocess.Popen[str]]) -> None:
+    blob = "/www/big.bin"
+    subprocess.run([*_kubectl(agent_cluster, 35), "exec", web, "--", "sh", "-c",
+                    f"head -c 4194304 /dev/urandom > {blob}"], check=True, capture_output=True, timeout=60)
+    want = subprocess.run([*_kubectl(agent_cluster, 35), "exec", web, "--", "md5sum", blob], check=True,
+                          capture_output=True, text=True, timeout=60).stdout.split()[0]
+    local = _free_port()
+    _start_forward([*_kubectl(agent_cluster, minor), "port-forward", "--address", "127.0.0.1", f"pod/{web}",
+                    f"{local}:8080"], forwards, 1)
+    with socket.create_connection(("127.0.0.1", local), timeout=30) as s:
+        s.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(1 << 16):
+            data += chunk
+    body = data.partition(b"\r\n\r\n")[2]
+    assert len(body) == 4 << 20 and hashlib.md5(body).hexdigest() == want  # noqa: S324 - a checksum, not security
+
+
+@pytest.mark.parametrize("minor", (20, 35), ids=["kubectl-1.20", "kubectl-1.35"])
+def test_port_forward_to_a_service_reaches_its_pods_target_port(agent_cluster: AgentCluster, web: str, minor: int,
+                                                                 forwards: list[subprocess.Popen[str]]) -> None:
+    local = _free_port()
+    _start_forward([*_kubectl(agent_cluster, minor), "port-forward", "--address", "127.0.0.1", "svc/pf-web-svc",
+                    f"{local}:80"], forwards, 1)
+    assert _get(local).endswith(f"{PAGE}\n".encode())

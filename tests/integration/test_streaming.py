@@ -437,3 +437,12 @@ def test_a_quiet_followed_log_ends_on_the_agent_when_the_client_leaves(agent_clu
     proc.wait()
     wait_for("the agent ends the followed log", lambda: "default/talker: the followed log of" in
              c.log_file.read_text(errors="replace"), timeout=30)
+
+
+def test_kubectl_run_i_rm_attaches_shows_the_output_and_deletes_the_pod(agent_cluster: AgentCluster,
+                                                                       talker: str) -> None:
+    c = agent_cluster
+    r = c.kubectl("run", "oneshot", "-i", "--rm", "--restart=Never", "--image=busybox:latest", "--",
+                  "sh", "-c", "read x; echo hello-$x", input="run\n")
+    assert "hello-run" in r.stdout
+    assert 'pod "oneshot" deleted' in r.stdout + r.stderr

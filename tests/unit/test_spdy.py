@@ -10,6 +10,7 @@ import zlib
 
 import pytest
 
+from minikube_py.api import errors as E
 from minikube_py.apiserver import spdy
 
 
@@ -159,3 +160,22 @@ async def test_a_full_reader_pauses_the_connection_until_drained() -> None:
     assert calls == ["pause", "resume"]
     await asyncio.wait_for(session.room(), 1)
     await session.close()
+
+
+def test_protocol_negotiation_takes_the_clients_first_that_we_speak() -> None:
+    supported = ("v4.channel.k8s.io", "v3.channel.k8s.io")
+    assert spdy.negotiate(["v5.channel.k8s.io", "v3.channel.k8s.io", "v4.channel.k8s.io"], supported) == \
+        "v3.channel.k8s.io"
+    assert spdy.negotiate([], supported) == ""  # the oldest clients name none
+    with pytest.raises(E.Forbidden, match="unable to negotiate protocol"):
+        spdy.negotiate(["v9.channel.k8s.io"], supported)
+
+
+def test_the_error_stream_carries_json_for_v4_and_text_for_older_protocols() -> None:
+    from minikube_py.apiserver.portforward import EXEC_V2, EXEC_V4, _error_payload
+
+    failure = b'{"status":"Failure","message":"command terminated with non-zero exit code: 3","reason":"NonZeroExitCode"}'
+    assert _error_payload(failure, EXEC_V4) == failure
+    assert _error_payload(failure, EXEC_V2) == b"command terminated with non-zero exit code: 3"
+    assert _error_payload(b'{"status":"Success"}', EXEC_V2) == b""
+    assert _error_payload(b"", EXEC_V4) == b""
