@@ -409,7 +409,10 @@ class DockerRuntime:
         created = self.client.api.create_container(
             str(container.get("image")), name=name, labels=labels, entrypoint=command, command=args,
             environment=env or None, working_dir=container.get("workingDir") or None,
-            stdin_open=bool(container.get("stdin")), tty=bool(container.get("tty")), **extras.config,
+            stdin_open=bool(container.get("stdin")), tty=bool(container.get("tty")),
+            # the SDK sets StdinOnce with stdin unless detached: only the spec's stdinOnce may close stdin
+            # after the first attach (`kubectl run -i` sets it; a plain `stdin: true` keeps it open)
+            detach=not container.get("stdinOnce"), **extras.config,
             host_config=self.client.api.create_host_config(network_mode=f"container:{sandbox_id}",
                                                            binds=extras.binds or None,
                                                            **resource_config(container), **extras.host_config))
