@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from agents.kubelet.streaming import ensure_serving_cert, server_context
+from agents.kubelet.streamgate import ensure_serving_cert, server_context
 from minikube_py.api import channels
 from minikube_py.apiserver.app import make_app
 from minikube_py.apiserver.auth import User
