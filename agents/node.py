@@ -31,7 +31,8 @@ from minikube_py.client.tracing import Tracer
 
 from .kubelet.actions import RestartBackoff
 from .kubelet.runtime import OWNER_LABEL, DockerRuntime
-from .kubelet.streaming import PortUnavailable, StreamingServer, ensure_serving_cert, server_context
+from .kubelet.streamgate import PortUnavailable, ensure_serving_cert, server_context
+from .kubelet.streaming import StreamingServer
 from .kubelet.worker import PodWorkers
 from .nodestatus import NodeRegistrar, healthy_conditions
 

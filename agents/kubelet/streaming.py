@@ -1,9 +1,7 @@
 """The agent's streaming server: the kubelet's HTTPS port (10250) for logs, exec, attach and port-forward.
 
-Only the apiserver talks to it: TLS with a self-signed serving certificate (<data-dir>/pki/kubelet.crt,
-as the kubelet makes its own), and a client certificate signed by the cluster CA (the one in the
-agent's kubeconfig) with CN kube-apiserver-kubelet-client; anything else gets 401/403 with a Status.
-Routes are the kubelet's: `/containerLogs/{ns}/{pod}/{container}` (text, streamed), `/exec/...` and
+Only the apiserver passes its gate (streamgate.py: TLS, the kube-apiserver-kubelet-client
+certificate of the cluster CA); log lines are containerlogs.py's.  Routes are the kubelet's: `/containerLogs/{ns}/{pod}/{container}` (text, streamed), `/exec/...` and
 `/attach/...` (WebSocket v5/v4 channel protocol, minikube_py/api/channels.py) and `/portForward/{ns}/{pod}`
 (WebSocket `portforward.minikube-py.io`: binary frames are the bytes, text `{"eof": true}` a
 half-close, text `{"error": ...}` then a close when the pod's port fails).  Docker calls run in the
@@ -16,67 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import errno
-import ipaddress
 import json
 import logging
-import re
 import socket
 import ssl
 import struct
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
 from aiohttp import WSMsgType, web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from minikube_py.api import channels
 
+from .containerlogs import LogOptions, docker_log_lines, format_line
 from .runtime import CONTAINER_NAME, OWNER_LABEL, POD_UID, RESTART_COUNT, DockerRuntime
+from .streamgate import PodNotFound, PortUnavailable, StreamError, guard
 
 log = logging.getLogger("minikube_py.agent.streaming")
 Obj = dict[str, Any]
-CLIENT_CN = "kube-apiserver-kubelet-client"
 PORTFORWARD_PROTOCOL = "portforward.minikube-py.io"
 MAX_MESSAGE = 32 * 1024 * 1024
 READ_SIZE = 64 * 1024
-CLIENT_CHECK = 5.0  # how often a quiet followed log checks that its client is still there
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class StreamError(Exception):
-    """A request the agent cannot serve; becomes a Status with `code`."""
-
-    code = 400
-    reason = "BadRequest"
-
-    def status(self) -> Obj:
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": str(self),
-                "reason": self.reason, "code": self.code}
-
-
-class PortUnavailable(Exception):
-    """The streaming port cannot be listened on (in use, not allowed)."""
-
-
-class PodNotFound(StreamError):
-    code, reason = 404, "NotFound"
-
-
-class NotAuthenticated(StreamError):
-    code, reason = 401, "Unauthorized"
-
-
-class NotAllowed(StreamError):
-    code, reason = 403, "Forbidden"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,144 +46,6 @@ class Attempt:
     id: str
     restart_count: int
     running: bool
-
-
-# --- certificates -----------------------------------------------------------------------------
-
-
-def ensure_serving_cert(pki: Path, node: str, node_ip: str) -> tuple[Path, Path]:
-    """The kubelet's self-signed kubelet.crt/kubelet.key (kept across restarts)."""
-    cert_path, key_path = pki / "kubelet.crt", pki / "kubelet.key"
-    if cert_path.exists() and key_path.exists():
-        return cert_path, key_path
-    pki.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{node}@{int(dt.datetime.now(dt.UTC).timestamp())}")])
-    sans: list[x509.GeneralName] = [x509.DNSName(node)]
-    with contextlib.suppress(ValueError):
-        sans.append(x509.IPAddress(ipaddress.ip_address(node_ip)))
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=365))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(key, hashes.SHA256()))
-    for path, data in ((key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption())),
-                       (cert_path, cert.public_bytes(serialization.Encoding.PEM))):
-        path.touch(mode=0o600)
-        path.write_bytes(data)
-    return cert_path, key_path
-
-
-def server_context(cert: Path, key: Path, client_ca_pem: bytes | None) -> ssl.SSLContext:
-    """TLS that asks for a client certificate of the cluster CA (a client without one is answered 401)."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_alpn_protocols(["http/1.1"])
-    if client_ca_pem:
-        ctx.load_verify_locations(cadata=client_ca_pem.decode())
-        ctx.verify_mode = ssl.CERT_OPTIONAL
-    return ctx
-
-
-def _common_name(peercert: Any) -> str:
-    for rdn in (peercert or {}).get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
-    return ""
-
-
-@web.middleware
-async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        transport = request.transport
-        peer = transport.get_extra_info("peercert") if transport is not None else None
-        if not peer:
-            raise NotAuthenticated("Unauthorized: a client certificate of the cluster CA is required")
-        cn = _common_name(peer)
-        if cn != CLIENT_CN:
-            raise NotAllowed(f'Forbidden: user "{cn}" may not use the node agent\'s streaming port')
-        return await handler(request)
-    except StreamError as exc:
-        return web.json_response(exc.status(), status=exc.code)
-
-
-# --- log formatting (pure) ----------------------------------------------------------------------
-
-_DOCKER_STAMP = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d) ")
-
-
-def split_docker_stamp(line: bytes) -> tuple[dt.datetime | None, int, bytes]:
-    """Docker's `timestamps` prefix (RFC 3339 with trailing zeros cut) -> (time, nanoseconds, rest)."""
-    m = _DOCKER_STAMP.match(line)
-    if m is None:
-        return None, 0, line
-    base = dt.datetime.strptime(m.group(1).decode(), "%Y-%m-%dT%H:%M:%S")
-    zone = m.group(3).decode()
-    offset = dt.timedelta(0) if zone == "Z" else (1 if zone[0] == "+" else -1) * dt.timedelta(
-        hours=int(zone[1:3]), minutes=int(zone[4:6]))
-    when = (base - offset).replace(tzinfo=dt.UTC)
-    nanos = int((m.group(2) or b"0").decode().ljust(9, "0")[:9])
-    return when, nanos, line[m.end():]
-
-
-def kubelet_stamp(when: dt.datetime, nanos: int) -> bytes:
-    """The kubelet's timestamp: RFC 3339 with nine fraction digits always (2006-01-02T15:04:05.000000000Z)."""
-    return f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{nanos:09d}Z".encode()
-
-
-def _epoch_ns(when: dt.datetime, nanos: int) -> int:
-    return int(when.timestamp()) * 1_000_000_000 + nanos
-
-
-def parse_rfc3339(value: str) -> int | None:
-    """sinceTime (RFC 3339, optional fraction) -> epoch nanoseconds (a float cannot hold them)."""
-    when, nanos, rest = split_docker_stamp(value.encode() + b" ")
-    if when is None or rest:
-        return None
-    return _epoch_ns(when, nanos)
-
-
-class LogOptions:
-    """The kubelet's container log options from the query."""
-
-    def __init__(self, q: Any, now: float) -> None:
-        def flag(key: str) -> bool:
-            return (q.get(key) or "").lower() in ("1", "true", "yes", "t")
-
-        def number(key: str) -> int | None:
-            raw = q.get(key)
-            if raw in (None, ""):
-                return None
-            try:
-                return int(raw)
-            except ValueError:
-                raise StreamError(f'{key}: Invalid value: "{raw}": not an integer') from None
-
-        self.follow, self.previous, self.timestamps = flag("follow"), flag("previous"), flag("timestamps")
-        self.tail = number("tailLines")
-        self.limit = number("limitBytes")
-        since = number("sinceSeconds")
-        self.since: int | None = int((now - since) * 1e9) if since else None  # epoch nanoseconds
-        if q.get("sinceTime"):
-            self.since = parse_rfc3339(str(q["sinceTime"]))
-            if self.since is None:
-                raise StreamError(f'sinceTime: Invalid value: "{q["sinceTime"]}": not an RFC 3339 time')
-
-
-def format_line(line: bytes, timestamps: bool, since: int | None) -> bytes | None:
-    """One line of Docker's timestamped log as the kubelet prints it (None when before `since`, in
-    epoch nanoseconds)."""
-    when, nanos, rest = split_docker_stamp(line)
-    if when is None:
-        return line
-    if since is not None and _epoch_ns(when, nanos) < since:
-        return None
-    return kubelet_stamp(when, nanos) + b" " + rest if timestamps else rest
 
 
 def demux(buffer: bytearray) -> list[tuple[int, bytes]]:
@@ -250,7 +73,7 @@ class StreamingServer:
         self.port = port
         self.ssl_context = ssl_context
         self.now = now
-        self.app = web.Application(middlewares=[_guard])
+        self.app = web.Application(middlewares=[guard])
         r = self.app.router
         r.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
         r.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
@@ -343,7 +166,9 @@ class StreamingServer:
         left = opts.limit
         try:
             key = f"{pod['metadata']['namespace']}/{name}"
-            async for line in self._docker_log_lines(key, target.id, follow, opts.tail, lambda: _gone(request)):
+            lines = docker_log_lines(self.runtime.client.api, key, target.id, follow, opts.tail,
+                                     lambda: _gone(request))
+            async for line in lines:
                 out = format_line(line, opts.timestamps, opts.since)
                 if out is None:
                     continue
@@ -357,69 +182,6 @@ class StreamingServer:
         except ConnectionError:  # the apiserver hung up (its client left)
             pass
         return resp
-
-    async def _docker_log_lines(self, key: str, container_id: str, follow: bool, tail: int | None,
-                                gone: Callable[[], bool]) -> AsyncIterator[bytes]:
-        """Docker's log frames (one line each, stdout and stderr in the order written) through a
-        thread; closing the stream (the client `gone`, checked while the log is quiet) ends the thread."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=256)
-        holder: list[Any] = []
-        stop = threading.Event()
-
-        def put(item: bytes | BaseException | None) -> None:
-            fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
-            with contextlib.suppress(Exception):
-                fut.result()
-
-        def read() -> None:
-            try:
-                stream = self.runtime.client.api.logs(container_id, stdout=True, stderr=True, stream=True,
-                                                      follow=follow, timestamps=True,
-                                                      tail="all" if tail is None else tail)
-                holder.append(stream)
-                for chunk in stream:
-                    if stop.is_set():
-                        break
-                    put(chunk)
-                put(None)
-            except Exception as exc:  # noqa: BLE001 - handed to the loop
-                if not stop.is_set():
-                    put(exc)
-                else:
-                    put(None)
-
-        # a thread of its own, not the runtime pool: a follow may last for hours
-        threading.Thread(target=read, name=f"logs-{container_id[:12]}", daemon=True).start()
-        try:
-            pending = b""
-            while True:
-                try:
-                    item = await asyncio.wait_for(queue.get(), CLIENT_CHECK)
-                except TimeoutError:
-                    if gone():
-                        log.info("%s: the followed log of %s ended: its client left", key, container_id[:12])
-                        break
-                    continue
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    if isinstance(item, docker.errors.NotFound):
-                        break
-                    raise item
-                pending += item
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    yield line + b"\n"
-            if pending:
-                yield pending
-        finally:
-            stop.set()
-            for stream in holder:
-                with contextlib.suppress(Exception):
-                    stream.close()
-            while not queue.empty():
-                queue.get_nowait()
 
     # --- exec and attach --------------------------------------------------------------------------
 

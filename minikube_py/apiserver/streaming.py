@@ -120,6 +120,10 @@ def _error_of(status: int, raw: bytes) -> E.ApiError:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         body = None
+    if status == 401:  # the agent does not know our certificate: not the client's credentials at fault
+        message = body.get("message") if isinstance(body, dict) else raw.decode("utf-8", "replace")
+        return E.InternalError(f"error dialing backend: the node agent refused the apiserver's kubelet-client "
+                               f"certificate ({message}); is it another cluster's agent?")
     if isinstance(body, dict) and body.get("kind") == "Status":
         return E.from_status(body, status)
     text = raw.decode("utf-8", "replace").strip() or f"error dialing backend: the node agent answered {status}"

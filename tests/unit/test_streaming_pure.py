@@ -12,7 +12,8 @@ import struct
 import pytest
 from multidict import MultiDict
 
-from agents.kubelet.streaming import demux, format_line, kubelet_stamp, parse_rfc3339, split_docker_stamp
+from agents.kubelet.containerlogs import format_line, kubelet_stamp, parse_rfc3339, split_docker_stamp
+from agents.kubelet.streaming import demux
 from minikube_py.api import channels
 from minikube_py.api import errors as E
 from minikube_py.apiserver.streaming import exec_query, log_query, pick_container

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from agents.kubelet.streaming import ensure_serving_cert, server_context
+from agents.kubelet.streamgate import ensure_serving_cert, server_context
 from minikube_py.api import channels
 from minikube_py.apiserver.app import make_app
 from minikube_py.apiserver.auth import User
@@ -33,6 +33,9 @@ EXEC = "/api/v1/namespaces/default/pods/{pod}/exec?command=shout&stdin=true&stdo
 
 async def _stand_in_agent(request: web.Request) -> web.StreamResponse:
     """Upper-cases stdin onto stdout; at stdin's end (v5 close frame, or the first frame on v4) exits 2."""
+    if request.match_info["pod"] == "stranger":  # an agent of another cluster
+        return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 401,
+                                  "reason": "Unauthorized", "message": "Unauthorized"}, status=401)
     if request.match_info["pod"] == "bad":
         return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400,
                                   "reason": "BadRequest", "message": 'container not found ("main")'}, status=400)
@@ -72,7 +75,7 @@ async def relay(aiohttp_client: Any, tmp_path: Path) -> AsyncIterator[tuple[Test
     assert (await client.post("/api/v1/nodes", json=node)).status == 201
     await client.put("/api/v1/nodes/node-a/status", json=(await (await client.get("/api/v1/nodes/node-a")).json())
                      | {"status": node["status"]})
-    for name in ("p", "bad"):
+    for name in ("p", "bad", "stranger"):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
                "spec": {"nodeName": "node-a", "containers": [{"name": "main", "image": "busybox"}]}}
         assert (await client.post("/api/v1/namespaces/default/pods", json=pod)).status == 201
@@ -127,3 +130,15 @@ async def test_an_agents_refusal_reaches_the_client_as_its_status(relay: tuple[T
     assert info.value.status == 400
     assert json.loads(info.value.body)["message"] == 'container not found ("main")'
     assert seen == []
+
+
+async def test_an_agent_that_refuses_the_apiserver_is_a_server_error_not_the_clients(
+        relay: tuple[TestClient, list[Any]]) -> None:
+    client, _ = relay
+    resp = await client.get(EXEC.format(pod="stranger"), headers={"Connection": "Upgrade", "Upgrade": "websocket",
+                                                                  "Sec-WebSocket-Version": "13",
+                                                                  "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert resp.status == 500
+    body = await resp.json()
+    assert body["reason"] == "InternalError"
+    assert "refused the apiserver's kubelet-client certificate" in body["message"]
