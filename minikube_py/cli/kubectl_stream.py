@@ -1,9 +1,9 @@
-"""mkctl commands that stream to and from containers: logs, exec, attach and port-forward.
+"""mkctl commands that stream to and from containers: logs, exec and attach (port-forward is
+minikube_py/cli/kubectl_portforward.py).
 
 They take kubectl's flags and check what the apiserver can check (the pod exists, the container
 is one of its containers).  `logs` reads `pods/NAME/log` as kubectl does; `exec` and `attach` run a
-WebSocket v5 session (kubectl_ws.py) whose remote exit code is mkctl's; port-forward over
-WebSocket is not here yet (the apiserver's answer is what the user sees).  Called by
+WebSocket v5 session (kubectl_ws.py) whose remote exit code is mkctl's.  Called by
 minikube_py.cli.mkctl.
 """
 
@@ -95,21 +95,3 @@ def cmd_attach(ctx: Context, args: argparse.Namespace) -> int:
     return _session(ctx, args, pod, "attach", {"container": container, "stdin": "true" if args.stdin else None,
                                                "stdout": "true", "stderr": "true" if not args.tty else None,
                                                "tty": "true" if args.tty else None})
-
-
-def cmd_port_forward(ctx: Context, args: argparse.Namespace) -> int:
-    if len(args.args) < 2:
-        raise CommandError("TYPE/NAME and list of ports are required for port-forward")
-    for spec in args.args[1:]:
-        local, _, remote = spec.rpartition(":")
-        for part in (local, remote):
-            if part and not part.isdigit():
-                raise CommandError(f"invalid port specification {spec!r}: expected [LOCAL_PORT:]REMOTE_PORT")
-    pod, _ = _pod_and_container(ctx, args, args.args[:1])
-    phase = (pod.get("status") or {}).get("phase", "Pending")
-    if phase != "Running":
-        raise CommandError(f"unable to forward port because pod is not running. Current status={phase}")
-    meta = pod["metadata"]
-    ctx.client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/portforward",
-                       params={"ports": [s.rpartition(":")[2] for s in args.args[1:]]})
-    raise CommandError("unable to upgrade connection: the apiserver accepted portforward without a stream upgrade")
