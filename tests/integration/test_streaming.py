@@ -164,11 +164,38 @@ def test_exec_it_under_a_pty_shows_a_prompt_and_output(agent_cluster: AgentClust
         os.close(fd)
 
 
-def test_kubectl_attach_to_a_stdin_container(agent_cluster: AgentCluster) -> None:
+def _attach_and_answer(argv: list[str], line: str, timeout: float = 30) -> str:
+    """Attach with stdin kept open (a container with `stdin: true` and no stdinOnce keeps its stdin
+    across attaches, as on Kubernetes, so the session lasts until the client leaves): type a line,
+    wait for the container's answer, leave."""
+    import select
+
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    out = b""
+    try:
+        proc.stdin.write(line.encode() + b"\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and b"got:" + line.encode() not in out:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        proc.kill()
+        proc.wait()
+    return out.decode(errors="replace")
+
+
+def test_kubectl_attach_to_a_stdin_container(agent_cluster: AgentCluster, kubectl_bin: Path) -> None:
     c = agent_cluster
     _apply_pod(c, "echoer", [_busybox("main", "while read line; do echo got:$line; done", stdin=True)])
-    r = c.kubectl("attach", "-i", "echoer", input="ping\n", check=False)
-    assert "got:ping" in r.stdout, r.stderr
+    argv = [str(kubectl_bin), "--kubeconfig", str(c.server.kubeconfig), "attach", "-i", "echoer"]
+    assert "got:ping" in _attach_and_answer(argv, "ping")
+    assert "got:again" in _attach_and_answer(argv, "again")  # stdin stayed open: a second attach works
 
 
 def test_kubectl_cp_both_ways(agent_cluster: AgentCluster, talker: str, tmp_path: Path) -> None:
@@ -330,9 +357,12 @@ def test_mkctl_logs_exec_and_attach(agent_cluster: AgentCluster, talker: str) ->
     assert (r.returncode, r.stdout) == (0, "a\nb\ndone\n"), r.stderr
     r = _mkctl(c, "exec", talker, "-c", "nope", "--", "true")
     assert r.returncode == 1 and "container nope is not valid for pod talker" in r.stderr
-    _apply_pod(c, "echoer", [_busybox("main", "while read line; do echo got:$line; done", stdin=True)])
-    r = _mkctl(c, "attach", "-i", "echoer", input="pong\n")
-    assert "got:pong" in r.stdout, r.stderr
+    _apply_pod(c, "echoer-mk", [_busybox("main", "while read line; do echo got:$line; done", stdin=True)])
+    import sys
+
+    argv = [sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", str(c.server.kubeconfig), "attach", "-i",
+            "echoer-mk"]
+    assert "got:pong" in _attach_and_answer(argv, "pong")
 
 
 def test_mkctl_exec_it_under_a_pty_sends_the_terminal_size(agent_cluster: AgentCluster, talker: str) -> None:
