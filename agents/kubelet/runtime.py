@@ -41,6 +41,7 @@ DOCKER_WRITES = frozenset({"create_sandbox", "start_container", "signal_stop", "
                            "pull"})
 EXEC_THREADS = 8  # probes' and hooks' docker exec
 WAIT_THREADS = 16  # graceful stops waiting for their container to exit
+WAIT_CHUNK = 2.0  # seconds of one Docker wait call: a wait thread sees the runtime close within it
 SPARE_CONNECTIONS = 4  # the event stream, the streaming server's logs and attaches
 
 OWNER_LABEL = "io.minikube-py.owner"
@@ -182,6 +183,7 @@ class DockerRuntime:
         self._exec_pool = ThreadPoolExecutor(max_workers=EXEC_THREADS, thread_name_prefix="docker-exec")
         # a graceful stop waits for its container's exit here, never in the pool above
         self._wait_pool = ThreadPoolExecutor(max_workers=WAIT_THREADS, thread_name_prefix="docker-wait")
+        self._closing = threading.Event()
         connections = workers + EXEC_THREADS + WAIT_THREADS + SPARE_CONNECTIONS  # one per thread that may call
         self._factory = client_factory or (lambda: docker.from_env(max_pool_size=connections, timeout=120))
         self._client: Any = None
@@ -213,6 +215,7 @@ class DockerRuntime:
             self._exec_pool, lambda: self.exec_command(container_id, command))
 
     def close(self) -> None:
+        self._closing.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._exec_pool.shutdown(wait=False, cancel_futures=True)
         self._wait_pool.shutdown(wait=False, cancel_futures=True)
@@ -493,15 +496,22 @@ class DockerRuntime:
         return True
 
     def wait_exit(self, container_id: str, limit: float) -> bool:
-        """Block until the container is not running (True), or `limit` seconds passed or Docker
-        failed (False): the wait threads' call."""
-        try:
-            self.client.api.wait(container_id, timeout=limit)
-        except docker.errors.NotFound:
-            return True
-        except Exception:  # noqa: BLE001 - a read timeout or a lost connection: the caller kills it
-            return False
-        return True
+        """Block until the container is not running (True), or `limit` seconds passed or the runtime
+        closes (False): the wait threads' call, in short Docker waits so that closing never waits
+        for a grace period."""
+        deadline = time.monotonic() + limit
+        while not self._closing.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                self.client.api.wait(container_id, timeout=min(left, WAIT_CHUNK))
+                return True
+            except docker.errors.NotFound:
+                return True
+            except Exception:  # noqa: BLE001 - this chunk's read timeout (or Docker away): wait on
+                self._closing.wait(0.1)
+        return False
 
     def stop_now(self, container_id: str) -> None:
         """SIGKILL, and wait until Docker saw it exit (a quick call)."""

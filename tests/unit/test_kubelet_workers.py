@@ -1,4 +1,5 @@
-"""The pod workers' mechanics with fakes: graceful stops that leave Docker's shared pool free, one
+"""The pod workers' mechanics with fakes: graceful stops that leave Docker's shared pool free (and a
+closing runtime that never waits for them), one
 pass per pod (a slow pod never delays another), at most one probe exec in flight, the state of
 pods that left the node forgotten, the crash-loop requeue after the remaining backoff, the status
 of a pod whose sandbox fails, and the kill grace rule.
@@ -19,6 +20,7 @@ from typing import Any
 import docker.errors
 import pytest
 
+from agents.kubelet import runtime as runtime_module
 from agents.kubelet.actions import ContainerSnapshot, PodActions, PodSnapshot, backoff_key
 from agents.kubelet.probes import Prober, ProbeSpec, ProbeTarget
 from agents.kubelet.runtime import DockerRuntime
@@ -108,6 +110,21 @@ async def test_graceful_stops_wait_outside_the_shared_pool_and_kill_after_the_gr
         for cid in list(api.exited):
             api.exited[cid].set()
         runtime.close()
+
+
+async def test_closing_the_runtime_ends_the_threads_waiting_out_a_grace_period(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(runtime_module, "WAIT_CHUNK", 0.1)
+    api = FakeDockerApi(ignores_term={"stubborn"})
+    runtime = DockerRuntime("c/n", "n", client_factory=lambda: FakeDocker(api))
+    clock = ManualClock()
+    stop = asyncio.create_task(runtime.stop("stubborn", 300, clock.sleep))
+    await _until("the grace timer", lambda: len(clock.pending()) == 1)
+    threads = list(runtime._wait_pool._threads)
+    assert threads and any(t.is_alive() for t in threads)
+    runtime.close()  # the agent stops: its exit never waits for the 300 s
+    await _until("the wait thread ended", lambda: not any(t.is_alive() for t in threads), 2.0)
+    stop.cancel()
+    await asyncio.gather(stop, return_exceptions=True)
 
 
 async def test_a_hanging_exec_probe_has_one_exec_in_flight_and_counts_timeouts():
