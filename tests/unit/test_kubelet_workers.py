@@ -1,8 +1,8 @@
 """The pod workers' mechanics with fakes: graceful stops that leave Docker's shared pool free (and a
-closing runtime that never waits for them), one
-pass per pod (a slow pod never delays another), at most one probe exec in flight, the state of
-pods that left the node forgotten, the crash-loop requeue after the remaining backoff, the status
-of a pod whose sandbox fails, and the kill grace rule.
+closing runtime that never waits for them), one pass per pod (a slow pod never delays another), at
+most one probe exec in flight, the state of pods that left the node forgotten, the crash-loop
+requeue after the remaining backoff, the status of a pod whose sandbox fails, and the kill grace
+rule.
 
 The Docker client is a fake of the SDK's low-level calls the runtime makes (agents/kubelet/runtime.py
 keeps its real threads); the apiserver is tests/unit/fake_api.py; time is tests/unit/fake_clock.py.
