@@ -24,9 +24,7 @@ from typing import Any
 import docker
 
 from benchmarks._server import RunningServer, free_port, start_server, stop_server
-from minikube_py.cli.launch import free_cluster_cidr
-
-OWNER = "io.minikube-py.owner"
+from minikube_py.cli.launch import free_cluster_cidr, owned_by_node
 
 
 @dataclass
@@ -37,13 +35,7 @@ class AgentCluster:
     log_file: Path
 
 
-def ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
-    """Containers and networks whose ownership label names this node (nothing else)."""
-    containers = [c for c in client.containers.list(all=True, filters={"label": OWNER}, ignore_removed=True)
-                  if c.labels.get(OWNER, "").endswith("/" + node)]
-    networks = [n for n in client.networks.list(filters={"label": OWNER})
-                if (n.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node)]
-    return containers, networks
+ours = owned_by_node  # by our ownership label, this node only
 
 
 def remove_ours(client: Any, node: str) -> None:

@@ -7,8 +7,8 @@ doing the same exec on the same container, and `kubectl get pod` for kubectl's o
 TLS, one request).  Docker's exec of `true` alone takes ~75 ms here (runc), so the target is on what
 we add: kubectl exec's p50 minus docker exec's p50 within kubectl get pod's p50 + 50 ms (one
 relay hop and the agent's Docker calls).
-A real control plane (sqlite, --timing fast) and one real agent; every container the agent made
-is removed at the end (by its ownership label).
+A real control plane (sqlite, --timing fast) and one real agent (benchmarks/_agent.py); every
+container the agent made is removed at the end (by its ownership label).
 """
 
 from __future__ import annotations
@@ -18,16 +18,12 @@ import json
 import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from benchmarks._agent import agent_cluster
 from benchmarks._common import report
-from benchmarks._server import free_port, start_server, stop_server
 
-OWNER = "io.minikube-py.owner"
 RELAY_BUDGET_MS = 50.0
 
 
@@ -51,26 +47,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--runs", type=int, default=40)
     args = p.parse_args()
-    import docker
-
-    from minikube_py.deploy.offline import ensure_busybox, ensure_pause
-
-    ensure_busybox()
-    ensure_pause()
     kubectl = Path.home() / ".cache" / "minikube-py" / "kubectl-1.35" / "kubectl"
     if not kubectl.exists():
         raise SystemExit(f"kubectl 1.35 is not at {kubectl}: run `python -m tests.fixtures.kubectl`")
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-exec-"))
-    node = f"bench-exec-{uuid.uuid4().hex[:6]}"
-    srv = start_server(data_dir, "sqlite", control_plane=True, extra=("--timing", "fast"))
-    log = (data_dir / "agent.log").open("ab")
-    agent = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig",
-                              str(srv.kubeconfig), "--node-name", node, "--node-ip", "127.0.0.1", "--timing", "fast",
-                              "--data-dir", str(data_dir / "agent"), "--streaming-port", str(free_port())],
-                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    client = docker.from_env()
-    try:
-        k = [str(kubectl), "--kubeconfig", str(srv.kubeconfig)]
+    with agent_cluster("bench-exec") as c:
+        k = [str(kubectl), "--kubeconfig", str(c.server.kubeconfig)]
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench-exec"},
                "spec": {"terminationGracePeriodSeconds": 1,
                         "containers": [{"name": "main", "image": "busybox:latest", "command": ["sleep", "3600"]}]}}
@@ -86,28 +67,16 @@ def main() -> None:
         kube = timed([*k, "exec", "bench-exec", "--", "true"], args.runs)
         base = timed([docker_cli, "exec", container, "true"], args.runs) if docker_cli else []
         get_p50 = statistics.median(timed([*k, "get", "pod", "bench-exec"], args.runs))
-        base_p50 = statistics.median(base) if base else float("nan")
-        p50, p99 = statistics.median(kube), percentile(kube, 0.99)
-        baseline = (f"docker exec p50 {base_p50:.0f} ms, p99 {percentile(base, 0.99):.0f} ms" if base
-                    else "no docker CLI on this machine") + f"; kubectl get pod p50 {get_p50:.0f} ms"
-        report("kubectl exec POD -- true, p50", p50, "ms", "(reported)", True, baseline)
-        report("kubectl exec POD -- true, p99", p99, "ms", "(reported)", True)
-        if base:
-            added = p50 - base_p50
-            report("  added over docker exec (p50)", added, "ms", f"<= get+{RELAY_BUDGET_MS:.0f}",
-                   added <= get_p50 + RELAY_BUDGET_MS, f"kubectl get pod p50 {get_p50:.0f} ms")
-    finally:
-        stop_server(agent)
-        stop_server(srv.process)
-        log.close()
-        for c in client.containers.list(all=True, filters={"label": OWNER}):
-            if c.labels.get(OWNER, "").endswith("/" + node):
-                c.remove(force=True)
-        for n in client.networks.list(filters={"label": OWNER}):
-            if (n.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node):
-                n.remove()
-        client.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    base_p50 = statistics.median(base) if base else float("nan")
+    p50, p99 = statistics.median(kube), percentile(kube, 0.99)
+    baseline = (f"docker exec p50 {base_p50:.0f} ms, p99 {percentile(base, 0.99):.0f} ms" if base
+                else "no docker CLI on this machine") + f"; kubectl get pod p50 {get_p50:.0f} ms"
+    report("kubectl exec POD -- true, p50", p50, "ms", "(reported)", True, baseline)
+    report("kubectl exec POD -- true, p99", p99, "ms", "(reported)", True)
+    if base:
+        added = p50 - base_p50
+        report("  added over docker exec (p50)", added, "ms", f"<= get+{RELAY_BUDGET_MS:.0f}",
+               added <= get_p50 + RELAY_BUDGET_MS, f"kubectl get pod p50 {get_p50:.0f} ms")
 
 
 if __name__ == "__main__":

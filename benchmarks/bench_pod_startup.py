@@ -34,7 +34,7 @@ def floor(count: int, parallel: int) -> float:
     """Seconds to create and start `count` pause+busybox pairs (the second in the first's netns)."""
     client = docker.from_env(timeout=120)
     run = uuid.uuid4().hex[:6]
-    labels = {FLOOR_LABEL: run}
+    labels = {FLOOR_LABEL: run, "io.minikube-py.owner": f"bench-floor/{run}"}  # ours, by the usual label
     net = client.networks.create(f"minikube-py-bench-{run}", driver="bridge", labels=labels)
 
     def one(i: int) -> None:

@@ -46,6 +46,7 @@ class ContainerSnapshot:
     image: str = ""
     image_id: str = ""
     error: str = ""  # Docker's State.Error (a start that failed)
+    oom_killed: bool = False  # Docker's State.OOMKilled: the memory limit ended it
     sandbox_id: str = ""  # the sandbox it joined ("" when unknown: counts as the current one)
     message: str = ""  # an exited container's termination message
 

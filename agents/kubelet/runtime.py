@@ -74,15 +74,6 @@ def expand(text: str, env: dict[str, str]) -> str:
     return _VAR.sub(one, text)
 
 
-def container_env(container: Obj) -> dict[str, str]:
-    """The plain env values in order, each expanded with the ones before it."""
-    env: dict[str, str] = {}
-    for e in container.get("env") or []:
-        if "value" in e or "valueFrom" not in e:
-            env[str(e.get("name"))] = expand(str(e.get("value") or ""), env)
-    return env
-
-
 def port_bindings(pod: Obj) -> dict[str, list[tuple[str, int]]]:
     """Docker's port bindings for the sandbox: every container port with a hostPort, on its hostIP
     (0.0.0.0 when unset), keyed `<containerPort>/<tcp|udp|sctp>` as dockershim made them."""
@@ -131,8 +122,11 @@ def docker_name(pod: Obj, container: str, attempt: int) -> str:
     return f"k8s_{container}_{m['name']}_{m.get('namespace') or 'default'}_{m['uid']}_{attempt}"
 
 
-def network_name(node: str) -> str:
-    return f"minikube-py-{node}"
+def network_name(owner: str) -> str:
+    """`minikube-py-<node>-<first 8 of the cluster id>`: two clusters sharing one engine (with the same
+    node name, the host's) never share a network name."""
+    cluster, _, node = owner.partition("/")
+    return f"minikube-py-{node}-{cluster[:8]}"
 
 
 def _epoch(stamp: str | None) -> float | None:
@@ -142,6 +136,10 @@ def _epoch(stamp: str | None) -> float | None:
     main, _, frac = stamp.rstrip("Z").partition(".")
     frac = frac.split("+")[0].split("-")[0]
     return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + (float("0." + frac) if frac else 0.0)
+
+
+class SandboxImageMissing(Exception):
+    """The pause image is not on this node (never pulled for a sandbox: it is built offline)."""
 
 
 class StartFailed(Exception):
@@ -175,7 +173,7 @@ class DockerRuntime:
                  client_factory: Callable[[], Any] | None = None) -> None:
         self.owner = owner  # <cluster-id>/<node>
         self.node = node
-        self.network = network_name(node)
+        self.network = network_name(owner)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
         # probes and hooks exec in their own threads: a command that hangs past its timeout keeps
         # its thread (Docker cannot cancel an exec) but never starves the pod workers' calls; the
@@ -238,12 +236,14 @@ class DockerRuntime:
 
     def ensure_network(self, pod_cidr: str) -> str:
         """The node's bridge network with its podCIDR (gateway .1, no masquerade), created when missing;
-        one of ours with another subnet (the podCIDR changed) is replaced when no container uses it."""
+        one of ours with the subnet is kept whatever its name (one an older version named), one with
+        another subnet (the podCIDR changed) is replaced when no container uses it."""
         subnet = str(ipaddress.ip_network(pod_cidr, strict=False))
         gateway = str(ipaddress.ip_network(subnet).network_address + 1)
-        for net in self.client.networks.list(names=[self.network], filters={"label": f"{OWNER_LABEL}={self.owner}"}):
+        for net in self.client.networks.list(filters={"label": f"{OWNER_LABEL}={self.owner}"}):
             configs = (net.attrs.get("IPAM") or {}).get("Config") or []
-            if net.name == self.network and any(c.get("Subnet") == subnet for c in configs):
+            if any(c.get("Subnet") == subnet for c in configs):
+                self.network = str(net.name)
                 return str(net.id)
             net.reload()
             if not net.attrs.get("Containers"):
@@ -307,7 +307,8 @@ class DockerRuntime:
                 exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
                 started_at=_epoch(state.get("StartedAt")), finished_at=finished,
                 image=str((c.get("Config") or {}).get("Image") or ""), image_id=str(c.get("Image") or ""),
-                error=str(state.get("Error") or ""), sandbox_id=labels.get(SANDBOX_ID, ""),
+                error=str(state.get("Error") or ""), oom_killed=bool(state.get("OOMKilled")),
+                sandbox_id=labels.get(SANDBOX_ID, ""),
                 message=self._termination_message(str(c["Id"]), labels, state) if status in ("exited", "dead")
                 else ""))
         sandboxes.sort(key=lambda s: (s.attempt, s.created_at), reverse=True)
@@ -388,10 +389,20 @@ class DockerRuntime:
             kwargs["ports"] = ports
         if mounts:
             kwargs["mounts"] = mounts
-        c = self.client.containers.run(
-            PAUSE_IMAGE, name=name, detach=True,
-            labels=self._labels(pod, **{CONTAINER_NAME: "POD", DOCKER_TYPE: "podsandbox",
-                                        SANDBOX_ATTEMPT: str(attempt)}), **kwargs)
+        try:  # create + start, never `run`: the SDK's run pulls a missing image, whatever the registry switch
+            c = self.client.containers.create(
+                PAUSE_IMAGE, name=name, detach=True,
+                labels=self._labels(pod, **{CONTAINER_NAME: "POD", DOCKER_TYPE: "podsandbox",
+                                            SANDBOX_ATTEMPT: str(attempt)}), **kwargs)
+        except docker.errors.ImageNotFound:
+            raise SandboxImageMissing(f"the pause image {PAUSE_IMAGE} is not on this node: build it with "
+                                      "`minikube-py image build-offline --only pause`") from None
+        try:
+            c.start()
+        except docker.errors.APIError:
+            with contextlib.suppress(docker.errors.APIError):
+                c.remove(force=True)
+            raise
         return str(c.id)
 
     def sandbox_ip(self, sandbox_id: str) -> str:
@@ -406,13 +417,12 @@ class DockerRuntime:
     def start_container(self, pod: Obj, container: Obj, restart_count: int, sandbox_id: str,
                         env: dict[str, str] | None = None, extras: ContainerExtras | None = None) -> str:
         """Create and start one app container in the sandbox's namespaces; `env` is the computed
-        environment (agents/kubelet/env.py), else the plain values only; `extras` what the worker
-        adds (mounts, security settings)."""
+        environment (agents/kubelet/env.py); `extras` what the worker adds (mounts, security settings)."""
         extras = extras or ContainerExtras()
         cname = str(container["name"])
         name = docker_name(pod, cname, restart_count)
         self._remove_named(name)
-        env = container_env(container) if env is None else env
+        env = env or {}
         command = [expand(str(x), env) for x in container.get("command") or []] or None
         args = [expand(str(x), env) for x in container.get("args") or []] or None
         labels = self._labels(pod, **{CONTAINER_NAME: cname, DOCKER_TYPE: "container", SANDBOX_ID: sandbox_id,

@@ -26,6 +26,10 @@ from .volumes import hands_over_the_host
 Obj = dict[str, Any]
 
 CONDITION = "minikube-py.io/HostAccessAllowed"
+# what Pod Security's "baseline" level lets a container add (Docker's defaults); anything more
+# (SYS_ADMIN, SYS_MODULE, ALL, ...) gets a pod out of its container as surely as privileged does
+BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                                   "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,13 @@ def refusal(pod: Obj, *, allow_privileged: bool) -> Refusal | None:
         if (c.get("securityContext") or {}).get("privileged"):
             return Refusal("PrivilegedNotAllowed",
                            f'container "{c.get("name")}" asks to be privileged, which this node refuses{hint}')
+        added = [str(x).upper().removeprefix("CAP_") for x in
+                 (((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or [])]
+        beyond = [x for x in added if x not in BASELINE_CAPABILITIES]
+        if beyond:
+            return Refusal("CapabilityNotAllowed",
+                           f'container "{c.get("name")}" adds the capabilities {", ".join(beyond)}, which this node '
+                           f"refuses (only Pod Security's baseline ones may be added){hint}")
     for flag, reason in (("hostPID", "HostPIDNotAllowed"), ("hostIPC", "HostIPCNotAllowed")):
         if spec.get(flag):
             return Refusal(reason, f"the pod asks for {flag}: true, which this node refuses{hint}")
@@ -77,11 +88,16 @@ def blocked_status(status: Obj, refused: Refusal, *, now: str) -> Obj:
     return out
 
 
-def allowed_status(status: Obj) -> Obj:
-    """The status without a refusal left over (the node now allows the pod, or it changed)."""
-    if not any(c.get("type") == CONDITION for c in status.get("conditions") or []):
+def allowed_status(status: Obj, current: Obj) -> Obj:
+    """The status to write when nothing is refused: a refusal the pod's `current` status still shows
+    (the node now allows it) is cleared; reason and message are set to null, since the status is
+    written as a merge patch, where a missing key keeps the stored one."""
+    if current.get("reason") != "Forbidden" and not any(
+            c.get("type") == CONDITION for c in current.get("conditions") or []):
         return status
-    out = {k: v for k, v in status.items() if not (k in ("reason", "message") and status.get("reason") == "Forbidden")}
+    out = dict(status)
+    if current.get("reason") == "Forbidden":
+        out["reason"], out["message"] = None, None
     out["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != CONDITION]
     return out
 

@@ -32,7 +32,7 @@ def _rfc3339(epoch: float | None) -> str | None:
 
 def _terminated(c: ContainerSnapshot) -> Obj:
     code = c.exit_code if c.exit_code is not None else 0
-    out: Obj = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+    out: Obj = {"exitCode": code, "reason": "OOMKilled" if c.oom_killed else "Completed" if code == 0 else "Error",
                 "startedAt": _rfc3339(c.started_at), "finishedAt": _rfc3339(c.finished_at),
                 "containerID": f"docker://{c.id}"}
     if c.message:

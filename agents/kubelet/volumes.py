@@ -296,12 +296,27 @@ def sub_path_source(prepared: Prepared, sub_path: str) -> str:
     except PayloadError as exc:
         raise MountError(f"subPath {sub_path!r}: {exc}") from exc
     base = Path(prepared.host_path).resolve()
-    target = base / sub_path
-    if not os.path.lexists(target) and not prepared.read_only:
-        target.mkdir(mode=0o750, parents=True, exist_ok=True)
-    real = target.resolve()
-    if real != base and base not in real.parents:
-        raise MountError(f"subpath {sub_path!r} not within volume path {str(base)!r}")
+
+    def within(p: Path) -> bool:
+        return p == base or base in p.parents
+
+    outside = MountError(f"subpath {sub_path!r} not within volume path {str(base)!r}")
+    if not within((base / sub_path).resolve()):  # checked before anything is created (a symlink a pod made)
+        raise outside
+    if not os.path.lexists(base / sub_path) and not prepared.read_only:
+        cur = base  # one level at a time: every symlink met is resolved and checked before going on
+        for part in Path(sub_path).parts:
+            nxt = cur / part
+            if nxt.is_symlink():
+                nxt = nxt.resolve()
+                if not within(nxt):
+                    raise outside
+            elif not nxt.exists():
+                nxt.mkdir(mode=0o750)
+            cur = nxt
+    real = (base / sub_path).resolve()
+    if not within(real):
+        raise outside
     if not real.exists():
         raise MountError(f"subPath {sub_path!r} does not exist in volume {prepared.name!r}")
     return str(real)

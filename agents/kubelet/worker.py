@@ -370,7 +370,7 @@ class PodWorkers:
         now = format_time(self.clock.now())
         wanted = pod_status(pod, snap, actions, now=now, host_ip=self.host_ip, failures=failures,
                             probes=self.prober.results)
-        wanted = blocked_status(wanted, refused, now=now) if refused is not None else allowed_status(wanted)
+        wanted = blocked_status(wanted, refused, now=now) if refused is not None else allowed_status(wanted, current)
         if not changed(current, wanted):
             return
         try:

@@ -15,12 +15,12 @@ import random
 from typing import Any
 
 from ..api import errors as E
+from ..api.ranges import SERVICE_CIDR
 from ..store.base import KeyExists, KeyNotFound, Store
 
 Obj = dict[str, Any]
 IP_PREFIX = "/registry/ranges/serviceips/"
 PORT_PREFIX = "/registry/ranges/servicenodeports/"
-SERVICE_CIDR = "10.96.0.0/12"
 NODE_PORTS = (30000, 32767)
 
 

@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 
+from ..api.ranges import CLUSTER_CIDR
 from ..client.aio import ApiClient
 from ..client.kubeconfig import ConfigError, KubeConfig
 from .main import UserError
@@ -74,7 +75,7 @@ async def _run(args: argparse.Namespace, client: ApiClient) -> None:
             work = asyncio.create_task(run_control_plane(
                 client, profile=getattr(args, "profile", "binpack"), scheduler=args.command == "scheduler",
                 controllers=args.command == "controller-manager", timing=getattr(args, "timing", "kubernetes"),
-                cluster_cidr=getattr(args, "cluster_cidr", "10.244.0.0/16")))
+                cluster_cidr=getattr(args, "cluster_cidr", CLUSTER_CIDR)))
             print(f"{args.command} running against {client.server}", file=sys.stderr, flush=True)
             await _until_signal(work)
     finally:

@@ -192,3 +192,17 @@ def free_cluster_cidr(docker_client: object | None = None) -> str:
         if not any(candidate.overlaps(u) for u in used):
             return str(candidate)
     raise RuntimeError("every cluster range from 10.244.0.0/16 to 10.254.0.0/16 is taken by a Docker network here")
+
+
+OWNER_LABEL = "io.minikube-py.owner"
+
+
+def owned_by_node(docker_client: Any, node: str) -> tuple[list[Any], list[Any]]:
+    """The containers and networks whose ownership label names `node` (`<cluster-id>/<node>`), and
+    nothing else: what tests and benchmarks remove after a cluster of theirs.  Listed without an
+    inspect per container, so one that goes away meanwhile (another cluster's) fails nothing."""
+    containers = [c for c in docker_client.containers.list(all=True, filters={"label": OWNER_LABEL}, sparse=True)
+                  if (c.attrs.get("Labels") or {}).get(OWNER_LABEL, "").endswith("/" + node)]
+    networks = [n for n in docker_client.networks.list(filters={"label": OWNER_LABEL})
+                if (n.attrs.get("Labels") or {}).get(OWNER_LABEL, "").endswith("/" + node)]
+    return containers, networks

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..api.ranges import CLUSTER_CIDR
+
 DEFAULT_DATA_DIR = Path("~/.minikube-py").expanduser()
 
 
@@ -36,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"],
                    help="Kubernetes' timings (node grace 50 s, eviction after 300 s) or the fast test profile "
                         "(10 s, 30 s)")
-    s.add_argument("--cluster-cidr", default="10.244.0.0/16",
+    s.add_argument("--cluster-cidr", default=CLUSTER_CIDR,
                    help="the pods' address range; each node gets a /24 of it (kube-controller-manager's flag; "
                         "default: %(default)s)")
     s.add_argument("--no-control-plane", action="store_true",
@@ -61,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("controller-manager", help="run the controllers alone, against an apiserver")
     client_flags(c)
     c.add_argument("--timing", default="kubernetes", choices=["kubernetes", "fast"])
-    c.add_argument("--cluster-cidr", default="10.244.0.0/16", help="the pods' address range (a /24 per node)")
+    c.add_argument("--cluster-cidr", default=CLUSTER_CIDR, help="the pods' address range (a /24 per node)")
     h = sub.add_parser("hollow-nodes", help="simulate nodes that run pods without containers (like kubemark)")
     client_flags(h)
     h.add_argument("--count", type=int, default=3, help="how many nodes (default: %(default)s)")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..api.ranges import CLUSTER_CIDR
 from ..apiserver.app import make_app
 from ..apiserver.auth import Credentials, default_hosts, ensure_credentials, secure_data_dir
 from ..apiserver.httpserver import ApiRunner
@@ -45,7 +46,7 @@ def _check_store_url(url: str) -> None:
 
 async def run_control_plane(client: ApiClient, *, profile: str = "binpack", scheduler: bool = True,
                             controllers: bool = True, timing: str = "kubernetes",
-                            cluster_cidr: str = "10.244.0.0/16") -> None:
+                            cluster_cidr: str = CLUSTER_CIDR) -> None:
     """The scheduler and the controller manager over one set of informers (used in-process by
     `server`, and alone by `scheduler` / `controller-manager`)."""
     from ..api.timing import TIMINGS
@@ -70,7 +71,7 @@ async def run_control_plane(client: ApiClient, *, profile: str = "binpack", sche
 async def _serve(*, data_dir: Path, bind: str, port: int, store_url: str, creds: Credentials,
                  profile: str = "binpack", control_plane: bool = True, timing: str = "kubernetes",
                  min_request_timeout: float = 1800.0, compaction_interval: float = 300.0,
-                 cluster_cidr: str = "10.244.0.0/16") -> None:
+                 cluster_cidr: str = CLUSTER_CIDR) -> None:
     _progress(f"opening the store ({store_url}) ...")
     store: Store = open_store(store_url, data_dir, compaction_interval=compaction_interval)
     try:
@@ -155,7 +156,7 @@ def prepare_data_dir(data_dir: Path, *, bind: str, port: int, store_url: str) ->
 
 def run_server(*, data_dir: Path, bind: str, port: int, store_url: str, log_level: str, profile: str = "binpack",
                control_plane: bool = True, timing: str = "kubernetes", min_request_timeout: float = 1800.0,
-               compaction_interval: float = 300.0, cluster_cidr: str = "10.244.0.0/16") -> int:
+               compaction_interval: float = 300.0, cluster_cidr: str = CLUSTER_CIDR) -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0 < port < 65536:
         raise UserError(f"--port {port} is out of range (1-65535)")

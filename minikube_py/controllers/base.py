@@ -24,6 +24,7 @@ from typing import Any
 
 from ..api import kinds
 from ..api.errors import AlreadyExists, ApiError, Conflict
+from ..api.ranges import CLUSTER_CIDR
 from ..api.selectors import label_selector_matches
 from ..api.times import parse_time
 from ..api.timing import TIMINGS, Timing
@@ -138,7 +139,7 @@ class ControllerContext:
     timing: Timing = field(default_factory=lambda: TIMINGS["kubernetes"])
     tracer: Tracer | None = None
     clock: Clock = SYSTEM
-    cluster_cidr: str = "10.244.0.0/16"  # kube-controller-manager's --cluster-cidr: each node gets a /24 of it
+    cluster_cidr: str = CLUSTER_CIDR  # kube-controller-manager's --cluster-cidr: each node gets a /24 of it
 
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..api.ranges import CLUSTER_CIDR
 from ..api.timing import TIMINGS
 from ..client.aio import ApiClient
 from ..client.events import EventRecorder
@@ -50,7 +51,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
 class ControllerManager:
     def __init__(self, client: ApiClient, informers: InformerFactory | None = None,
                  enabled: list[str] | None = None, timing: str = "kubernetes", tracer: Tracer | None = None,
-                 cluster_cidr: str = "10.244.0.0/16") -> None:
+                 cluster_cidr: str = CLUSTER_CIDR) -> None:
         self.client = client
         self.informers = informers or InformerFactory(client)
         self.tracer = tracer or Tracer(client, "controller-manager")

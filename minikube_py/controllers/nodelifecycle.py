@@ -38,7 +38,6 @@ NODE = kinds.require("v1", "Node")
 LEASE = kinds.require("coordination.k8s.io/v1", "Lease")
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
-CLUSTER_CIDR = "10.244.0.0/16"
 NO_CIDRS_LEFT = "CIDR allocation failed; there are no remaining CIDRs left to allocate in the accepted range"
 
 

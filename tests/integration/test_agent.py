@@ -27,7 +27,14 @@ import pytest
 
 docker = pytest.importorskip("docker")
 
-from minikube_py.cli.launch import RunningServer, free_cluster_cidr, free_port, start_server, stop_server  # noqa: E402
+from minikube_py.cli.launch import (  # noqa: E402
+    RunningServer,
+    free_cluster_cidr,
+    free_port,
+    owned_by_node,
+    start_server,
+    stop_server,
+)
 from tests.fixtures.waiting import wait_for  # noqa: E402
 
 OWNER = "io.minikube-py.owner"
@@ -57,14 +64,7 @@ class AgentCluster:
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
 
-def _ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
-    """Containers and networks whose ownership label names this test's node (nothing else)."""
-    # sparse: no inspect per container, so one that goes away meanwhile (another cluster's) fails nothing
-    containers = [c for c in client.containers.list(all=True, filters={"label": OWNER}, sparse=True)
-                  if (c.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node)]
-    networks = [n for n in client.networks.list(filters={"label": OWNER})
-                if (n.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node)]
-    return containers, networks
+_ours = owned_by_node  # by our ownership label, this node only
 
 
 def _cleanup(client: Any, node: str) -> None:
@@ -164,7 +164,8 @@ def test_the_agent_registers_a_ready_node_with_dockers_capacity(agent_cluster: A
     assert lease["spec"]["holderIdentity"] == c.node
     wait_for("the node's bridge network", lambda: _ours(docker_client, c.node)[1])
     net = _ours(docker_client, c.node)[1][0]
-    assert net.name == f"minikube-py-{c.node}"
+    cluster_id = net.attrs["Labels"][OWNER].partition("/")[0]
+    assert net.name == f"minikube-py-{c.node}-{cluster_id[:8]}"  # clusters sharing an engine never share a name
     assert net.attrs["IPAM"]["Config"][0]["Subnet"] == node["spec"]["podCIDR"]
     assert net.attrs["Options"]["com.docker.network.bridge.enable_ip_masquerade"] == "false"
 
@@ -407,8 +408,7 @@ def test_mkctl_trace_shows_the_kubelets_passes_with_its_docker_calls(agent_clust
 
     c = agent_cluster
     proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.mkctl", "--kubeconfig", str(c.server.kubeconfig),
-                             "trace", "pod/traced", "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                             "trace", "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     traces: list[dict[str, Any]] = []
 
     def read() -> None:
@@ -418,13 +418,18 @@ def test_mkctl_trace_shows_the_kubelets_passes_with_its_docker_calls(agent_clust
                 traces.append(json.loads(line))
 
     threading.Thread(target=read, daemon=True).start()
+    sleeper = [{"name": "main", "image": "busybox:latest", "command": ["sleep", "3600"]}]
     try:
-        time.sleep(4)  # the components learn within a few seconds that somebody watches
-        c.kubectl("apply", "-f", "-", input=_pod("traced", [{"name": "main", "image": "busybox:latest",
-                                                            "command": ["sleep", "3600"]}]))
+        # the components learn within a few seconds that somebody watches: poke until the kubelet traces
+        def kubelet_traces() -> bool:
+            c.kubectl("label", "pod", "trace-warmup", f"poke={time.monotonic_ns()}", "--overwrite")
+            return any(t["controller"] == "kubelet" for t in traces)
+        c.kubectl("apply", "-f", "-", input=_pod("trace-warmup", sleeper))
+        wait_for("the kubelet to trace its passes", kubelet_traces, timeout=40, every=1.0)
+        c.kubectl("apply", "-f", "-", input=_pod("traced", sleeper))
 
         def started() -> Any:
-            return next((t for t in traces if t["controller"] == "kubelet" and any(
+            return next((t for t in traces if t["controller"] == "kubelet" and t["key"] == "default/traced" and any(
                 w.startswith("DOCKER start_container -> ok") for w in t["wrote"])), None)
         trace = wait_for("a kubelet pass that started the container", started, timeout=40)
     finally:
@@ -436,5 +441,5 @@ def test_mkctl_trace_shows_the_kubelets_passes_with_its_docker_calls(agent_clust
     assert any(w.startswith("DOCKER create_sandbox -> ok") for w in trace["wrote"])
     assert any(w.startswith("PATCH /api/v1/namespaces/default/pods/traced/status") for w in trace["wrote"])
     assert trace["trigger"].startswith("pod ")
-    assert any(t["controller"] == "scheduler" for t in traces)  # one timeline: the binding came first
-    c.kubectl("delete", "pod", "traced", "--wait=false")
+    assert any(t["controller"] == "scheduler" and t["key"] == "default/traced" for t in traces)  # one timeline
+    c.kubectl("delete", "pod", "traced", "trace-warmup", "--wait=false")

@@ -169,12 +169,14 @@ def test_a_restart_of_the_docker_daemon_is_survived(private_dockerd: PrivateDock
         time.sleep(3)
         assert agent.poll() is None, "the agent died with the Docker daemon"
         d.start()
-        wait_for("the pods Running again", pods_running, timeout=120)
+
+        def back() -> bool:  # new sandboxes running (the old ones stopped with the daemon), pods Running
+            with contextlib.closing(d.client()) as client:
+                running = {x.name for x in client.containers.list(
+                    filters={"label": "io.kubernetes.docker.type=podsandbox"})}
+            return len(running) == 2 and not running & first and pods_running()
+        wait_for("the pods Running again on new sandboxes", back, timeout=120)
         assert agent.poll() is None
-        with contextlib.closing(d.client()) as client:
-            sandboxes = _containers(client, "io.kubernetes.docker.type=podsandbox")
-            running = client.containers.list(filters={"label": "io.kubernetes.docker.type=podsandbox"})
-        assert len(running) == 2 and set(sandboxes) - first  # new sandboxes (the old ones stopped)
         text = log_file.read_text(errors="replace")
         assert "Docker event stream lost" in text
         assert "Traceback" not in text, text[-3000:]

@@ -25,10 +25,9 @@ import yaml
 
 docker = pytest.importorskip("docker")
 
-from minikube_py.cli.launch import free_port  # noqa: E402
+from minikube_py.cli.launch import free_port, owned_by_node  # noqa: E402
 from tests.fixtures.waiting import wait_for  # noqa: E402
 
-OWNER = "io.minikube-py.owner"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -57,12 +56,7 @@ class Env:
         return proc
 
 
-def _ours(client: Any, node: str) -> tuple[list[Any], list[Any]]:
-    containers = [c for c in client.containers.list(all=True, filters={"label": OWNER}, ignore_removed=True)
-                  if c.labels.get(OWNER, "").endswith("/" + node)]
-    networks = [n for n in client.networks.list(filters={"label": OWNER})
-                if (n.attrs.get("Labels") or {}).get(OWNER, "").endswith("/" + node)]
-    return containers, networks
+_ours = owned_by_node  # by our ownership label, this node only
 
 
 @pytest.fixture

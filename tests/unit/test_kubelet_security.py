@@ -36,6 +36,12 @@ def test_pods_that_get_the_host_are_refused_unless_the_node_allows_them() -> Non
     inside = _pod(volumes=[{"name": "h", "hostPath": {"path": "/var/lib/docker/volumes"}}])
     assert refusal(inside, allow_privileged=False) is not None  # every container's files
     assert refusal(_pod(hostNetwork=True), allow_privileged=False) is None  # the host's network is allowed
+    for caps, refused in ((["SYS_ADMIN"], True), (["all"], True), (["CAP_SYS_MODULE"], True),
+                          (["NET_BIND_SERVICE", "chown"], False)):
+        pod = _pod(containers=[{"name": "main", "securityContext": {"capabilities": {"add": caps}}}])
+        found = refusal(pod, allow_privileged=False)
+        assert (found is not None and found.reason == "CapabilityNotAllowed") is refused, caps
+        assert refusal(pod, allow_privileged=True) is None
 
 
 def test_a_refusal_blocks_the_containers_and_says_why_in_a_condition() -> None:
@@ -51,9 +57,13 @@ def test_a_refusal_blocks_the_containers_and_says_why_in_a_condition() -> None:
                      "lastTransitionTime": "2026-12-01T00:00:00Z", "reason": "HostPIDNotAllowed", "message": r.message}]
     again = blocked_status({**status, "conditions": blocked["conditions"]}, r, now="2026-12-01T00:05:00Z")
     assert [c["lastTransitionTime"] for c in again["conditions"] if c["type"] == CONDITION] == ["2026-12-01T00:00:00Z"]
-    cleared = allowed_status(blocked)
-    assert "reason" not in cleared and all(c["type"] != CONDITION for c in cleared["conditions"])
-    assert allowed_status(status) is status
+    # the node now allows it: the fresh status clears what the stored one still says (merge patch: null)
+    fresh = {"phase": "Running", "conditions": [{"type": "PodScheduled", "status": "True"}, *[
+        c for c in blocked["conditions"] if c["type"] == CONDITION]]}
+    cleared = allowed_status(fresh, blocked)
+    assert cleared["reason"] is None and cleared["message"] is None and cleared["phase"] == "Running"
+    assert all(c["type"] != CONDITION for c in cleared["conditions"])
+    assert allowed_status(status, status) is status
 
 
 def test_security_context_becomes_dockers_settings_container_over_pod() -> None:

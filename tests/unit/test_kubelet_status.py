@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from agents.kubelet.actions import ContainerSnapshot, PodActions, PodSnapshot, SandboxSnapshot
-from agents.kubelet.runtime import container_env, docker_name, expand
+from agents.kubelet.env import PodFacts, container_env
+from agents.kubelet.runtime import docker_name, expand
 from agents.kubelet.status import changed, pod_status
 
 NOW = "2026-12-01T20:00:00Z"
@@ -88,10 +89,21 @@ def test_transition_times_are_kept_while_a_condition_holds() -> None:
 
 
 def test_env_expansion_follows_kubernetes() -> None:
-    env = container_env({"env": [{"name": "A", "value": "x"}, {"name": "B", "value": "$(A)-$(C)-$$(A)"},
-                                 {"name": "C", "value": "late"}]})
+    env = container_env(pod(), {"env": [{"name": "A", "value": "x"}, {"name": "B", "value": "$(A)-$(C)-$$(A)"},
+                                        {"name": "C", "value": "late"}]}, lambda *_: None, PodFacts())
     assert env == {"A": "x", "B": "x-$(C)-$(A)", "C": "late"}
     assert expand("$(B) $(NOPE)", env) == "x-$(C)-$(A) $(NOPE)"
+
+
+def test_a_container_the_memory_limit_killed_is_oom_killed() -> None:
+    from agents.kubelet.status import container_status
+
+    killed = ContainerSnapshot(id="a0", name="a", state="exited", exit_code=137, oom_killed=True,
+                               started_at=1_700_000_000.0, finished_at=1_700_000_010.0)
+    again = ContainerSnapshot(id="a1", name="a", state="running", restart_count=1, started_at=1_700_000_020.0)
+    status = container_status({"name": "a", "image": "busybox"}, PodSnapshot("u", SANDBOX, (killed, again)), None)
+    assert status["lastState"]["terminated"]["reason"] == "OOMKilled"
+    assert status["lastState"]["terminated"]["exitCode"] == 137
 
 
 def test_dockershim_names() -> None:

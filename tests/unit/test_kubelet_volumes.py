@@ -238,3 +238,19 @@ def test_host_paths_that_hand_a_pod_the_host_are_known(tmp_path: Path) -> None:
     assert hands_over_the_host(str(tmp_path / "root"))
     for path in ("/tmp", "/var/lib/minikube-py", "/run/user", str(tmp_path)):
         assert not hands_over_the_host(path), path
+
+
+def test_a_sub_path_through_a_symlink_the_pod_made_never_creates_anything_outside(tmp_path: Path) -> None:
+    from agents.kubelet.volumes import sub_path_source
+
+    vol, outside = tmp_path / "vol", tmp_path / "outside"
+    vol.mkdir()
+    outside.mkdir()
+    (vol / "evil").symlink_to(outside)  # what a container can do inside its emptyDir
+    (vol / "fine").symlink_to(vol / "real")
+    (vol / "real").mkdir()
+    with pytest.raises(MountError, match="not within volume path"):
+        sub_path_source(Prepared("v", host_path=str(vol)), "evil/x/y")
+    assert list(outside.iterdir()) == []  # nothing was created where the link points
+    assert sub_path_source(Prepared("v", host_path=str(vol)), "fine/new") == str(vol / "real" / "new")
+    assert (vol / "real" / "new").is_dir()
