@@ -51,7 +51,7 @@ class AgentConfig:
     data_dir: Path
     timing: Timing = TIMINGS["kubernetes"]
     max_pods: int = 110
-    concurrency: int = 4
+    concurrency: int = 4  # threads for the Docker calls (each pod has its own pass)
     registries: bool = False  # --pull: images may be pulled from registries
     allow_privileged: bool = False  # --allow-privileged: pods that get the host are run
     reserved: dict[str, str] = field(default_factory=dict)  # --reserved: kept back from allocatable
@@ -207,7 +207,7 @@ class Agent:
         self.runtime = DockerRuntime(f"{cluster}/{c.node_name}", c.node_name, workers=c.concurrency)
         backoff = RestartBackoff(10.0, 300.0) if c.timing.name == "kubernetes" else RestartBackoff(2.0, 60.0)
         workers = PodWorkers(self.client, self.runtime, c.node_name, host_ip=c.node_ip, data_dir=c.data_dir,
-                             clock=self.clock, resync=c.timing.lease_renew, concurrency=c.concurrency, backoff=backoff,
+                             clock=self.clock, resync=c.timing.lease_renew, backoff=backoff,
                              registries=c.registries, allow_privileged=c.allow_privileged,
                              tracer=Tracer(self.client, f"kubelet/{c.node_name}"))
         cert, key = ensure_serving_cert(c.data_dir / "pki", c.node_name, c.node_ip)
@@ -235,6 +235,7 @@ class Agent:
         try:
             await run_together(tasks)
         finally:
+            workers.close()  # the probe tasks are not among `tasks`
             if workers.tracer is not None:
                 await workers.tracer.stop()
             await streams.stop()

@@ -177,11 +177,6 @@ class Prober:
         for cid in self._by_pod.pop(uid, set()):
             self._stop_container(cid)
 
-    def retain(self, uids: set[str]) -> None:
-        """Stop the probes of pods not in `uids` (gone from this node)."""
-        for uid in set(self._by_pod) - uids:
-            self.forget_pod(uid)
-
     def _stop_container(self, cid: str) -> None:
         for k in [k for k in self._tasks if k[0] == cid]:
             self._tasks.pop(k).cancel()
@@ -194,27 +189,53 @@ class Prober:
 
     async def _loop(self, probe: ProbeSpec, target: ProbeTarget, started_at: float) -> None:
         state = ProbeState(probe)
-        name = target.container.get("name")
-        while True:
-            if probe.kind != STARTUP and not self.results.started(target.container_id, target.container):
-                pass  # liveness and readiness wait for the startup probe
-            elif state.due(self.clock.now() - started_at):
-                try:  # the handlers keep timeoutSeconds themselves; the extra second is docker exec's own cost
-                    ok, output = await asyncio.wait_for(self.run(probe, target), probe.timeout + 1.0)
-                except TimeoutError:
-                    ok, output = False, f"timeout: probe did not answer within {probe.timeout:g}s"
-                except Exception as exc:  # noqa: BLE001 - a probe that errors is a failed probe
-                    ok, output = False, f"{type(exc).__name__}: {exc}"
-                if not ok:
-                    self.event(target.key, "Warning", "Unhealthy", f"{TITLES[probe.kind]} probe failed: {output}")
-                if state.observe(ok):
-                    log.info("%s: container %s %s probe now %s", target.key, name, probe.kind,
-                             "succeeds" if ok else "fails")
-                    self.results.set(target.container_id, probe.kind, state.result)
-                    self.on_change(target.key)
-                    if state.on_hold or (probe.kind == STARTUP and state.result):
-                        return  # failed (the container is replaced, its successor gets new tasks) or started
-            await self.clock.sleep(probe.period)
+        running: asyncio.Future[tuple[bool, str]] | None = None  # the probe's one handler call in flight
+        try:
+            while True:
+                if probe.kind != STARTUP and not self.results.started(target.container_id, target.container):
+                    pass  # liveness and readiness wait for the startup probe
+                elif state.due(self.clock.now() - started_at):
+                    if running is not None and not running.done():  # a docker exec cannot be cancelled:
+                        ok, output = False, (f"timeout: probe did not answer within {probe.timeout:g}s "
+                                             "(the previous one still runs)")  # never a second one
+                    else:
+                        running = asyncio.ensure_future(self.run(probe, target))
+                        ok, output = await self._outcome(running, probe.timeout)
+                    if self._count(probe, target, state, ok, output):
+                        return
+                await self.clock.sleep(probe.period)
+        finally:
+            if running is not None:
+                running.cancel()
+
+    async def _outcome(self, running: asyncio.Future[tuple[bool, str]], limit: float) -> tuple[bool, str]:
+        """The handler's answer, or a timeout after timeoutSeconds and a second (docker exec's own
+        cost; the handlers keep timeoutSeconds themselves) on the injectable clock; a timed-out
+        handler call is left to finish, so the next period knows it still runs."""
+        timer: asyncio.Future[Any] = asyncio.ensure_future(self.clock.sleep(limit + 1.0))
+        try:
+            await asyncio.wait([running, timer], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        if not running.done():
+            return False, f"timeout: probe did not answer within {limit:g}s"
+        try:
+            return running.result()
+        except Exception as exc:  # noqa: BLE001 - a probe that errors is a failed probe
+            return False, f"{type(exc).__name__}: {exc}"
+
+    def _count(self, probe: ProbeSpec, target: ProbeTarget, state: ProbeState, ok: bool, output: str) -> bool:
+        """Count one outcome (an Unhealthy event when it failed); True when the probe is done: failed
+        (the container is replaced, its successor gets new tasks) or, a startup probe, succeeded."""
+        if not ok:
+            self.event(target.key, "Warning", "Unhealthy", f"{TITLES[probe.kind]} probe failed: {output}")
+        if not state.observe(ok):
+            return False
+        log.info("%s: container %s %s probe now %s", target.key, target.container.get("name"), probe.kind,
+                 "succeeds" if ok else "fails")
+        self.results.set(target.container_id, probe.kind, state.result)
+        self.on_change(target.key)
+        return state.on_hold or (probe.kind == STARTUP and bool(state.result))
 
 
 # --- the handlers --------------------------------------------------------------------------------

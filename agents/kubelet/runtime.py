@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -37,7 +37,12 @@ log = logging.getLogger("minikube_py.kubelet.runtime")
 Obj = dict[str, Any]
 T = TypeVar("T")
 
-DOCKER_WRITES = frozenset({"create_sandbox", "start_container", "stop", "remove", "kill_pod", "pull"})
+DOCKER_WRITES = frozenset({"create_sandbox", "start_container", "signal_stop", "stop_now", "remove", "kill_pod",
+                           "pull"})
+EXEC_THREADS = 8  # probes' and hooks' docker exec
+WAIT_THREADS = 16  # graceful stops waiting for their container to exit
+WAIT_CHUNK = 2.0  # seconds of one Docker wait call: a wait thread sees the runtime close within it
+SPARE_CONNECTIONS = 4  # the event stream, the streaming server's logs and attaches
 
 OWNER_LABEL = "io.minikube-py.owner"
 POD_NAME = "io.kubernetes.pod.name"
@@ -171,9 +176,14 @@ class DockerRuntime:
         self.network = network_name(owner)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
         # probes and hooks exec in their own threads: a command that hangs past its timeout keeps
-        # its thread (Docker cannot cancel an exec) but never starves the pod workers' calls
-        self._exec_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="docker-exec")
-        self._factory = client_factory or (lambda: docker.from_env(max_pool_size=workers * 2, timeout=120))
+        # its thread (Docker cannot cancel an exec) but never starves the pod workers' calls; the
+        # prober starts at most one exec per probe at a time (agents/kubelet/probes.py)
+        self._exec_pool = ThreadPoolExecutor(max_workers=EXEC_THREADS, thread_name_prefix="docker-exec")
+        # a graceful stop waits for its container's exit here, never in the pool above
+        self._wait_pool = ThreadPoolExecutor(max_workers=WAIT_THREADS, thread_name_prefix="docker-wait")
+        self._closing = threading.Event()
+        connections = workers + EXEC_THREADS + WAIT_THREADS + SPARE_CONNECTIONS  # one per thread that may call
+        self._factory = client_factory or (lambda: docker.from_env(max_pool_size=connections, timeout=120))
         self._client: Any = None
         self._event_stream: Any = None
 
@@ -203,8 +213,10 @@ class DockerRuntime:
             self._exec_pool, lambda: self.exec_command(container_id, command))
 
     def close(self) -> None:
+        self._closing.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._exec_pool.shutdown(wait=False, cancel_futures=True)
+        self._wait_pool.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
 
@@ -460,10 +472,61 @@ class DockerRuntime:
         text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
         return (int(code) if code is not None else -1), text[:10240]
 
-    def stop(self, container_id: str, grace: int) -> None:
-        """SIGTERM, then SIGKILL after `grace` seconds (Docker's stop)."""
+    async def stop(self, container_id: str, grace: int, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Docker's stop without holding a pool thread for the grace period: the stop signal through
+        the pool, the wait for the exit in the wait threads against `sleep(grace)` (the injectable
+        clock's), then SIGKILL if it still runs.  `grace` <= 0 kills at once."""
+        if grace > 0 and await self.call(self.signal_stop, container_id):
+            loop = asyncio.get_running_loop()
+            exited = loop.run_in_executor(self._wait_pool, self.wait_exit, container_id, grace + 5.0)
+            timer: asyncio.Future[Any] = asyncio.ensure_future(sleep(grace))
+            try:
+                await asyncio.wait([exited, timer], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                timer.cancel()
+            if exited.done() and not exited.cancelled() and exited.result():
+                return
+            exited.cancel()  # still queued for a wait thread: not needed any more
+        await self.call(self.stop_now, container_id)
+
+    def signal_stop(self, container_id: str) -> bool:
+        """Send the container its stop signal (the image's STOPSIGNAL, else SIGTERM, as Docker's stop
+        does); False when it does not run (or is gone)."""
         try:
-            self.client.api.stop(container_id, timeout=max(0, grace))
+            attrs = self.client.api.inspect_container(container_id)
+            if not (attrs.get("State") or {}).get("Running"):
+                return False
+            self.client.api.kill(container_id, signal=(attrs.get("Config") or {}).get("StopSignal") or "SIGTERM")
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # it stopped in between ("is not running")
+                return False
+            raise
+        return True
+
+    def wait_exit(self, container_id: str, limit: float) -> bool:
+        """Block until the container is not running (True), or `limit` seconds passed or the runtime
+        closes (False): the wait threads' call, in short Docker waits so that closing never waits
+        for a grace period."""
+        deadline = time.monotonic() + limit
+        while not self._closing.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                self.client.api.wait(container_id, timeout=min(left, WAIT_CHUNK))
+                return True
+            except docker.errors.NotFound:
+                return True
+            except Exception:  # noqa: BLE001 - this chunk's read timeout (or Docker away): wait on
+                self._closing.wait(0.1)
+        return False
+
+    def stop_now(self, container_id: str) -> None:
+        """SIGKILL, and wait until Docker saw it exit (a quick call)."""
+        try:
+            self.client.api.stop(container_id, timeout=0)
         except docker.errors.NotFound:
             pass
 
@@ -473,15 +536,15 @@ class DockerRuntime:
         except docker.errors.NotFound:
             pass
 
-    def kill_pod(self, snapshot: PodSnapshot, grace: int, remove: bool = False) -> None:
-        """Stop the app containers (in parallel within the grace period), then the sandbox; removed
-        too when the pod is going away."""
+    def kill_pod(self, snapshot: PodSnapshot, remove: bool = False) -> None:
+        """Kill what still runs of the pod (its graceful stop is the worker's, before this), then
+        the sandbox; removed too when the pod is going away."""
         running = [c.id for c in snapshot.containers if c.state == "running"]
         with ThreadPoolExecutor(max_workers=max(1, min(4, len(running)))) as pool:
-            list(pool.map(lambda cid: self.stop(cid, grace), running))
+            list(pool.map(self.stop_now, running))
         for s in snapshot.sandboxes:
             if s.ready:
-                self.stop(s.id, 0)
+                self.stop_now(s.id)
         if remove:
             for c in snapshot.containers:
                 self.remove(c.id)

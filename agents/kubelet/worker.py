@@ -2,8 +2,9 @@
 
 The pods informer (fieldSelector spec.nodeName=<node>), Docker's event stream (a container of ours
 started, died or removed) and a periodic resync enqueue pod keys on
-a WorkQueue, which hands each key to one worker at a time (one worker per pod) with per-pod
-backoff.  A pass: snapshot what Docker has for the pod's uid (agents/kubelet/runtime.py), compute
+a WorkQueue, which hands each key out once at a time with per-pod backoff; each pass runs in a task
+of its own (the kubelet's pod worker per pod), so a pod that waits out a grace period or a hook
+never delays another, and Docker's thread pool bounds how much runs at once.  A pass: snapshot what Docker has for the pod's uid (agents/kubelet/runtime.py), compute
 the actions (agents/kubelet/actions.py, the kubelet's computePodActions), execute them, snapshot
 again and write the status (agents/kubelet/status.py) through pods/status only when it changed.
 A pod being deleted has its containers stopped (preStop, SIGTERM, its grace period, SIGKILL; app
@@ -88,7 +89,7 @@ def _start_failure(image: str, exc: Exception) -> tuple[str, str]:
 
 class PodWorkers:
     def __init__(self, client: ApiClient, runtime: DockerRuntime, node: str, *, host_ip: str,
-                 data_dir: Path, clock: Clock = SYSTEM, resync: float = 10.0, concurrency: int = 4,
+                 data_dir: Path, clock: Clock = SYSTEM, resync: float = 10.0,
                  backoff: RestartBackoff | None = None, registries: bool = False,
                  allow_privileged: bool = False, tracer: Tracer | None = None) -> None:
         self.client = client
@@ -98,12 +99,14 @@ class PodWorkers:
         self.data_dir = data_dir  # the agent's --data-dir: each pod's files live under pods/<uid>/
         self.clock = clock
         self.resync = resync
-        self.concurrency = concurrency
         self.backoff = backoff or RestartBackoff()
         self.allow_privileged = allow_privileged
         self._refused: dict[str, str] = {}  # pod uid -> the refusal last said in an event
         self.tracer = tracer  # passes reported to `mkctl trace pod/NAME` while somebody watches
         self.triggers: dict[str, str] = {}  # pod key -> what last asked for a pass (for traces)
+        self._passes: dict[str, asyncio.Task[None]] = {}  # pod key -> its pass running now
+        self._known: set[str] = set()  # uids of the pods this kubelet keeps state for (forget_pod ends it)
+        self._syncing: set[str] = set()  # uids in a pass now: forgotten only after it
         self.images = ImageManager(runtime, registries=registries, initial=self.backoff.initial,
                                    maximum=self.backoff.maximum, now=clock.now)
         self.pods = Informer(client, POD, field_selector=f"spec.nodeName={node}", clock=clock)
@@ -137,6 +140,14 @@ class PodWorkers:
         if pod is None:
             return  # gone: its containers are the housekeeping's
         uid = str(pod["metadata"]["uid"])
+        self._known.add(uid)
+        self._syncing.add(uid)
+        try:
+            await self._sync(pod, key, uid)
+        finally:
+            self._syncing.discard(uid)
+
+    async def _sync(self, pod: Obj, key: str, uid: str) -> None:
         snap = await self.runtime.call(self.runtime.snapshot, uid)
         refused = None if pod["metadata"].get("deletionTimestamp") else refusal(
             pod, allow_privileged=self.allow_privileged)
@@ -160,7 +171,11 @@ class PodWorkers:
             except VolumesNotReady as exc:  # FailedMount: the pod waits in ContainerCreating, retried with backoff
                 await self._write_status(pod, key, snap, actions, {})
                 raise ContainersFailed(str(exc)) from exc
-        failures = await self._execute(pod, snap, actions, volumes)
+        try:
+            failures = await self._execute(pod, snap, actions, volumes)
+        except SandboxFailed:  # the containers wait in ContainerCreating, retried with backoff
+            await self._write_status(pod, key, snap, actions, {})
+            raise
         if pod["metadata"].get("deletionTimestamp"):
             await self._finish_deletion(pod, key)
             return
@@ -174,14 +189,26 @@ class PodWorkers:
                                              for name, (reason, message) in failures.items()))
         if actions.backoff:  # come back when the crash-loop backoff allows the restart
             self.triggers[key] = "the crash-loop backoff timer"
-            self.queue.add_after(key, 1.0)
+            self.queue.add_after(key, self._backoff_left(pod, snap, actions))
+
+    def _backoff_left(self, pod: Obj, snap: PodSnapshot, actions: PodActions) -> float:
+        """Seconds until the first container held back by the crash-loop backoff may restart (at
+        least 1 s): the pod's next pass, not one a second."""
+        spec = pod.get("spec") or {}
+        containers = {str(c.get("name")): c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
+        now, uid, left = self.clock.now(), str(pod["metadata"]["uid"]), []
+        for name in actions.backoff:
+            last = snap.latest(name)
+            if name in containers and last is not None:
+                left.append(self.backoff.in_backoff(backoff_key(uid, containers[name]), last.finished_at or now, now))
+        return max(1.0, min(left, default=1.0))
 
     async def _refuse(self, pod: Obj, key: str, snap: PodSnapshot, refused: Refusal) -> None:
         """A pod that would get the host: nothing of it runs (what runs from before is stopped), and
         its status and a Forbidden event say why, once."""
         if any(c.state == "running" for c in snap.containers) or any(s.ready for s in snap.sandboxes):
             log.info("%s: stopping it: %s", key, refused.message)
-            await self.runtime.call(self.runtime.kill_pod, snap, _grace_period(pod), False)
+            await self._kill_pod(pod, snap, _grace_period(pod), False)
             snap = await self.runtime.call(self.runtime.snapshot, str(pod["metadata"]["uid"]))
         uid = str(pod["metadata"]["uid"])
         if self._refused.get(uid) != refused.reason:  # said once per reason, not on every resync
@@ -277,10 +304,8 @@ class PodWorkers:
     async def _pod_facts(self, pod: Obj, sandbox_id: str) -> PodFacts:
         """Addresses for the downward API: the sandbox's IP (the host's on the host network) and
         the node's allocatable, which stands in for unset limits."""
-        if (pod.get("spec") or {}).get("hostNetwork"):
-            ip = self.host_ip
-        else:
-            ip = await self.runtime.call(self.runtime.sandbox_ip, sandbox_id)
+        ip = self.host_ip if (pod.get("spec") or {}).get("hostNetwork") else \
+            await self.runtime.call(self.runtime.sandbox_ip, sandbox_id)
         allocatable: Obj = {}
         wants_resources = any((e.get("valueFrom") or {}).get("resourceFieldRef")
                               for c in (pod.get("spec") or {}).get("containers") or [] for e in c.get("env") or [])
@@ -318,7 +343,7 @@ class PodWorkers:
         uid = str(meta["uid"])
         left = await self.runtime.call(self.runtime.snapshot, uid)
         if left.containers or left.sandboxes:
-            await self.runtime.call(self.runtime.kill_pod, left, 0, True)
+            await self.runtime.call(self.runtime.kill_pod, left, True)
         await self.volumes.cleanup(uid)
         try:
             await self.client.delete(POD, meta.get("namespace"), meta["name"], grace_period=0,
@@ -326,11 +351,18 @@ class PodWorkers:
             log.info("%s: containers removed; deletion finished", key)
         except NotFound:
             pass
+        self.forget_pod(uid)
+        await self.runtime.call(remove_pod_files, self.pod_dir(uid))
+
+    def forget_pod(self, uid: str) -> None:
+        """Everything this kubelet keeps of a pod (its crash-loop and image backoffs, the refusal
+        said, its probes): after its deletion finished, or by the housekeeping once it is not on the
+        node any more (a terminal pod the apiserver deleted at once, a force delete)."""
         self.backoff.forget_pod(uid)
         self.images.forget_pod(uid)
         self._refused.pop(uid, None)
         self.prober.forget_pod(uid)
-        await self.runtime.call(remove_pod_files, self.pod_dir(uid))
+        self._known.discard(uid)
 
     async def _write_status(self, pod: Obj, key: str, snap: PodSnapshot, actions: PodActions,
                             failures: dict[str, tuple[str, str]], refused: Refusal | None = None) -> None:
@@ -362,30 +394,32 @@ class PodWorkers:
             log.info("%s: postStart hook of %s failed: %s", key_of(pod), container.get("name"), failed)
             self.events.event(pod, "Warning", "FailedPostStartHook", failed)
             self.events.event(pod, "Normal", "Killing", "FailedPostStartHook")
-            await self.runtime.call(self.runtime.stop, container_id, grace)
+            await self.runtime.stop(container_id, kill_grace(grace), self.clock.sleep)
         return failed
 
     async def _stop_container(self, pod: Obj, snap: PodSnapshot, cs: ContainerSnapshot, grace: int,
                               message: str = "") -> None:
         """The kubelet's killContainer: the preStop hook (within the grace period), then SIGTERM and
-        SIGKILL after what is left of the grace period (at least 2 s once a hook ran)."""
+        SIGKILL after what is left of the grace period (kill_grace: at least 2 s when positive)."""
         self.events.event(pod, "Normal", "Killing", message or f"Stopping container {cs.name}")
         spec = pod.get("spec") or {}
         container = next((c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
                           if c.get("name") == cs.name), None)
         handler = ((container or {}).get("lifecycle") or {}).get("preStop")
-        left = float(grace)
+        began = self.clock.monotonic()
         if isinstance(handler, dict) and container is not None and grace > 0:
-            began = self.clock.monotonic()
-            sandbox = snap.sandboxes[0] if snap.sandboxes else None
-            ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
-            failed = await run_hook(handler, pod, container, cs.id, ip, self.runtime.exec_in, float(grace),
-                                    self.clock.sleep)
+            failed = await run_hook(handler, pod, container, cs.id, self._pod_ip(pod, snap), self.runtime.exec_in,
+                                    float(grace), self.clock.sleep)
             if failed:
                 log.info("%s: preStop hook of %s failed: %s", key_of(pod), cs.name, failed)
                 self.events.event(pod, "Warning", "FailedPreStopHook", failed)
-            left = max(2.0, grace - (self.clock.monotonic() - began))
-        await self.runtime.call(self.runtime.stop, cs.id, int(round(left)))
+        await self.runtime.stop(cs.id, kill_grace(grace, self.clock.monotonic() - began), self.clock.sleep)
+
+    def _pod_ip(self, pod: Obj, snap: PodSnapshot) -> str:
+        """Where probes and hooks reach the pod: the host's IP on the host network, else its sandbox's."""
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            return self.host_ip
+        return snap.sandboxes[0].ip if snap.sandboxes else ""
 
     async def _kill_pod(self, pod: Obj, snap: PodSnapshot, grace: int, remove: bool) -> None:
         """Stop the pod: its app containers in parallel, then its sidecars one by one in reverse
@@ -398,9 +432,8 @@ class PodWorkers:
         for name in reversed(sidecars):
             for c in running:
                 if c.name == name:
-                    left = max(2, int(round(grace - (self.clock.monotonic() - began)))) if grace > 0 else 0
-                    await self._stop_container(pod, snap, c, left)
-        await self.runtime.call(self.runtime.kill_pod, snap, 0, remove)
+                    await self._stop_container(pod, snap, c, kill_grace(grace, self.clock.monotonic() - began))
+        await self.runtime.call(self.runtime.kill_pod, snap, remove)
 
     # --- probes ------------------------------------------------------------------------------
 
@@ -413,9 +446,7 @@ class PodWorkers:
             last = snap.latest(str(c.get("name")))
             if last is not None and last.state == "running":
                 running.append((c, last.id, last.started_at or self.clock.now()))
-        sandbox = snap.sandboxes[0] if snap.sandboxes else None
-        ip = self.host_ip if spec.get("hostNetwork") else (sandbox.ip if sandbox is not None else "")
-        self.prober.track(str(pod["metadata"]["uid"]), key, running, ip)
+        self.prober.track(str(pod["metadata"]["uid"]), key, running, self._pod_ip(pod, snap))
 
     def _pod_event(self, key: str, type_: str, reason: str, message: str) -> None:
         pod = self.pods.get(key)
@@ -451,12 +482,12 @@ class PodWorkers:
         while True:
             try:
                 mine = {str((p.get("metadata") or {}).get("uid")) for p in self.pods.objects()}
-                self.prober.retain(mine)  # probes of pods that left this node end
+                self.forget_gone(mine)
                 owned = await self.runtime.call(self.runtime.list_owned)
                 for c in owned:
                     if c.uid and c.uid not in mine:
                         log.info("%s/%s: pod is gone; removing its container %s", c.namespace, c.pod, c.id[:12])
-                        await self.runtime.call(self.runtime.stop, c.id, 0)
+                        await self.runtime.call(self.runtime.stop_now, c.id)
                         await self.runtime.call(self.runtime.remove, c.id)
                 await self.volumes.housekeeping(
                     lambda: {str((p.get("metadata") or {}).get("uid")) for p in self.pods.objects()})
@@ -467,33 +498,72 @@ class PodWorkers:
                 log.warning("node/%s: housekeeping failed: %s: %s", self.node, type(exc).__name__, exc)
             await self.clock.sleep(self.resync)
 
-    async def _worker(self) -> None:
-        while True:
-            key = str(await self.queue.get())
-            trigger = self.triggers.pop(key, "resync")
-            token = self.tracer.begin("kubelet", "Pod", key, trigger) if self.tracer else None
-            try:
-                await self.sync(key)
-                self.queue.forget(key)
-                if self.tracer:
-                    self.tracer.end(token, "synced")
-            except Exception as exc:  # noqa: BLE001 - a bad pod or a lost connection is retried with backoff
-                self.triggers[key] = "a retry after a failed pass"
-                delay = self.queue.add_rate_limited(key, getattr(exc, "retry_after", None) or 0.0)
-                level = logging.WARNING if isinstance(exc, ApiError | OSError | ContainersFailed) else logging.ERROR
-                log.log(level, "%s: sync failed (%s: %s); retrying in %.1fs", key, type(exc).__name__, exc, delay)
-                if self.tracer:
-                    self.tracer.end(token, f"{type(exc).__name__}: {exc}; requeued in {delay:.2f}s")
-            finally:
-                self.queue.done(key)
+    def forget_gone(self, mine: set[str]) -> None:
+        """Forget the pods not on this node any more (`mine`: the uids the informer has), and the
+        pass triggers of keys it does not have."""
+        for uid in self._known - mine - self._syncing:
+            self.forget_pod(uid)
+        for key in [k for k in self.triggers if self.pods.get(k) is None and k not in self._passes]:
+            del self.triggers[key]
+
+    async def dispatch(self) -> None:
+        """Hand each queued pod to a pass of its own (the kubelet's pod worker per pod): a pass that
+        waits (a grace period, a hook, a backoff) never holds up another pod; the queue hands a key
+        out again only once its pass is done.  Docker's pool bounds how much runs at once."""
+        try:
+            while True:
+                key = str(await self.queue.get())
+                task = asyncio.create_task(self._pass(key), name=f"kubelet-pod-{key}")
+                self._passes[key] = task
+                task.add_done_callback(self._pass_done)
+        finally:
+            running = list(self._passes.values())
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    def _pass_done(self, task: asyncio.Task[None]) -> None:
+        for key in [k for k, t in self._passes.items() if t is task]:  # not the key's next pass
+            del self._passes[key]
+
+    async def _pass(self, key: str) -> None:
+        trigger = self.triggers.pop(key, "resync")
+        token = self.tracer.begin("kubelet", "Pod", key, trigger) if self.tracer else None
+        try:
+            await self.sync(key)
+            self.queue.forget(key)
+            if self.tracer:
+                self.tracer.end(token, "synced")
+        except Exception as exc:  # noqa: BLE001 - a bad pod or a lost connection is retried with backoff
+            self.triggers[key] = "a retry after a failed pass"
+            delay = self.queue.add_rate_limited(key, getattr(exc, "retry_after", None) or 0.0)
+            level = logging.WARNING if isinstance(exc, ApiError | OSError | ContainersFailed) else logging.ERROR
+            log.log(level, "%s: sync failed (%s: %s); retrying in %.1fs", key, type(exc).__name__, exc, delay)
+            if self.tracer:
+                self.tracer.end(token, f"{type(exc).__name__}: {exc}; requeued in {delay:.2f}s")
+        finally:
+            self.queue.done(key)
+
+    def close(self) -> None:
+        """The probe tasks end (the passes end with dispatch's task)."""
+        self.prober.close()
 
     def tasks(self) -> list[asyncio.Task[None]]:
-        out = [asyncio.create_task(self.pods.run(), name="kubelet-pods"),
-               asyncio.create_task(self.housekeeping(), name="kubelet-housekeeping"),
-               asyncio.create_task(self.docker_events(), name="kubelet-docker-events"),
-               asyncio.create_task(self.volumes.run(), name="kubelet-volumes")]
-        out += [asyncio.create_task(self._worker(), name=f"kubelet-{i}") for i in range(self.concurrency)]
-        return out
+        return [asyncio.create_task(self.pods.run(), name="kubelet-pods"),
+                asyncio.create_task(self.housekeeping(), name="kubelet-housekeeping"),
+                asyncio.create_task(self.docker_events(), name="kubelet-docker-events"),
+                asyncio.create_task(self.volumes.run(), name="kubelet-volumes"),
+                asyncio.create_task(self.dispatch(), name="kubelet-dispatch")]
+
+
+MIN_GRACE = 2  # the kubelet's minimumGracePeriodInSeconds
+
+
+def kill_grace(grace: float, spent: float = 0.0) -> int:
+    """The seconds between SIGTERM and SIGKILL for a kill with `grace` of which `spent` went (a
+    preStop hook, the app containers before a sidecar): at least 2 s when the grace is positive
+    (the kubelet's killContainer), none when it is 0."""
+    return 0 if grace <= 0 else max(MIN_GRACE, int(round(grace - spent)))
 
 
 def _grace_period(pod: Obj) -> int:

@@ -97,7 +97,7 @@ async def test_prober_tasks_liveness_on_hold_and_stop_with_their_container():
     assert ("c2", READINESS) in handlers.calls
     prober.track("u2", "default/q", [(container, "d1", clock.now())], "10.244.0.6")
     await _settle()
-    prober.retain({"u1"})  # pod q left the node: its probes end
+    prober.forget_pod("u2")  # pod q left the node: its probes end
     assert not [k for k in prober._tasks if k[0] == "d1"]
     calls = len(handlers.calls)
     prober.track("u1", "default/p", [], "")  # the container stopped: its probes stop
