@@ -4,7 +4,7 @@ floor, and pod startup p99 <= 5 s (Kubernetes' SLO, images present) with pods cr
 
 The floor is measured in the same run on the same engine: 50 pods' worth of containers (a pause
 container and a busybox container joining its network namespace each) created and started with
-the Docker SDK, 4 at a time (the agent's pod worker concurrency).  Ours: a real master (sqlite)
+the Docker SDK, 4 at a time (the size of the agent's Docker thread pool).  Ours: a real master (sqlite)
 and one `minikube-py agent`; the clock starts when the Deployment is POSTed and stops when a watch
 on its pods has seen every one Running.  Startup latency per pod: from its create's response to
 the watch event that shows it Running.  Run: `python -m benchmarks.bench_pod_startup`.
