@@ -199,10 +199,11 @@ OWNER_LABEL = "io.minikube-py.owner"
 
 def owned_by_node(docker_client: Any, node: str) -> tuple[list[Any], list[Any]]:
     """The containers and networks whose ownership label names `node` (`<cluster-id>/<node>`), and
-    nothing else: what tests and benchmarks remove after a cluster of theirs.  Listed without an
-    inspect per container, so one that goes away meanwhile (another cluster's) fails nothing."""
-    containers = [c for c in docker_client.containers.list(all=True, filters={"label": OWNER_LABEL}, sparse=True)
-                  if (c.attrs.get("Labels") or {}).get(OWNER_LABEL, "").endswith("/" + node)]
+    nothing else: what tests and benchmarks remove after a cluster of theirs.  One that goes away
+    while it is listed (another cluster's) is skipped, never an error."""
+    containers = [c for c in docker_client.containers.list(all=True, filters={"label": OWNER_LABEL},
+                                                            ignore_removed=True)
+                  if c.labels.get(OWNER_LABEL, "").endswith("/" + node)]
     networks = [n for n in docker_client.networks.list(filters={"label": OWNER_LABEL})
                 if (n.attrs.get("Labels") or {}).get(OWNER_LABEL, "").endswith("/" + node)]
     return containers, networks
