@@ -10,6 +10,7 @@ session so a stop reaches it alone, and `stop_server` always reaps what it start
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -157,10 +158,14 @@ class EtcdProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"etcd exited: {(self.data_dir / 'etcd.log').read_text()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", c), timeout=0.2):
-                return
+            # etcd accepts connections before it has a leader (about an election timeout, 1 s, later):
+            # ready is when /health says so, not when the port answers
+            with contextlib.suppress(OSError, ValueError), \
+                    urllib.request.urlopen(f"http://127.0.0.1:{c}/health", timeout=1) as resp:  # noqa: S310
+                if json.loads(resp.read()).get("health") == "true":
+                    return
             time.sleep(0.05)
-        raise RuntimeError(f"etcd did not listen on {c} within {timeout}s")
+        raise RuntimeError(f"etcd was not healthy on {c} within {timeout}s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

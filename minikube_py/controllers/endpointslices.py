@@ -205,7 +205,6 @@ def slice_body(current: Obj | None, group: Group, meta: Obj) -> Obj:
     else:
         body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {**(current.get("metadata") or {}), **meta}}
-        body["metadata"].pop("generateName", None)
     body["addressType"] = group.address_type
     # empty lists are left out: kube's stored slices read back with them null (a placeholder's both)
     for name, items in (("endpoints", group.endpoints), ("ports", group.ports)):
