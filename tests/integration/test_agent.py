@@ -184,7 +184,7 @@ def test_a_pod_runs_as_a_sandbox_and_its_containers_with_dockershims_names(agent
     conds = {x["type"]: x["status"] for x in pod["status"]["conditions"]}
     assert conds == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "True", "Ready": "True"}
     uid = pod["metadata"]["uid"]
-    containers = {x.name: x for x in docker_client.containers.list(filters={"label": f"io.kubernetes.pod.uid={uid}"})}
+    containers = {x.name: x for x in docker_client.containers.list(ignore_removed=True, filters={"label": f"io.kubernetes.pod.uid={uid}"})}
     assert set(containers) == {f"k8s_POD_sleeper_default_{uid}_0", f"k8s_main_sleeper_default_{uid}_0"}
     app = containers[f"k8s_main_sleeper_default_{uid}_0"]
     assert status["containerID"] == f"docker://{app.id}"
@@ -225,7 +225,7 @@ def test_containers_of_one_pod_reach_each_other_on_localhost(agent_cluster: Agen
 
 
 def _by_name(docker_client: Any, uid: str) -> dict[str, Any]:
-    return {x.name: x for x in docker_client.containers.list(all=True,
+    return {x.name: x for x in docker_client.containers.list(ignore_removed=True, all=True,
                                                              filters={"label": f"io.kubernetes.pod.uid={uid}"})}
 
 
@@ -270,8 +270,8 @@ def test_a_killed_agent_adopts_its_containers_after_a_restart(agent_cluster: Age
     uid = pod["metadata"]["uid"]
     restarts = pod["status"]["containerStatuses"][0]["restartCount"]
     before = {x.name: (x.id, x.attrs["State"]["StartedAt"]) for x in docker_client.containers.list(
-        all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"})}
-    assert len([x for x in docker_client.containers.list(filters={"label": f"io.kubernetes.pod.uid={uid}"})]) == 2
+        ignore_removed=True, all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"})}
+    assert len([x for x in docker_client.containers.list(ignore_removed=True, filters={"label": f"io.kubernetes.pod.uid={uid}"})]) == 2
     os.killpg(c.agent.pid, signal.SIGKILL)
     c.agent.wait(timeout=10)
     c.start_agent()
@@ -282,7 +282,7 @@ def test_a_killed_agent_adopts_its_containers_after_a_restart(agent_cluster: Age
     wait_for("the restarted agent", adopted)
     time.sleep(5)  # a few resync passes (2 s in the fast profile)
     after = {x.name: (x.id, x.attrs["State"]["StartedAt"]) for x in docker_client.containers.list(
-        all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"})}
+        ignore_removed=True, all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"})}
     assert after == before
     pod = c.get("pod", "sleeper")
     assert pod["status"]["phase"] == "Running"
@@ -296,7 +296,7 @@ def test_deleting_a_pod_removes_its_containers(agent_cluster: AgentCluster, dock
     c.kubectl("delete", "pod", "sleeper", "--timeout=60s")
     assert c.kubectl("get", "pod", "sleeper", check=False).returncode != 0
     wait_for("its containers removed", lambda: not docker_client.containers.list(
-        all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"}), timeout=20)
+        ignore_removed=True, all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"}), timeout=20)
 
 
 def test_containers_whose_pod_is_gone_are_removed_and_nobody_elses(agent_cluster: AgentCluster,

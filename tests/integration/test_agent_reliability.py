@@ -57,7 +57,7 @@ def _all_running(pods: list[dict[str, Any]], count: int) -> bool:
 
 def _containers(client: Any, label: str) -> dict[str, tuple[str, str]]:
     return {x.name: (x.id, x.attrs["State"]["StartedAt"])
-            for x in client.containers.list(all=True, filters={"label": label})}
+            for x in client.containers.list(ignore_removed=True, all=True, filters={"label": label})}
 
 
 def test_kill_9_of_the_agent_with_20_pods_restarts_and_duplicates_nothing(agent_cluster: AgentCluster,
@@ -173,7 +173,7 @@ def test_a_restart_of_the_docker_daemon_is_survived(private_dockerd: PrivateDock
         def back() -> bool:  # new sandboxes running (the old ones stopped with the daemon), pods Running
             with contextlib.closing(d.client()) as client:
                 running = {x.name for x in client.containers.list(
-                    filters={"label": "io.kubernetes.docker.type=podsandbox"})}
+                    ignore_removed=True, filters={"label": "io.kubernetes.docker.type=podsandbox"})}
             return len(running) == 2 and not running & first and pods_running()
         wait_for("the pods Running again on new sandboxes", back, timeout=120)
         assert agent.poll() is None

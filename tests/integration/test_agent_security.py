@@ -65,7 +65,7 @@ def test_pods_that_would_get_the_host_are_blocked_and_the_others_run(agent_clust
         forbidden = [e for e in _events(c, name) if e["reason"] == "Forbidden"]
         assert [(e["type"], e.get("count", 1)) for e in forbidden] == [("Warning", 1)]  # said once
         uid = c.get("pod", name)["metadata"]["uid"]
-        assert docker_client.containers.list(all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"}) == []
+        assert docker_client.containers.list(ignore_removed=True, all=True, filters={"label": f"io.kubernetes.pod.uid={uid}"}) == []
     wait_for("the plain pod Running", lambda: _running(c, "plain"), timeout=30)
     printed = c.kubectl("get", "pod", "hostpid").stdout
     assert "Blocked" in printed
