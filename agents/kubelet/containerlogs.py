@@ -19,7 +19,7 @@ from typing import Any
 
 import docker
 
-from .streamgate import StreamError
+from minikube_py.api import errors as E
 
 log = logging.getLogger("minikube_py.agent.streaming")
 CLIENT_CHECK = 5.0  # how often a quiet followed log checks that its client is still there
@@ -73,7 +73,7 @@ class LogOptions:
             try:
                 return int(raw)
             except ValueError:
-                raise StreamError(f'{key}: Invalid value: "{raw}": not an integer') from None
+                raise E.BadRequest(f'{key}: Invalid value: "{raw}": not an integer') from None
 
         self.follow, self.previous, self.timestamps = flag("follow"), flag("previous"), flag("timestamps")
         self.tail = number("tailLines")
@@ -83,7 +83,7 @@ class LogOptions:
         if q.get("sinceTime"):
             self.since = parse_rfc3339(str(q["sinceTime"]))
             if self.since is None:
-                raise StreamError(f'sinceTime: Invalid value: "{q["sinceTime"]}": not an RFC 3339 time')
+                raise E.BadRequest(f'sinceTime: Invalid value: "{q["sinceTime"]}": not an RFC 3339 time')
 
 
 def format_line(line: bytes, timestamps: bool, since: int | None) -> bytes | None:

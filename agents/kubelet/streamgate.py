@@ -24,41 +24,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from minikube_py.api import errors as E
+
 log = logging.getLogger("minikube_py.agent.streaming")
-Obj = dict[str, Any]
 CLIENT_CN = "kube-apiserver-kubelet-client"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class StreamError(Exception):
-    """A request the agent cannot serve; becomes a Status with `code`."""
-
-    code = 400
-    reason = "BadRequest"
-
-    def status(self) -> Obj:
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": str(self),
-                "reason": self.reason, "code": self.code}
-
-
 class PortUnavailable(Exception):
     """The streaming port cannot be listened on (in use, not allowed)."""
-
-
-class RuntimeFailure(StreamError):
-    code, reason = 500, "InternalError"
-
-
-class PodNotFound(StreamError):
-    code, reason = 404, "NotFound"
-
-
-class NotAuthenticated(StreamError):
-    code, reason = 401, "Unauthorized"
-
-
-class NotAllowed(StreamError):
-    code, reason = 403, "Forbidden"
 
 
 def ensure_serving_cert(pki: Path, node: str, node_ip: str) -> tuple[Path, Path]:
@@ -113,18 +87,18 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         transport = request.transport
         peer = transport.get_extra_info("peercert") if transport is not None else None
         if not peer:
-            raise NotAuthenticated("Unauthorized: a client certificate of the cluster CA is required")
+            raise E.Unauthorized("Unauthorized: a client certificate of the cluster CA is required")
         cn = _common_name(peer)
         if cn != CLIENT_CN:
-            raise NotAllowed(f'Forbidden: user "{cn}" may not use the node agent\'s streaming port')
+            raise E.Forbidden(f'Forbidden: user "{cn}" may not use the node agent\'s streaming port')
         return await handler(request)
-    except StreamError as exc:
+    except E.ApiError as exc:  # the kubelet's errors, as Status bodies
         return web.json_response(exc.status(), status=exc.code)
     except web.HTTPException:
         raise
     except (docker.errors.DockerException, OSError) as exc:  # Docker away: this request fails, the agent goes on
         log.warning("%s: %s: %s", request.path, type(exc).__name__, exc)
-        failure = RuntimeFailure(f"error talking to the container runtime: {exc}")
+        failure = E.InternalError(f"error talking to the container runtime: {exc}")
         return web.json_response(failure.status(), status=failure.code)
 
 

@@ -28,10 +28,11 @@ import docker
 from aiohttp import WSMsgType, web
 
 from minikube_py.api import channels
+from minikube_py.api import errors as E
 
 from .containerlogs import LogOptions, docker_log_lines, format_line
 from .runtime import CONTAINER_NAME, OWNER_LABEL, POD_UID, RESTART_COUNT, DockerRuntime
-from .streamgate import PodNotFound, PortUnavailable, StreamError, guard
+from .streamgate import PortUnavailable, guard
 
 log = logging.getLogger("minikube_py.agent.streaming")
 Obj = dict[str, Any]
@@ -106,7 +107,7 @@ class StreamingServer:
         ns, name = request.match_info["namespace"], request.match_info["pod"]
         pod = self.pods(f"{ns}/{name}")
         if pod is None:
-            raise PodNotFound(f'pods "{name}" not found')
+            raise E.NotFound(f'pods "{name}" not found')
         return pod
 
     async def _attempts(self, pod: Obj, container: str) -> list[Attempt]:
@@ -115,7 +116,7 @@ class StreamingServer:
         names = [str(c.get("name")) for key in ("containers", "initContainers", "ephemeralContainers")
                  for c in (pod.get("spec") or {}).get(key) or []]
         if container not in names:
-            raise StreamError(f"container {container} is not valid for pod {name}")
+            raise E.BadRequest(f"container {container} is not valid for pod {name}")
         labels = [f"{OWNER_LABEL}={self.runtime.owner}", f"{POD_UID}={pod['metadata']['uid']}",
                   f"{CONTAINER_NAME}={container}"]
         found = await self.runtime.call(lambda: self.runtime.client.api.containers(all=True,
@@ -141,7 +142,7 @@ class StreamingServer:
         container = request.match_info["container"]
         attempts = await self._attempts(pod, container)
         if not attempts or not attempts[-1].running:
-            raise StreamError(f'container not found ("{container}")')
+            raise E.BadRequest(f'container not found ("{container}")')
         return pod, container, attempts[-1]
 
     # --- logs -----------------------------------------------------------------------------------
@@ -153,12 +154,12 @@ class StreamingServer:
         attempts = await self._attempts(pod, container)
         if opts.previous:
             if len(attempts) < 2:
-                raise StreamError(f'previous terminated container "{container}" in pod "{name}" not found')
+                raise E.BadRequest(f'previous terminated container "{container}" in pod "{name}" not found')
             target = attempts[-2]
         elif attempts:
             target = attempts[-1]
         else:
-            raise StreamError(f'container "{container}" in pod "{name}" is waiting to start: '
+            raise E.BadRequest(f'container "{container}" in pod "{name}" is waiting to start: '
                               f"{self._waiting(pod, container)}")
         follow = opts.follow and not opts.previous
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -194,14 +195,14 @@ class StreamingServer:
         ws = web.WebSocketResponse(protocols=channels.AGENT_PROTOCOLS, max_msg_size=MAX_MESSAGE, autoping=True)
         ready = ws.can_prepare(request)
         if not ready.ok:
-            raise StreamError("Upgrade request required")
+            raise E.BadRequest("Upgrade request required")
         return ws
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
         pod, container, target = await self._running(request)
         command = request.query.getall("command", [])
         if not command:
-            raise StreamError("you must specify at least one command for the container")
+            raise E.BadRequest("you must specify at least one command for the container")
         flags = self._flags(request)
         ws = self._websocket(request)
         api = self.runtime.client.api
@@ -213,7 +214,7 @@ class StreamingServer:
             sock = await self.runtime.call(lambda: _raw_socket(api.exec_start(exec_id, socket=True,
                                                                               tty=flags["tty"])))
         except docker.errors.APIError as exc:  # the container stopped meanwhile, or the command is not there
-            raise StreamError(f"error executing command in container: {exc.explanation or exc}") from None
+            raise E.BadRequest(f"error executing command in container: {exc.explanation or exc}") from None
         await ws.prepare(request)
         log.info("%s: exec %s in %s", key, command, container)
 
@@ -240,7 +241,7 @@ class StreamingServer:
         try:
             info = await self.runtime.call(lambda: api.inspect_container(target.id))
         except docker.errors.NotFound:
-            raise StreamError(f'container not found ("{container}")') from None
+            raise E.BadRequest(f'container not found ("{container}")') from None
         tty = bool((info.get("Config") or {}).get("Tty"))
         if flags["stdin"] and not (info.get("Config") or {}).get("OpenStdin"):
             flags["stdin"] = False  # kubelet: a container without stdin: true has no stdin to attach to
@@ -249,7 +250,7 @@ class StreamingServer:
         try:
             sock = await self.runtime.call(lambda: _raw_socket(api.attach_socket(target.id, params=params)))
         except docker.errors.APIError as exc:
-            raise StreamError(f"error attaching to container: {exc.explanation or exc}") from None
+            raise E.BadRequest(f"error attaching to container: {exc.explanation or exc}") from None
         flags["tty"] = tty
         await ws.prepare(request)
         log.info("%s: attach to %s", key, container)
@@ -272,14 +273,14 @@ class StreamingServer:
             if not 0 < port < 65536:
                 raise ValueError
         except ValueError:
-            raise StreamError(f'invalid port "{request.query.get("port", "")}"') from None
+            raise E.BadRequest(f'invalid port "{request.query.get("port", "")}"') from None
         host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
         ip = "127.0.0.1" if host_network else str((pod.get("status") or {}).get("podIP") or "")
         if not ip:
-            raise StreamError(f'pod {pod["metadata"]["name"]} has no IP address yet')
+            raise E.BadRequest(f'pod {pod["metadata"]["name"]} has no IP address yet')
         ws = web.WebSocketResponse(protocols=(PORTFORWARD_PROTOCOL,), max_msg_size=MAX_MESSAGE, autoping=True)
         if not ws.can_prepare(request).ok:
-            raise StreamError("Upgrade request required")
+            raise E.BadRequest("Upgrade request required")
         await ws.prepare(request)
         key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
         try:
